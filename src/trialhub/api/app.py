@@ -1,0 +1,39 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from trialhub import __version__
+from trialhub.api import problems
+from trialhub.api.routers import accounts, customers, me, organizations, trials
+from trialhub.services.context import Context
+from trialhub.web import pages
+
+
+def create_app(ctx: Context) -> FastAPI:
+    """One app per context; nothing happens at import time."""
+    app = FastAPI(
+        title="trialhub",
+        version=__version__,
+        description=(
+            "Start and run service trials for a partner's customers. Authenticate with "
+            "`Authorization: Bearer <token>`. Errors are RFC 9457 problem+json with `code`, "
+            "`rule` and `errors[].field`. Every POST accepts an `Idempotency-Key`."
+        ),
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url="/redoc",
+    )
+    app.state.ctx = ctx
+    problems.install(app)
+    for router in (
+        me.router,
+        accounts.router,
+        organizations.router,
+        trials.router,
+        customers.router,
+    ):
+        app.include_router(router)
+    app.include_router(pages.router)
+    return app

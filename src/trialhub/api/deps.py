@@ -1,0 +1,100 @@
+"""FastAPI dependencies as Annotated aliases: the context, the caller, idempotent execution."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+
+from trialhub.api.problems import problem_body
+from trialhub.domain.errors import TrialhubError, Unauthenticated
+from trialhub.services import idempotency
+from trialhub.services.accounts import authenticate_token
+from trialhub.services.context import Actor, Context
+
+_bearer = HTTPBearer(auto_error=False, description="An API token: `Authorization: Bearer th_…`")
+
+
+def get_context(request: Request) -> Context:
+    ctx: Context = request.app.state.ctx
+    return ctx
+
+
+ContextDep = Annotated[Context, Depends(get_context)]
+
+
+def get_actor(
+    ctx: ContextDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Actor:
+    if credentials is None or not credentials.credentials:
+        raise Unauthenticated("Send an API token: Authorization: Bearer <token>.")
+    return authenticate_token(ctx, credentials.credentials)
+
+
+CurrentActor = Annotated[Actor, Depends(get_actor)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="Retrying with the same key returns the first response instead of acting twice",
+    ),
+]
+
+
+class Idempotent:
+    """Runs a mutating call at most once per `Idempotency-Key` and replays its response."""
+
+    def __init__(
+        self, request: Request, ctx: ContextDep, actor: CurrentActor, key: IdempotencyKey = None
+    ) -> None:
+        self.request = request
+        self.ctx = ctx
+        self.actor = actor
+        self.key = key
+
+    def run(
+        self, fn: Callable[[], BaseModel | None], *, status_code: int = 200, body: Any = None
+    ) -> JSONResponse:
+        if not self.key:
+            return _respond(fn(), status_code)
+        fingerprint = json.dumps(
+            [self.request.method, self.request.url.path, str(self.request.url.query), body],
+            sort_keys=True,
+            default=str,
+        )
+        request_hash = hashlib.sha256(fingerprint.encode()).hexdigest()
+        stored = idempotency.claim(self.ctx, self.actor, self.key, request_hash)
+        if stored is not None:
+            return JSONResponse(
+                json.loads(stored.body) if stored.body else None,
+                status_code=stored.status_code,
+                headers={"Idempotent-Replayed": "true"},
+                media_type="application/problem+json" if stored.status_code >= 400 else None,
+            )
+        try:
+            result = fn()
+        except TrialhubError as error:
+            status, problem = problem_body(error)
+            idempotency.complete(self.ctx, self.actor, self.key, status, json.dumps(problem))
+            raise
+        except BaseException:
+            idempotency.release(self.ctx, self.actor, self.key)
+            raise
+        response = _respond(result, status_code)
+        idempotency.complete(self.ctx, self.actor, self.key, status_code, bytes(response.body).decode())
+        return response
+
+
+def _respond(result: BaseModel | None, status_code: int) -> JSONResponse:
+    content = result.model_dump(mode="json") if result is not None else None
+    return JSONResponse(content, status_code=status_code)
+
+
+IdempotentDep = Annotated[Idempotent, Depends(Idempotent)]

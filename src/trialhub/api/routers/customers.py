@@ -1,0 +1,57 @@
+"""The customer list, one customer, and the event feed."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from trialhub.api.deps import ContextDep, CurrentActor
+from trialhub.services import customers
+from trialhub.services.schemas import CustomerDetail, CustomerPage, EventPage
+
+router = APIRouter(prefix="/v1", tags=["customers"])
+
+
+@router.get("/customers", response_model=CustomerPage)
+def list_customers(
+    ctx: ContextDep,
+    actor: CurrentActor,
+    status: Annotated[
+        str | None, Query(description="A trial status, or `none` for no open trial")
+    ] = None,
+    text: Annotated[
+        str | None, Query(max_length=200, description="Matches the name or admin email")
+    ] = None,
+    expiring_within_days: Annotated[int | None, Query(ge=0, le=3650)] = None,
+    limit: Annotated[int | None, Query(ge=1, le=200)] = None,
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+) -> CustomerPage:
+    """Your customers, soonest-ending trial first (rules P2, P3)."""
+    return customers.list_customers(
+        ctx,
+        actor,
+        status=status,
+        text=text,
+        expiring_within_days=expiring_within_days,
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+@router.get("/customers/{customer_id}", response_model=CustomerDetail)
+def get_customer(customer_id: str, ctx: ContextDep, actor: CurrentActor) -> CustomerDetail:
+    """A customer with its purchased services, managing partners, trials and eligibility."""
+    return customers.get_customer(ctx, actor, customer_id)
+
+
+@router.get("/events", response_model=EventPage)
+def list_events(
+    ctx: ContextDep,
+    actor: CurrentActor,
+    after: Annotated[int | None, Query(ge=0, description="The last event id you have")] = None,
+    limit: Annotated[int | None, Query(ge=1, le=200)] = None,
+    trial_id: Annotated[str | None, Query(max_length=40)] = None,
+) -> EventPage:
+    """The audit log of your scope, oldest first (rule E1)."""
+    return customers.list_events(ctx, actor, after=after, limit=limit, trial_id=trial_id)

@@ -1,0 +1,1 @@
+"""The pure domain: entities, the trial state machine, policy, roles and errors (no I/O)."""

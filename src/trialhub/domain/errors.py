@@ -1,0 +1,108 @@
+"""One error hierarchy for every rule the domain and services enforce (architecture 7, rule E3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One problem with one input field."""
+
+    field: str
+    message: str
+    rule: str | None = None
+
+
+class TrialhubError(Exception):
+    """Base of every expected error: a stable code, a message, and the field and rule involved."""
+
+    code = "trialhub_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        rule: str | None = None,
+        errors: list[FieldError] | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.rule = rule
+        self.errors = errors or ([FieldError(field, message, rule)] if field else [])
+        if code:
+            self.code = code
+
+
+class ValidationFailed(TrialhubError):
+    """Input breaks a rule; nothing was changed."""
+
+    code = "validation_failed"
+
+
+class NotFound(TrialhubError):
+    """The thing does not exist, or is outside the caller's partner (rule P3)."""
+
+    code = "not_found"
+
+
+class Forbidden(TrialhubError):
+    """The caller's role does not allow this action (rule P2)."""
+
+    code = "forbidden"
+
+
+class NotCertified(TrialhubError):
+    """The partner is not certified, so every write is refused (rule P1)."""
+
+    code = "partner_not_certified"
+
+
+class Unauthenticated(TrialhubError):
+    """No valid credentials were given."""
+
+    code = "unauthenticated"
+
+
+class Conflict(TrialhubError):
+    """The request clashes with the current state of the data (a duplicate, a taken name)."""
+
+    code = "conflict"
+
+
+class InvalidTransition(TrialhubError):
+    """The trial's status does not allow this move (the state table)."""
+
+    code = "invalid_transition"
+
+
+class IrreversibleLapse(TrialhubError):
+    """The trial lapsed; conversion, extension and restore are impossible (rule T7)."""
+
+    code = "trial_lapsed"
+
+
+@dataclass
+class ErrorCollector:
+    """Gathers every field error of one input so the caller gets them all at once."""
+
+    errors: list[FieldError] = field(default_factory=list)
+
+    def add(self, field_name: str, message: str, rule: str | None = None) -> None:
+        self.errors.append(FieldError(field_name, message, rule))
+
+    def has(self, field_name: str) -> bool:
+        return any(e.field == field_name for e in self.errors)
+
+    def raise_if_any(self) -> None:
+        if not self.errors:
+            return
+        first = self.errors[0]
+        message = (
+            first.message if len(self.errors) == 1 else f"{len(self.errors)} fields are invalid"
+        )
+        rule = next((e.rule for e in self.errors if e.rule), None)
+        raise ValidationFailed(message, field=first.field, rule=rule, errors=list(self.errors))

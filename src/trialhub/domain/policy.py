@@ -1,0 +1,62 @@
+"""Every time window and limit the rules name lives here, once, with its rule.
+
+Reference data (services, license limits, durations, countries) is in the catalog instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The trial policy; defaults are the rules' numbers. One instance is shared by all layers."""
+
+    # rule T3: an extension adds this much to max(end, now); caps (None = no cap)
+    extension_days: int = 30
+    max_extensions: int | None = None
+    max_total_days: int | None = None
+    # rule C1: company name length
+    company_name_max: int = 50
+    # rule S2: Meetings site name
+    site_name_min: int = 3
+    site_name_max: int = 63
+    site_domain: str = "webex.com"
+    # rule K6: consent window
+    consent_window_days: int = 10
+    # rule T4: expiry notices, days before the end date
+    notice_days_before: tuple[int, ...] = (7, 0)
+    # rules T5/T6/T7: grace period after the end date, users told at its end
+    grace_days: int = 30
+    # rules T8/T9: Calling numbers kept after grace end or deletion
+    number_retention_days: int = 15
+    # rule D5: device trials last at most this long, extensions included
+    device_trial_max_days: int = 120
+    # rule D7: devices due back this long after the device due date
+    device_return_days: int = 14
+    # rule D1: device order limits
+    devices_per_order: tuple[int, int] = (1, 5)
+    max_room_devices: int = 3
+    max_phones: int = 4
+    max_active_device_trials_per_partner: int = 20
+    # pagination
+    default_page_size: int = 50
+    max_page_size: int = 200
+    # idempotency keys are kept this long
+    idempotency_ttl: timedelta = field(default=timedelta(hours=24))
+
+    @property
+    def consent_window(self) -> timedelta:
+        return timedelta(days=self.consent_window_days)
+
+    @property
+    def grace(self) -> timedelta:
+        return timedelta(days=self.grace_days)
+
+    @property
+    def number_retention(self) -> timedelta:
+        return timedelta(days=self.number_retention_days)
+
+
+DEFAULT_POLICY = Policy()

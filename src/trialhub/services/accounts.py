@@ -1,0 +1,243 @@
+"""Use cases of the trials team and partner full administrators: partners, admins, tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from trialhub.domain.errors import ErrorCollector, Forbidden, NotFound, Unauthenticated
+from trialhub.domain.events import DomainEvent
+from trialhub.domain.model import Admin, ApiToken, Distributor, Partner, new_id
+from trialhub.domain.roles import PARTNER_ROLES, Action, Role, reach
+from trialhub.domain.rules import normalize_email
+from trialhub.services.context import Actor, Context, require_operator, require_partner
+from trialhub.services.schemas import (
+    AdminView,
+    CreateAdmin,
+    CreatePartner,
+    IssueToken,
+    MeView,
+    PartnerView,
+    TokenView,
+)
+from trialhub.services.security import hash_password, hash_token, new_token, verify_password
+from trialhub.services.views import admin_view, partner_view
+from trialhub.store.repositories import Scope
+
+
+def create_partner(ctx: Context, actor: Actor, cmd: CreatePartner) -> PartnerView:
+    """The trials team registers a partner organization (tier, certification, distributor)."""
+    require_operator(actor)
+    now = ctx.now()
+    errors = ErrorCollector()
+    if cmd.tier == 2 and not (cmd.distributor_id or cmd.distributor_name):
+        errors.add("distributor_id", "A tier-2 partner needs a distributor.", "V1")
+    with ctx.uow(actor.scope) as uow:
+        distributor_id = cmd.distributor_id
+        if distributor_id and uow.partners.get_distributor(distributor_id) is None:
+            errors.add("distributor_id", "No such distributor.")
+        errors.raise_if_any()
+        if distributor_id is None and cmd.distributor_name:
+            distributor = Distributor(id=new_id("dst"), name=cmd.distributor_name, created_at=now)
+            uow.partners.add_distributor(distributor)
+            distributor.record(
+                event(
+                    "distributor.created", "distributor", distributor.id, now, name=distributor.name
+                )
+            )
+            distributor_id = distributor.id
+        partner = Partner(
+            id=new_id("ptn"),
+            name=cmd.name,
+            tier=cmd.tier,
+            certified=cmd.certified,
+            distributor_id=distributor_id,
+            created_at=now,
+        )
+        uow.partners.add(partner)
+        partner.record(
+            event(
+                "partner.created",
+                "partner",
+                partner.id,
+                now,
+                partner_id=partner.id,
+                name=partner.name,
+                tier=partner.tier,
+                certified=partner.certified,
+            )
+        )
+        uow.commit()
+        return partner_view(partner)
+
+
+def create_admin(ctx: Context, actor: Actor, partner_id: str | None, cmd: CreateAdmin) -> AdminView:
+    """An operator creates any administrator; a partner full administrator, its own (rule P2)."""
+    now = ctx.now()
+    errors = ErrorCollector()
+    try:
+        email = normalize_email(cmd.email)
+    except ValueError as error:
+        errors.add("email", str(error))
+        email = ""
+    roles: list[Role] = []
+    for i, raw in enumerate(cmd.roles):
+        try:
+            roles.append(Role(raw))
+        except ValueError:
+            errors.add(
+                f"roles[{i}]",
+                f"Unknown role {raw!r}; one of: {', '.join(r.value for r in Role)}.",
+                "P2",
+            )
+    if not actor.is_operator:
+        require_partner(actor, Action.MANAGE_ADMINS)
+        if partner_id != actor.partner_id:
+            raise NotFound("No such partner.", rule="P3")
+        if any(r not in PARTNER_ROLES for r in roles):
+            raise Forbidden("Partner administrators can grant only partner roles.", rule="P2")
+    if partner_id is not None and any(r not in PARTNER_ROLES for r in roles):
+        errors.add("roles", "An administrator of a partner holds partner roles only.", "P2")
+    if partner_id is None and any(r in PARTNER_ROLES for r in roles):
+        errors.add("roles", "Partner roles need a partner organization.", "P2")
+    with ctx.uow(actor.scope) as uow:
+        if partner_id is not None and uow.partners.get(partner_id) is None:
+            raise NotFound("No such partner.", rule="P3")
+        if email and uow.admins.get_by_email(email) is not None:
+            errors.add("email", "An administrator with that email already exists.")
+        errors.raise_if_any()
+        admin = Admin(
+            id=new_id("adm"),
+            email=email,
+            name=cmd.name,
+            roles=[r.value for r in roles],
+            partner_id=partner_id,
+            password_hash=hash_password(cmd.password) if cmd.password else None,
+            created_at=now,
+        )
+        uow.admins.add(admin)
+        admin.record(
+            event(
+                "admin.created",
+                "admin",
+                admin.id,
+                now,
+                partner_id=partner_id,
+                email=email,
+                roles=admin.roles,
+            )
+        )
+        uow.commit()
+        return admin_view(admin)
+
+
+def issue_token(ctx: Context, actor: Actor, admin_id: str, cmd: IssueToken) -> TokenView:
+    """A new API token; the token itself is returned once and stored only as a hash."""
+    now = ctx.now()
+    if not actor.is_operator and admin_id != actor.admin_id:
+        require_partner(actor, Action.MANAGE_ADMINS)
+    with ctx.uow(actor.scope) as uow:
+        admin = uow.admins.get(admin_id)
+        if admin is None:
+            raise NotFound("No such administrator.", rule="P3")
+        raw = new_token()
+        token = ApiToken(
+            id=new_id("tok"),
+            admin_id=admin.id,
+            token_hash=hash_token(raw),
+            prefix=raw[:10],
+            label=cmd.label,
+            created_at=now,
+        )
+        uow.admins.add_token(token)
+        token.record(
+            event(
+                "token.issued",
+                "api_token",
+                token.id,
+                now,
+                partner_id=admin.partner_id,
+                admin_id=admin.id,
+                label=cmd.label,
+                prefix=token.prefix,
+            )
+        )
+        uow.commit()
+        return TokenView(
+            id=token.id,
+            admin_id=admin.id,
+            label=token.label,
+            prefix=token.prefix,
+            created_at=token.created_at,
+            token=raw,
+        )
+
+
+def authenticate_token(ctx: Context, raw: str) -> Actor:
+    """The actor a bearer token belongs to; unknown, revoked or disabled -> Unauthenticated."""
+    with ctx.uow(Scope.system("auth")) as uow:
+        token = uow.admins.token_by_hash(hash_token(raw))
+        if token is None or token.revoked_at is not None:
+            raise Unauthenticated("The bearer token is not valid.")
+        admin = uow.session.get(Admin, token.admin_id)
+        if admin is None or admin.disabled_at is not None:
+            raise Unauthenticated("The bearer token is not valid.")
+        partner = uow.session.get(Partner, admin.partner_id) if admin.partner_id else None
+        uow.admins.touch_token(token.id, ctx.now())
+        uow.session.commit()
+        return Actor.of(admin, partner)
+
+
+def authenticate_password(ctx: Context, email: str, password: str) -> Actor:
+    """Sign-in with email and password (the portal)."""
+    with ctx.uow(Scope.system("auth")) as uow:
+        admin = uow.admins.get_by_email(email.strip().lower())
+        if admin is None or admin.password_hash is None or admin.disabled_at is not None:
+            raise Unauthenticated("Wrong email or password.")
+        if not verify_password(password, admin.password_hash):
+            raise Unauthenticated("Wrong email or password.")
+        partner = uow.session.get(Partner, admin.partner_id) if admin.partner_id else None
+        return Actor.of(admin, partner)
+
+
+def actor_for_email(ctx: Context, email: str) -> Actor:
+    """The CLI acts as a named administrator of the local database (it has the database)."""
+    with ctx.uow(Scope.system("cli")) as uow:
+        admin = uow.admins.get_by_email(email.strip().lower())
+        if admin is None:
+            raise NotFound(f"No administrator with email {email}.", field="as")
+        partner = uow.session.get(Partner, admin.partner_id) if admin.partner_id else None
+        return Actor.of(admin, partner)
+
+
+def me(ctx: Context, actor: Actor) -> MeView:
+    with ctx.uow(actor.scope) as uow:
+        admin = uow.session.get(Admin, actor.admin_id)
+        assert admin is not None
+        partner = uow.session.get(Partner, admin.partner_id) if admin.partner_id else None
+        return MeView(
+            admin=admin_view(admin),
+            partner=partner_view(partner) if partner else None,
+            roles=sorted(actor.roles),
+            can_start_trials=reach(actor.roles, Action.START_TRIAL) is not None
+            and actor.partner_certified,
+            reach={a.value: (r.value if (r := reach(actor.roles, a)) else None) for a in Action},
+        )
+
+
+def event(
+    action: str,
+    subject_type: str,
+    subject_id: str,
+    at: datetime,
+    *,
+    partner_id: str | None = None,
+    **after: object,
+) -> DomainEvent:
+    return DomainEvent(
+        action=action,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        at=at,
+        after=dict(after),
+        partner_id=partner_id,
+    )

@@ -1,0 +1,105 @@
+"""The demo world `make serve` starts with: an operator, a certified tier-1 partner with a
+sales full administrator, and a few organizations a partner may meet."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from trialhub.domain.roles import Role
+from trialhub.services import accounts, organizations
+from trialhub.services.context import Actor, Context
+from trialhub.services.schemas import (
+    AddOrgAdmin,
+    AddOrgUser,
+    AddSubscription,
+    CreateAdmin,
+    CreateOrganization,
+    CreatePartner,
+    IssueToken,
+)
+
+DEMO_PASSWORD = "trialhub-demo"
+OPERATOR_EMAIL = "trials-team@trialhub.example"
+SALES_EMAIL = "sales@demo-partner.example"
+
+SYSTEM_OPERATOR = Actor(
+    admin_id="system",
+    email="system",
+    name="Local operator (command line)",
+    roles=frozenset({Role.OPERATOR}),
+)
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    email: str
+    password: str
+    token: str
+    partner_name: str | None
+
+
+def ensure_demo(ctx: Context) -> list[DemoLogin]:
+    """Creates the demo world once; on later runs issues fresh tokens for the same people."""
+    existing = _admin_id(ctx, SALES_EMAIL)
+    if existing is None:
+        _create_world(ctx)
+    logins = []
+    for email, partner in ((SALES_EMAIL, "Demo Partner"), (OPERATOR_EMAIL, None)):
+        admin_id = _admin_id(ctx, email)
+        assert admin_id is not None
+        token = accounts.issue_token(ctx, SYSTEM_OPERATOR, admin_id, IssueToken(label="make serve"))
+        assert token.token is not None
+        logins.append(DemoLogin(email, DEMO_PASSWORD, token.token, partner))
+    return logins
+
+
+def _admin_id(ctx: Context, email: str) -> str | None:
+    try:
+        return accounts.actor_for_email(ctx, email).admin_id
+    except Exception:
+        return None
+
+
+def _create_world(ctx: Context) -> None:
+    op = SYSTEM_OPERATOR
+    accounts.create_admin(
+        ctx,
+        op,
+        None,
+        CreateAdmin(
+            email=OPERATOR_EMAIL, name="Trials Team", roles=["operator"], password=DEMO_PASSWORD
+        ),
+    )
+    partner = accounts.create_partner(ctx, op, CreatePartner(name="Demo Partner", tier=1))
+    accounts.create_admin(
+        ctx,
+        op,
+        partner.id,
+        CreateAdmin(
+            email=SALES_EMAIL,
+            name="Sam Sales",
+            roles=["sales_full_admin"],
+            password=DEMO_PASSWORD,
+        ),
+    )
+    other = accounts.create_partner(ctx, op, CreatePartner(name="Other Partner", tier=1))
+    # an existing organization with paid Meetings managed by another partner (rules C3, A1)
+    globex = organizations.create_organization(
+        ctx, op, CreateOrganization(name="Globex", country="DE", business_vertical="manufacturing")
+    )
+    organizations.add_org_admin(
+        ctx, op, globex.id, AddOrgAdmin(email="hank@globex.example", name="Hank Scorpio")
+    )
+    organizations.add_org_user(
+        ctx, op, globex.id, AddOrgUser(email="homer@globex.example", name="Homer Simpson")
+    )
+    organizations.add_subscription(
+        ctx, op, globex.id, AddSubscription(service="meetings", quantity=250, partner_id=other.id)
+    )
+    # the free consumer organization (rule C3: its accounts move into new organizations)
+    free = organizations.create_organization(
+        ctx, op, CreateOrganization(name="Webex Free", country="US", kind="free")
+    )
+    organizations.add_org_user(
+        ctx, op, free.id, AddOrgUser(email="casey@gmail.example", name="Casey Free")
+    )

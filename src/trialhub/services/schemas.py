@@ -1,0 +1,313 @@
+"""Commands the use cases accept and views they return (Pydantic; shared by API, web, CLI)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Command(BaseModel):
+    """Input: unknown fields are an error, so a typo never passes silently."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class View(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+# ---- commands ---------------------------------------------------------------------------
+
+
+class NewCustomer(Command):
+    """The first step of the start form (rule C1)."""
+
+    company_name: str = Field(description="1-50 characters; duplicates allowed (rule C1)")
+    admin_email: str = Field(description="The customer administrator's email (rule C1)")
+    business_vertical: str = Field(description="A code from the catalog's verticals (rule C1)")
+    country: str = Field(description="ISO 3166-1 alpha-2 code; decides the region (rule C2)")
+    supported_location_ack: bool = Field(
+        default=False, description="The customer is in a supported location (rule C1)"
+    )
+
+
+class ServiceChoice(Command):
+    code: str = Field(description="A service code from the catalog (rule S1)")
+    edition: str | None = Field(default=None, description="Meetings edition (rule S2)")
+    quantity: int | None = Field(
+        default=None,
+        description="For device services: 1-20 (rule S1); user services share user_licenses",
+    )
+
+
+class MeetingsSiteInput(Command):
+    site_url: str = Field(description="<name>.webex.com (rule S2)")
+    time_zone: str = Field(description="An IANA time zone name (rule S2)")
+
+
+class StartTrial(Command):
+    """Start a trial: for a new customer (`customer`), for an existing organization
+    (`customer` plus `confirm_existing_org_id`), or added to one in the list (`customer_id`)."""
+
+    customer: NewCustomer | None = None
+    confirm_existing_org_id: str | None = None
+    customer_id: str | None = None
+    services: list[ServiceChoice] = Field(default_factory=list)
+    user_licenses: int | None = Field(default=None, description="1-999, shared by user services")
+    duration_days: int | None = Field(default=None, description="One of the catalog's durations")
+    meetings: MeetingsSiteInput | None = None
+    setup: Literal["now", "later"] = "now"
+
+
+class PreviewTrial(StartTrial):
+    """The same form; previewing writes nothing."""
+
+
+class CreatePartner(Command):
+    name: str = Field(min_length=1, max_length=200)
+    tier: Literal[1, 2] = 1
+    certified: bool = True
+    distributor_id: str | None = None
+    distributor_name: str | None = Field(
+        default=None, description="Creates a distributor for a tier-2 partner"
+    )
+
+
+class CreateAdmin(Command):
+    email: str
+    name: str = Field(min_length=1, max_length=200)
+    roles: list[str] = Field(min_length=1)
+    password: str | None = Field(default=None, min_length=8, max_length=200)
+
+
+class IssueToken(Command):
+    label: str = Field(default="api", min_length=1, max_length=100)
+
+
+class CreateOrganization(Command):
+    name: str = Field(min_length=1, max_length=200)
+    country: str
+    business_vertical: str | None = None
+    kind: Literal["customer", "free"] = "customer"
+
+
+class AddOrgAdmin(Command):
+    email: str
+    name: str = Field(min_length=1, max_length=200)
+    full: bool = True
+
+
+class AddOrgUser(Command):
+    email: str
+    name: str = Field(min_length=1, max_length=200)
+
+
+class AddSubscription(Command):
+    service: str
+    quantity: int = Field(default=1, ge=1, le=100000)
+    partner_id: str | None = Field(default=None, description="The partner that manages it")
+
+
+# ---- views ------------------------------------------------------------------------------
+
+
+class RegionView(View):
+    code: str
+    name: str
+
+
+class PartnerView(View):
+    id: str
+    name: str
+    tier: int
+    certified: bool
+    distributor_id: str | None = None
+    created_at: datetime
+
+
+class AdminView(View):
+    id: str
+    email: str
+    name: str
+    roles: list[str]
+    partner_id: str | None = None
+    distributor_id: str | None = None
+    created_at: datetime
+
+
+class TokenView(View):
+    id: str
+    admin_id: str
+    label: str
+    prefix: str
+    created_at: datetime
+    token: str | None = Field(default=None, description="Shown once, at creation")
+
+
+class MeView(View):
+    admin: AdminView
+    partner: PartnerView | None = None
+    roles: list[str]
+    can_start_trials: bool
+    reach: dict[str, str | None]
+
+
+class OrgAdminView(View):
+    id: str
+    email: str
+    name: str
+    full: bool
+
+
+class OrgUserView(View):
+    id: str
+    email: str
+    name: str
+
+
+class SubscriptionView(View):
+    id: str
+    service: str
+    service_name: str
+    quantity: int
+    managing_partner_id: str | None = None
+    managing_partner_name: str | None = None
+    started_at: datetime
+
+
+class OrganizationView(View):
+    id: str
+    name: str
+    kind: str
+    country: str
+    region: RegionView
+    business_vertical: str | None = None
+    created_at: datetime
+    admins: list[OrgAdminView] = Field(default_factory=list)
+    users: list[OrgUserView] = Field(default_factory=list)
+    subscriptions: list[SubscriptionView] = Field(default_factory=list)
+
+
+class TrialServiceView(View):
+    code: str
+    name: str
+    edition: str | None = None
+    quantity: int
+    added_at: datetime
+    removed_at: datetime | None = None
+
+
+class ExtensionView(View):
+    at: datetime
+    by_admin_id: str | None = None
+    previous_end: datetime | None = None
+    new_end: datetime
+    reason: str | None = None
+
+
+class SiteView(View):
+    url: str
+    time_zone: str
+
+
+class TrialView(View):
+    id: str
+    customer_id: str
+    org_id: str
+    partner_id: str
+    kind: str
+    status: str
+    status_label: str
+    duration_days: int
+    user_licenses: int
+    setup: str
+    created_at: datetime
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    days_left: int | None = None
+    consent_deadline: datetime | None = None
+    services: list[TrialServiceView]
+    extensions: list[ExtensionView] = Field(default_factory=list)
+    meetings_site: SiteView | None = None
+    created_by_admin_id: str | None = None
+
+
+class CustomerSummary(View):
+    id: str
+    org_id: str
+    name: str
+    admin_email: str | None = None
+    country: str
+    region: RegionView
+    state: str
+    access: str | None = None
+    status: str | None = Field(
+        default=None, description="The status of its soonest-ending open trial"
+    )
+    status_label: str | None = None
+    ends_at: datetime | None = None
+    days_left: int | None = None
+    services: list[str] = Field(default_factory=list)
+    trial_ids: list[str] = Field(default_factory=list)
+
+
+class CustomerPage(View):
+    items: list[CustomerSummary]
+    next_cursor: str | None = None
+
+
+class EligibilityView(View):
+    code: str
+    name: str
+    eligible: bool
+    reason: str | None = None
+    reason_code: str | None = None
+
+
+class CustomerDetail(View):
+    id: str
+    state: str
+    access: str | None = None
+    created_at: datetime
+    organization: OrganizationView
+    trials: list[TrialView]
+    eligible_services: list[EligibilityView]
+
+
+class ExistingOrgView(View):
+    id: str
+    name: str
+    region: RegionView
+    in_your_customer_list: bool
+    customer_id: str | None = None
+
+
+class PreviewView(View):
+    flow: Literal["new_customer", "existing_customer", "add_to_customer"]
+    region: RegionView | None = None
+    existing_organization: ExistingOrgView | None = None
+    needs_confirmation: bool = False
+    warnings: list[str] = Field(default_factory=list)
+    services: list[EligibilityView] = Field(default_factory=list)
+    duration_days: int
+    ends_at_if_started_now: datetime | None = None
+
+
+class AuditEventView(View):
+    id: int
+    at: datetime
+    action: str
+    subject_type: str
+    subject_id: str
+    actor_label: str
+    trial_id: str | None = None
+    org_id: str | None = None
+    before: dict[str, object] | None = None
+    after: dict[str, object] | None = None
+
+
+class EventPage(View):
+    items: list[AuditEventView]
+    next_cursor: str | None = None

@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy tables mapped onto the domain, repositories, unit of work, migrations."""

@@ -1,0 +1,324 @@
+"""Tables, and their imperative mapping onto the domain's plain classes (cosmicpython style)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import registry, relationship
+
+from trialhub.domain import model
+from trialhub.store.types import UTCDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+mapper_registry = registry(metadata=metadata)
+
+ID = String(40)
+# an autoincrementing 64-bit key that SQLite also numbers by itself
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+distributors = Table(
+    "distributors",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+partners = Table(
+    "partners",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("tier", Integer, nullable=False),
+    Column("certified", Boolean, nullable=False),
+    Column("distributor_id", ID, ForeignKey("distributors.id"), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+admins = Table(
+    "admins",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("roles", JSON, nullable=False),
+    Column("partner_id", ID, ForeignKey("partners.id"), nullable=True, index=True),
+    Column("distributor_id", ID, ForeignKey("distributors.id"), nullable=True),
+    Column("password_hash", String(255), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("disabled_at", UTCDateTime(), nullable=True),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("admin_id", ID, ForeignKey("admins.id"), nullable=False, index=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("prefix", String(16), nullable=False),
+    Column("label", String(100), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("last_used_at", UTCDateTime(), nullable=True),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+)
+
+organizations = Table(
+    "organizations",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("country", String(2), nullable=False),
+    Column("region", String(8), nullable=False),
+    Column("business_vertical", String(40), nullable=True),
+    Column("created_by_partner_id", ID, ForeignKey("partners.id"), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+org_admins = Table(
+    "org_admins",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("org_id", ID, ForeignKey("organizations.id"), nullable=False, index=True),
+    # one person, one organization: an email is an administrator of at most one
+    Column("email", String(320), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("full", Boolean, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+org_users = Table(
+    "org_users",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("org_id", ID, ForeignKey("organizations.id"), nullable=False, index=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("org_id", ID, ForeignKey("organizations.id"), nullable=False),
+    Column("service", String(40), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("partner_id", ID, ForeignKey("partners.id"), nullable=True),
+    Column("started_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("org_id", "service"),
+)
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("partner_id", ID, ForeignKey("partners.id"), nullable=False),
+    Column("org_id", ID, ForeignKey("organizations.id"), nullable=False, index=True),
+    Column("state", String(20), nullable=False),
+    Column("access", String(20), nullable=True),
+    Column("created_by_admin_id", ID, ForeignKey("admins.id"), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("removed_at", UTCDateTime(), nullable=True),
+    UniqueConstraint("partner_id", "org_id"),
+)
+
+customer_assignments = Table(
+    "customer_assignments",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("customer_id", ID, ForeignKey("customers.id"), nullable=False),
+    Column("admin_id", ID, ForeignKey("admins.id"), nullable=False, index=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("customer_id", "admin_id"),
+)
+
+trials = Table(
+    "trials",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("partner_id", ID, ForeignKey("partners.id"), nullable=False, index=True),
+    Column("org_id", ID, ForeignKey("organizations.id"), nullable=False, index=True),
+    Column("customer_id", ID, ForeignKey("customers.id"), nullable=False, index=True),
+    Column("kind", String(30), nullable=False),
+    Column("status", String(30), nullable=False),
+    Column("duration_days", Integer, nullable=False),
+    Column("user_licenses", Integer, nullable=False),
+    Column("setup", String(10), nullable=False),
+    Column("created_by_admin_id", ID, ForeignKey("admins.id"), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("starts_at", UTCDateTime(), nullable=True),
+    Column("ends_at", UTCDateTime(), nullable=True),
+    Column("consent_deadline", UTCDateTime(), nullable=True),
+    Column("pending_consent_at", UTCDateTime(), nullable=True),
+    Column("awaiting_provisioning_at", UTCDateTime(), nullable=True),
+    Column("active_at", UTCDateTime(), nullable=True),
+    Column("expired_at", UTCDateTime(), nullable=True),
+    Column("lapsed_at", UTCDateTime(), nullable=True),
+    Column("converted_at", UTCDateTime(), nullable=True),
+    Column("cancelled_at", UTCDateTime(), nullable=True),
+    Column("deleted_at", UTCDateTime(), nullable=True),
+    Column("version", Integer, nullable=False),
+)
+
+trial_services = Table(
+    "trial_services",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("trial_id", ID, ForeignKey("trials.id"), nullable=False, index=True),
+    Column("org_id", ID, ForeignKey("organizations.id"), nullable=False),
+    Column("service", String(40), nullable=False),
+    Column("edition", String(40), nullable=True),
+    Column("quantity", Integer, nullable=False),
+    Column("is_open", Boolean, nullable=False),
+    Column("added_at", UTCDateTime(), nullable=False),
+    Column("removed_at", UTCDateTime(), nullable=True),
+    # rule S3: one open trial of a service per organization, enforced by the database
+    Index(
+        "uq_trial_services_open",
+        "org_id",
+        "service",
+        unique=True,
+        sqlite_where=text("is_open"),
+        postgresql_where=text("is_open"),
+    ),
+)
+
+extensions = Table(
+    "extensions",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("trial_id", ID, ForeignKey("trials.id"), nullable=False, index=True),
+    Column("admin_id", ID, ForeignKey("admins.id"), nullable=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("previous_end", UTCDateTime(), nullable=True),
+    Column("new_end", UTCDateTime(), nullable=False),
+    Column("reason", String(500), nullable=True),
+)
+
+meetings_sites = Table(
+    "meetings_sites",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(63), nullable=False),
+    Column("org_id", ID, ForeignKey("organizations.id"), nullable=False),
+    Column("trial_id", ID, ForeignKey("trials.id"), nullable=False, unique=True),
+    Column("time_zone", String(64), nullable=False),
+    Column("reserved_at", UTCDateTime(), nullable=False),
+    Column("released_at", UTCDateTime(), nullable=True),
+    # rule S2: a site name is held by one organization until released
+    Index(
+        "uq_meetings_sites_held",
+        "name",
+        unique=True,
+        sqlite_where=text("released_at IS NULL"),
+        postgresql_where=text("released_at IS NULL"),
+    ),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("action", String(80), nullable=False),
+    Column("subject_type", String(40), nullable=False),
+    Column("subject_id", String(80), nullable=False),
+    Column("actor_id", ID, nullable=True),
+    Column("actor_label", String(320), nullable=False),
+    Column("partner_id", ID, nullable=True, index=True),
+    Column("org_id", ID, nullable=True),
+    Column("trial_id", ID, nullable=True, index=True),
+    Column("before", JSON, nullable=True),
+    Column("after", JSON, nullable=True),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("admin_id", ID, ForeignKey("admins.id"), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("response_body", Text, nullable=True),
+)
+
+_mapped = False
+
+
+def start_mappers() -> None:
+    """Map the domain classes onto the tables; idempotent, called when a database opens."""
+    global _mapped
+    if _mapped:
+        return
+    m = mapper_registry.map_imperatively
+    m(model.Distributor, distributors)
+    m(model.Partner, partners)
+    m(model.Admin, admins)
+    m(model.ApiToken, api_tokens)
+    m(model.OrgAdmin, org_admins)
+    m(model.OrgUser, org_users)
+    m(model.Subscription, subscriptions)
+    m(
+        model.Organization,
+        organizations,
+        properties={
+            "admins": relationship(
+                model.OrgAdmin, order_by=org_admins.c.created_at, lazy="selectin"
+            ),
+            "users": relationship(model.OrgUser, order_by=org_users.c.created_at, lazy="selectin"),
+            "subscriptions": relationship(
+                model.Subscription, order_by=subscriptions.c.started_at, lazy="selectin"
+            ),
+        },
+    )
+    m(model.CustomerAssignment, customer_assignments)
+    m(
+        model.Customer,
+        customers,
+        properties={
+            "assignments": relationship(model.CustomerAssignment, lazy="selectin"),
+            "organization": relationship(model.Organization, lazy="joined"),
+        },
+    )
+    m(model.TrialService, trial_services)
+    m(model.Extension, extensions)
+    m(model.MeetingsSite, meetings_sites)
+    m(
+        model.Trial,
+        trials,
+        version_id_col=trials.c.version,
+        properties={
+            "services": relationship(
+                model.TrialService, order_by=trial_services.c.added_at, lazy="selectin"
+            ),
+            "extensions": relationship(model.Extension, order_by=extensions.c.at, lazy="selectin"),
+            "site": relationship(model.MeetingsSite, uselist=False, lazy="selectin"),
+        },
+    )
+    m(model.AuditEvent, audit_events)
+    m(model.IdempotencyRecord, idempotency_keys)
+    _mapped = True

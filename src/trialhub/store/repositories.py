@@ -1,0 +1,395 @@
+"""Repositories: every query a service needs, scoped to the caller's partner (rule P3)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, and_, delete, func, literal, or_, select, update
+from sqlalchemy.orm import Session
+
+from trialhub.domain.model import (
+    Admin,
+    ApiToken,
+    AuditEvent,
+    Customer,
+    CustomerAssignment,
+    CustomerState,
+    Distributor,
+    IdempotencyRecord,
+    MeetingsSite,
+    OrgAdmin,
+    Organization,
+    OrgUser,
+    Partner,
+    Trial,
+    TrialService,
+)
+from trialhub.store import orm
+from trialhub.store.types import UTCDateTime
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Who is acting, and which partner's data it may see (None: operator, sees all)."""
+
+    actor_id: str | None
+    actor_label: str
+    partner_id: str | None
+    is_operator: bool = False
+
+    @classmethod
+    def system(cls, label: str = "system") -> Scope:
+        return cls(actor_id=None, actor_label=label, partner_id=None, is_operator=True)
+
+    @property
+    def unrestricted(self) -> bool:
+        return self.is_operator and self.partner_id is None
+
+
+def encode_cursor(values: Sequence[Any]) -> str:
+    raw = json.dumps([v.isoformat() if isinstance(v, datetime) else v for v in values])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> list[Any]:
+    padded = cursor + "=" * (-len(cursor) % 4)
+    values = json.loads(base64.urlsafe_b64decode(padded.encode()).decode())
+    if not isinstance(values, list):
+        raise ValueError("cursor")
+    return values
+
+
+class _Repo:
+    def __init__(self, session: Session, scope: Scope) -> None:
+        self.session = session
+        self.scope = scope
+
+    def _scoped(self, stmt: Select[Any], partner_column: Any) -> Select[Any]:
+        """Adds the partner filter unless the caller is the unrestricted operator (rule P3)."""
+        if self.scope.unrestricted:
+            return stmt
+        return stmt.where(partner_column == self.scope.partner_id)
+
+
+class PartnerRepository(_Repo):
+    def add(self, partner: Partner) -> None:
+        self.session.add(partner)
+
+    def get(self, partner_id: str) -> Partner | None:
+        if not self.scope.unrestricted and partner_id != self.scope.partner_id:
+            return None
+        return self.session.get(Partner, partner_id)
+
+    def add_distributor(self, distributor: Distributor) -> None:
+        self.session.add(distributor)
+
+    def get_distributor(self, distributor_id: str) -> Distributor | None:
+        return self.session.get(Distributor, distributor_id)
+
+
+class AdminRepository(_Repo):
+    def add(self, admin: Admin) -> None:
+        self.session.add(admin)
+
+    def get(self, admin_id: str) -> Admin | None:
+        stmt = self._scoped(
+            select(Admin).where(orm.admins.c.id == admin_id), orm.admins.c.partner_id
+        )
+        return self.session.scalars(stmt).one_or_none()
+
+    def get_by_email(self, email: str) -> Admin | None:
+        """Unscoped: used to keep sign-in emails unique and to authenticate."""
+        return self.session.scalars(select(Admin).where(orm.admins.c.email == email)).one_or_none()
+
+    def list_for_partner(self, partner_id: str) -> list[Admin]:
+        stmt = (
+            select(Admin).where(orm.admins.c.partner_id == partner_id).order_by(orm.admins.c.email)
+        )
+        return list(self.session.scalars(self._scoped(stmt, orm.admins.c.partner_id)))
+
+    def add_token(self, token: ApiToken) -> None:
+        self.session.add(token)
+
+    def token_by_hash(self, token_hash: str) -> ApiToken | None:
+        """Unscoped: authentication runs before any scope exists."""
+        stmt = select(ApiToken).where(orm.api_tokens.c.token_hash == token_hash)
+        return self.session.scalars(stmt).one_or_none()
+
+    def touch_token(self, token_id: str, now: datetime) -> None:
+        """Marks a token used without loading it into the unit of work (no audit noise)."""
+        self.session.execute(
+            update(orm.api_tokens).where(orm.api_tokens.c.id == token_id).values(last_used_at=now)
+        )
+
+
+@dataclass(frozen=True)
+class EmailOwner:
+    """Who an email belongs to, if anyone (rule C3)."""
+
+    organization: Organization
+    is_admin: bool
+    is_full_admin: bool
+
+
+class OrganizationRepository(_Repo):
+    """Organizations are world data: finding one by email is how rule C3 works."""
+
+    def add(self, org: Organization) -> None:
+        self.session.add(org)
+
+    def get(self, org_id: str) -> Organization | None:
+        return self.session.get(Organization, org_id)
+
+    def add_member(self, member: OrgAdmin | OrgUser | Any) -> None:
+        self.session.add(member)
+
+    def admin_by_email(self, email: str) -> OrgAdmin | None:
+        stmt = select(OrgAdmin).where(orm.org_admins.c.email == email)
+        return self.session.scalars(stmt).one_or_none()
+
+    def user_by_email(self, email: str) -> OrgUser | None:
+        stmt = select(OrgUser).where(orm.org_users.c.email == email)
+        return self.session.scalars(stmt).one_or_none()
+
+    def owner_of_email(self, email: str) -> EmailOwner | None:
+        admin = self.admin_by_email(email)
+        if admin is not None:
+            org = self.session.get(Organization, admin.org_id)
+            assert org is not None
+            return EmailOwner(org, is_admin=True, is_full_admin=admin.full)
+        user = self.user_by_email(email)
+        if user is not None:
+            org = self.session.get(Organization, user.org_id)
+            assert org is not None
+            return EmailOwner(org, is_admin=False, is_full_admin=False)
+        return None
+
+    def email_taken(self, email: str) -> bool:
+        return self.owner_of_email(email) is not None
+
+    def free_organization(self) -> Organization | None:
+        stmt = select(Organization).where(orm.organizations.c.kind == "free").limit(1)
+        return self.session.scalars(stmt).first()
+
+
+@dataclass(frozen=True)
+class CustomerFilter:
+    status: str | None = None  # a trial status, or "none" for customers without open trials
+    text: str | None = None
+    expiring_within_days: int | None = None
+    reach_admin_id: str | None = None  # only customers this admin provisioned or was assigned
+
+
+@dataclass(frozen=True)
+class CustomerRow:
+    customer: Customer
+    organization: Organization
+    trials: list[Trial]
+    sort_end: datetime | None
+
+
+class CustomerRepository(_Repo):
+    def add(self, customer: Customer) -> None:
+        self.session.add(customer)
+
+    def add_assignment(self, assignment: CustomerAssignment) -> None:
+        self.session.add(assignment)
+
+    def get(self, customer_id: str, *, include_removed: bool = False) -> Customer | None:
+        stmt = select(Customer).where(orm.customers.c.id == customer_id)
+        if not include_removed:
+            stmt = stmt.where(orm.customers.c.state != CustomerState.REMOVED.value)
+        return self.session.scalars(self._scoped(stmt, orm.customers.c.partner_id)).one_or_none()
+
+    def for_org(self, partner_id: str, org_id: str) -> Customer | None:
+        stmt = select(Customer).where(
+            orm.customers.c.partner_id == partner_id, orm.customers.c.org_id == org_id
+        )
+        return self.session.scalars(self._scoped(stmt, orm.customers.c.partner_id)).one_or_none()
+
+    def lock_for_org(self, partner_id: str, org_id: str) -> None:
+        """Serializes starts for one organization (PostgreSQL row lock; SQLite locks the file)."""
+        stmt = (
+            select(orm.organizations.c.id).where(orm.organizations.c.id == org_id).with_for_update()
+        )
+        self.session.execute(stmt)
+
+    def search(
+        self, flt: CustomerFilter, *, now: datetime, limit: int, cursor: str | None
+    ) -> tuple[list[CustomerRow], str | None]:
+        """The customer list, sorted by the soonest open trial end date, then name and id."""
+        c, o, t = orm.customers, orm.organizations, orm.trials
+        open_statuses = ("pending_consent", "awaiting_provisioning", "active", "expired")
+        soonest = (
+            select(t.c.customer_id, func.min(t.c.ends_at).label("sort_end"))
+            .where(t.c.status.in_(open_statuses))
+            .group_by(t.c.customer_id)
+            .subquery()
+        )
+        # customers with no open end date sort last: a far-future stand-in keeps the key total
+        sort_end = func.coalesce(soonest.c.sort_end, _FAR_FUTURE)
+        stmt = (
+            select(Customer, sort_end.label("k_end"), o.c.name.label("k_name"))
+            .join(o, o.c.id == c.c.org_id)
+            .outerjoin(soonest, soonest.c.customer_id == c.c.id)
+            .where(c.c.state != CustomerState.REMOVED.value)
+        )
+        stmt = self._scoped(stmt, c.c.partner_id)
+        if flt.reach_admin_id is not None:
+            assigned = select(orm.customer_assignments.c.customer_id).where(
+                orm.customer_assignments.c.admin_id == flt.reach_admin_id
+            )
+            stmt = stmt.where(
+                or_(c.c.created_by_admin_id == flt.reach_admin_id, c.c.id.in_(assigned))
+            )
+        if flt.text:
+            pattern = f"%{_escape_like(flt.text.lower())}%"
+            admin_match = select(orm.org_admins.c.org_id).where(
+                func.lower(orm.org_admins.c.email).like(pattern, escape="\\")
+            )
+            stmt = stmt.where(
+                or_(func.lower(o.c.name).like(pattern, escape="\\"), o.c.id.in_(admin_match))
+            )
+        if flt.status == "none":
+            stmt = stmt.where(
+                ~c.c.id.in_(select(t.c.customer_id).where(t.c.status.in_(open_statuses)))
+            )
+        elif flt.status:
+            stmt = stmt.where(c.c.id.in_(select(t.c.customer_id).where(t.c.status == flt.status)))
+        if flt.expiring_within_days is not None:
+            horizon = now + timedelta(days=flt.expiring_within_days)
+            stmt = stmt.where(
+                c.c.id.in_(
+                    select(t.c.customer_id).where(
+                        t.c.status == "active", t.c.ends_at <= horizon, t.c.ends_at >= now
+                    )
+                )
+            )
+        if cursor:
+            k_end, k_name, k_id = decode_cursor(cursor)
+            end = datetime.fromisoformat(k_end)
+            stmt = stmt.where(
+                or_(
+                    sort_end > end,
+                    and_(sort_end == end, o.c.name > k_name),
+                    and_(sort_end == end, o.c.name == k_name, c.c.id > k_id),
+                )
+            )
+        stmt = stmt.order_by(sort_end, o.c.name, c.c.id).limit(limit + 1)
+        rows = self.session.execute(stmt).all()
+        page = rows[:limit]
+        next_cursor = None
+        if len(rows) > limit:
+            last = page[-1]
+            next_cursor = encode_cursor([last.k_end, last.k_name, last[0].id])
+        customers: list[Customer] = [r[0] for r in page]
+        trials_by_customer = self._trials_for([cu.id for cu in customers])
+        out = []
+        for r in page:
+            cu = r[0]
+            org = self.session.get(Organization, cu.org_id)
+            assert org is not None
+            k_end = r.k_end
+            out.append(
+                CustomerRow(
+                    customer=cu,
+                    organization=org,
+                    trials=trials_by_customer.get(cu.id, []),
+                    sort_end=None if _is_far_future(k_end) else k_end,
+                )
+            )
+        return out, next_cursor
+
+    def _trials_for(self, customer_ids: list[str]) -> dict[str, list[Trial]]:
+        if not customer_ids:
+            return {}
+        stmt = (
+            select(Trial)
+            .where(orm.trials.c.customer_id.in_(customer_ids))
+            .order_by(orm.trials.c.created_at)
+        )
+        out: dict[str, list[Trial]] = {}
+        for trial in self.session.scalars(self._scoped(stmt, orm.trials.c.partner_id)):
+            out.setdefault(trial.customer_id, []).append(trial)
+        return out
+
+    def trials_of(self, customer_id: str) -> list[Trial]:
+        return self._trials_for([customer_id]).get(customer_id, [])
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+_FAR_FUTURE = literal(datetime(9999, 12, 31, tzinfo=UTC), UTCDateTime())
+
+
+def _is_far_future(value: Any) -> bool:
+    return value is None or (isinstance(value, datetime) and value.year == 9999)
+
+
+class TrialRepository(_Repo):
+    def add(self, trial: Trial) -> None:
+        self.session.add(trial)
+
+    def get(self, trial_id: str) -> Trial | None:
+        stmt = select(Trial).where(orm.trials.c.id == trial_id)
+        return self.session.scalars(self._scoped(stmt, orm.trials.c.partner_id)).one_or_none()
+
+    def add_service(self, service: TrialService) -> None:
+        self.session.add(service)
+
+    def open_services_of_org(self, org_id: str) -> list[tuple[TrialService, str]]:
+        """Unscoped on purpose: rule S3 looks at every partner's open trials, returning only
+        the service and whose trial holds it, never the other partner's trial data."""
+        stmt = (
+            select(TrialService, orm.trials.c.partner_id)
+            .join(orm.trials, orm.trials.c.id == orm.trial_services.c.trial_id)
+            .where(orm.trial_services.c.org_id == org_id, orm.trial_services.c.is_open.is_(True))
+        )
+        return [(row[0], row[1]) for row in self.session.execute(stmt).all()]
+
+    def site_held(self, name: str) -> bool:
+        stmt = (
+            select(func.count())
+            .select_from(orm.meetings_sites)
+            .where(orm.meetings_sites.c.name == name, orm.meetings_sites.c.released_at.is_(None))
+        )
+        return bool(self.session.scalar(stmt))
+
+    def add_site(self, site: MeetingsSite) -> None:
+        self.session.add(site)
+
+
+class AuditRepository(_Repo):
+    def add(self, event: AuditEvent) -> None:
+        self.session.add(event)
+
+    def since(
+        self, *, after: int | None, limit: int, trial_id: str | None = None
+    ) -> list[AuditEvent]:
+        stmt = select(AuditEvent).order_by(orm.audit_events.c.id).limit(limit)
+        if after is not None:
+            stmt = stmt.where(orm.audit_events.c.id > after)
+        if trial_id is not None:
+            stmt = stmt.where(orm.audit_events.c.trial_id == trial_id)
+        return list(self.session.scalars(self._scoped(stmt, orm.audit_events.c.partner_id)))
+
+
+class IdempotencyRepository(_Repo):
+    def get(self, admin_id: str, key: str) -> IdempotencyRecord | None:
+        return self.session.get(IdempotencyRecord, (admin_id, key))
+
+    def add(self, record: IdempotencyRecord) -> None:
+        self.session.add(record)
+
+    def purge_older_than(self, instant: datetime) -> int:
+        result = self.session.execute(
+            delete(orm.idempotency_keys).where(orm.idempotency_keys.c.created_at < instant)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,199 @@
+"""Unit of work: one transaction per use case; drains domain events into the audit log."""
+
+from __future__ import annotations
+
+import re
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from trialhub.domain.errors import Conflict, TrialhubError
+from trialhub.domain.events import DomainEvent, EventSource
+from trialhub.domain.model import AuditEvent
+from trialhub.store.repositories import (
+    AdminRepository,
+    AuditRepository,
+    CustomerRepository,
+    IdempotencyRepository,
+    OrganizationRepository,
+    PartnerRepository,
+    Scope,
+    TrialRepository,
+)
+
+# a unique index or constraint -> the rule-bearing error a caller sees when it is violated
+_CONSTRAINT_ERRORS: dict[str, tuple[str, str | None, str | None]] = {
+    "uq_trial_services_open": (
+        "This customer already has an open trial of that service (rule S3).",
+        "services",
+        "S3",
+    ),
+    "uq_meetings_sites_held": (
+        "That Meetings site name is already taken.",
+        "meetings.site_url",
+        "S2",
+    ),
+    "uq_admins_email": ("An administrator with that email already exists.", "email", None),
+    "uq_org_admins_email": ("That email already belongs to an organization.", "email", "C3"),
+    "uq_org_users_email": ("That email already belongs to an organization.", "email", "C3"),
+    "uq_subscriptions_org_id": ("The organization already has that service.", "service", None),
+    "uq_customers_partner_id": ("The organization is already in this customer list.", None, "C4"),
+    "pk_idempotency_keys": ("A request with this Idempotency-Key is in progress.", None, None),
+}
+
+# SQLite names columns, not constraints: "UNIQUE constraint failed: trial_services.org_id, ..."
+_SQLITE_COLUMNS: dict[str, str] = {
+    "trial_services.org_id, trial_services.service": "uq_trial_services_open",
+    "meetings_sites.name": "uq_meetings_sites_held",
+    "admins.email": "uq_admins_email",
+    "org_admins.email": "uq_org_admins_email",
+    "org_users.email": "uq_org_users_email",
+    "subscriptions.org_id, subscriptions.service": "uq_subscriptions_org_id",
+    "customers.partner_id, customers.org_id": "uq_customers_partner_id",
+    "idempotency_keys.admin_id, idempotency_keys.key": "pk_idempotency_keys",
+}
+
+
+def constraint_of(error: IntegrityError) -> str | None:
+    """The name of the violated constraint, on PostgreSQL or SQLite."""
+    diag = getattr(error.orig, "diag", None)
+    name = getattr(diag, "constraint_name", None)
+    if name:
+        return str(name)
+    match = re.search(r"UNIQUE constraint failed: (.+)$", str(error.orig))
+    if match:
+        return _SQLITE_COLUMNS.get(match.group(1).strip())
+    return None
+
+
+def translate_integrity_error(error: IntegrityError) -> TrialhubError:
+    name = constraint_of(error)
+    if name in _CONSTRAINT_ERRORS:
+        message, field, rule = _CONSTRAINT_ERRORS[name]
+        return Conflict(message, field=field, rule=rule, code=f"conflict.{name}")
+    return Conflict("The change conflicts with existing data.")
+
+
+class UnitOfWork:
+    """`with uow: ...; uow.commit()`. Leaving without commit rolls everything back."""
+
+    def __init__(self, session_factory: sessionmaker[Session], scope: Scope) -> None:
+        self._session_factory = session_factory
+        self.scope = scope
+        self._session: Session | None = None
+        self.extra_events: list[DomainEvent] = []
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            raise RuntimeError("the unit of work is not open")
+        return self._session
+
+    @property
+    def dialect(self) -> str:
+        bind = self.session.get_bind()
+        return bind.dialect.name
+
+    def __enter__(self) -> UnitOfWork:
+        self._session = self._session_factory()
+        s, scope = self._session, self.scope
+        self.partners = PartnerRepository(s, scope)
+        self.admins = AdminRepository(s, scope)
+        self.organizations = OrganizationRepository(s, scope)
+        self.customers = CustomerRepository(s, scope)
+        self.trials = TrialRepository(s, scope)
+        self.audit = AuditRepository(s, scope)
+        self.idempotency = IdempotencyRepository(s, scope)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        session = self._session
+        if session is None:
+            return
+        try:
+            session.rollback()
+        finally:
+            session.close()
+            self._session = None
+
+    def record(self, event: DomainEvent) -> None:
+        """An event that no entity carries (for example, a token issued)."""
+        self.extra_events.append(event)
+
+    def _drain_events(self) -> list[DomainEvent]:
+        session = self.session
+        events: list[DomainEvent] = []
+        seen: set[int] = set()
+        for obj in [*session.new, *session.identity_map.values()]:
+            if id(obj) in seen or not isinstance(obj, EventSource):
+                continue
+            seen.add(id(obj))
+            events.extend(obj.drain_events())
+        events.extend(self.extra_events)
+        self.extra_events = []
+        return sorted(events, key=lambda e: e.at)
+
+    def flush(self) -> None:
+        """Send pending changes now, turning constraint violations into rule errors."""
+        try:
+            self.session.flush()
+        except IntegrityError as error:
+            self.session.rollback()
+            raise translate_integrity_error(error) from error
+
+    def commit(self) -> None:
+        """Write the audit rows for every recorded event, then commit in one transaction."""
+        session = self.session
+        for event in self._drain_events():
+            session.add(
+                AuditEvent(
+                    id=None,
+                    at=event.at,
+                    action=event.action,
+                    subject_type=event.subject_type,
+                    subject_id=event.subject_id,
+                    actor_id=self.scope.actor_id,
+                    actor_label=self.scope.actor_label,
+                    partner_id=event.partner_id,
+                    org_id=event.org_id,
+                    trial_id=event.trial_id,
+                    before=_jsonable(event.before),
+                    after=_jsonable(event.after),
+                )
+            )
+        try:
+            session.commit()
+        except IntegrityError as error:
+            session.rollback()
+            raise translate_integrity_error(error) from error
+        except StaleDataError as error:
+            session.rollback()
+            raise Conflict(
+                "Someone else changed this trial at the same time; reload and try again.",
+                code="conflict.concurrent_update",
+            ) from error
+
+    def rollback(self) -> None:
+        self.session.rollback()
+
+
+def _jsonable(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    out: dict[str, Any] = {}
+    for k, v in value.items():
+        if hasattr(v, "isoformat"):
+            out[k] = v.isoformat()
+        elif isinstance(v, (set, frozenset, tuple)):
+            out[k] = sorted(v) if isinstance(v, (set, frozenset)) else list(v)
+        else:
+            out[k] = v
+    return out

@@ -1,0 +1,1 @@
+"""Server-rendered pages: for now the landing page that points at the API."""
