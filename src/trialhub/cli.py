@@ -32,7 +32,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
-partner_app = typer.Typer(help="Partner organizations (the trials team's work).", no_args_is_help=True)
+partner_app = typer.Typer(
+    help="Partner organizations (the trials team's work).", no_args_is_help=True
+)
 admin_app = typer.Typer(help="Administrators and their API tokens.", no_args_is_help=True)
 trial_app = typer.Typer(help="Trials.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -99,10 +101,10 @@ def serve(
     upgrade(url)
     db = Database.open(url)
     ctx = Context(db=db)
-    if demo_data:
-        _print_demo(demo.ensure_demo(ctx))
     bind_host = host or settings.host
     bind_port = port or settings.port
+    if demo_data:
+        _print_demo(demo.ensure_demo(ctx), bind_port)
     shown = "127.0.0.1" if bind_host in ("0.0.0.0", "::") else bind_host
     console.print(f"Database: {db.dialect} ({_redact(url)})")
     console.print(f"trialhub is running at [bold]http://{shown}:{bind_port}[/] (API docs at /docs)")
@@ -119,19 +121,24 @@ def _redact(url: str) -> str:
     return url
 
 
-def _print_demo(logins: list[demo.DemoLogin]) -> None:
-    table = Table(title="Demo sign-ins (local only)")
-    for column in ("who", "email", "password", "API token"):
-        table.add_column(column, overflow="fold")
+def _print_demo(logins: list[demo.DemoLogin], port: int = 8000) -> None:
+    """Plain lines, so that a narrow terminal never folds a token."""
+    console.print("[bold]Demo sign-ins[/] (local data only):")
     for login in logins:
-        who = f"sales full administrator, {login.partner_name}" if login.partner_name else "operator"
-        table.add_row(who, login.email, login.password, login.token)
-    console.print(table)
+        who = (
+            f"sales full administrator of {login.partner_name}"
+            if login.partner_name
+            else "operator"
+        )
+        console.print(f"  {who}", highlight=False)
+        console.print(f"    email:     {login.email}", highlight=False)
+        console.print(f"    password:  {login.password}", highlight=False)
+        console.print(f"    API token: {login.token}", soft_wrap=True, highlight=False)
     sales = logins[0]
     console.print("Try:", style="bold")
     console.print(f"  export TOKEN={sales.token}", soft_wrap=True, highlight=False)
     console.print(
-        '  curl -s -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8000/v1/customers',
+        f'  curl -s -H "Authorization: Bearer $TOKEN" http://127.0.0.1:{port}/v1/customers',
         soft_wrap=True,
         highlight=False,
     )
@@ -173,7 +180,7 @@ def partner_create(
         p = accounts.create_partner(
             ctx,
             demo.SYSTEM_OPERATOR,
-            CreatePartner(name=name, tier=tier, certified=certified, distributor_name=distributor),  # type: ignore[arg-type]
+            CreatePartner(name=name, tier=tier, certified=certified, distributor_name=distributor),
         )
         console.print(f"Partner [bold]{p.name}[/] created: {p.id}")
 
@@ -264,7 +271,7 @@ def trial_start(
             meetings=MeetingsSiteInput(site_url=site, time_zone=time_zone or "")
             if site or time_zone
             else None,
-            setup=setup,  # type: ignore[arg-type]
+            setup=setup,
         )
         t = trials.start_trial(ctx, actor, cmd)
         ends = t.ends_at.date().isoformat() if t.ends_at else "when provisioned"

@@ -88,7 +88,9 @@ class Idempotent:
             idempotency.release(self.ctx, self.actor, self.key)
             raise
         response = _respond(result, status_code)
-        idempotency.complete(self.ctx, self.actor, self.key, status_code, bytes(response.body).decode())
+        idempotency.complete(
+            self.ctx, self.actor, self.key, status_code, bytes(response.body).decode()
+        )
         return response
 
 

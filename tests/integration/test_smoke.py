@@ -1,0 +1,23 @@
+"""The issue's done-when path: a sales full administrator starts a trial and sees it listed."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from tests.conftest import World, new_customer_body
+
+
+def test_start_trial_then_list_customer(client: TestClient, world: World) -> None:
+    h = world.sales_full.headers
+    body = new_customer_body()
+    r = client.post("/v1/trials", json=body, headers=h)
+    assert r.status_code == 201, r.text
+    trial = r.json()
+    assert trial["status"] == "active"
+    assert trial["ends_at"].startswith("2026-05-31T09:00:00")  # rule T1: START + 90 days
+    r = client.get("/v1/customers", headers=h)
+    assert r.status_code == 200
+    items = r.json()["items"]
+    assert [c["name"] for c in items] == [body["customer"]["company_name"]]
+    assert items[0]["region"]["code"] == "EU"  # rule C2: FR -> European Union
+    assert items[0]["status"] == "active"
