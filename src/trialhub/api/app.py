@@ -6,7 +6,15 @@ from fastapi import FastAPI
 
 from trialhub import __version__
 from trialhub.api import problems
-from trialhub.api.routers import accounts, customers, me, organizations, trials
+from trialhub.api.routers import (
+    accounts,
+    consent,
+    customers,
+    me,
+    organizations,
+    trial_ops,
+    trials,
+)
 from trialhub.services.context import Context
 from trialhub.web import pages
 
@@ -32,7 +40,9 @@ def create_app(ctx: Context) -> FastAPI:
         accounts.router,
         organizations.router,
         trials.router,
+        trial_ops.router,
         customers.router,
+        consent.router,
     ):
         app.include_router(router)
     app.include_router(pages.router)

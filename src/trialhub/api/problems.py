@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from trialhub.domain.errors import (
     Conflict,
+    ConsentUnavailable,
     Forbidden,
     InvalidTransition,
     IrreversibleLapse,
@@ -32,6 +33,7 @@ _STATUS: list[tuple[type[TrialhubError], int, str]] = [
     (NotCertified, 403, "Partner not certified"),
     (Forbidden, 403, "Forbidden"),
     (Unauthenticated, 401, "Unauthenticated"),
+    (ConsentUnavailable, 410, "Consent link no longer valid"),
     (IrreversibleLapse, 409, "Trial lapsed"),
     (InvalidTransition, 409, "Not allowed in this status"),
     (Conflict, 409, "Conflict"),

@@ -79,6 +79,12 @@ class InvalidTransition(TrialhubError):
     code = "invalid_transition"
 
 
+class ConsentUnavailable(TrialhubError):
+    """The consent link was used, cancelled or expired (rule K2)."""
+
+    code = "consent_unavailable"
+
+
 class IrreversibleLapse(TrialhubError):
     """The trial lapsed; conversion, extension and restore are impossible (rule T7)."""
 

@@ -263,6 +263,7 @@ class Trial(EventSource):
     starts_at: datetime | None = None
     ends_at: datetime | None = None
     consent_deadline: datetime | None = None
+    consent_email: str | None = None  # the administrator email the request was made for (K1)
     pending_consent_at: datetime | None = None
     awaiting_provisioning_at: datetime | None = None
     active_at: datetime | None = None
@@ -271,6 +272,7 @@ class Trial(EventSource):
     converted_at: datetime | None = None
     cancelled_at: datetime | None = None
     deleted_at: datetime | None = None
+    numbers_release_at: datetime | None = None  # rules T8, T9
     version: int = 1
     services: list[TrialService] = field(default_factory=list)
     extensions: list[Extension] = field(default_factory=list)
@@ -307,6 +309,48 @@ class Trial(EventSource):
                 trial_id=self.id,
             )
         )
+
+
+@dataclass(eq=False)
+class ConsentToken:
+    """One consent link sent to one recipient; only its hash is stored (rules K1, K2)."""
+
+    id: str
+    trial_id: str
+    org_id: str
+    recipient_email: str
+    token_hash: str
+    created_at: datetime
+    used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    WEBHOOK = "webhook"
+
+
+@dataclass(eq=False)
+class OutboxMessage:
+    """An email or webhook written in the transaction of its cause, delivered later (rule E2).
+
+    (channel, recipient, cause) is unique: one message per recipient per cause.
+    """
+
+    id: int | None
+    channel: str
+    recipient: str
+    cause: str
+    template: str
+    payload: dict[str, object]
+    created_at: datetime
+    available_at: datetime
+    partner_id: str | None = None
+    org_id: str | None = None
+    trial_id: str | None = None
+    attempts: int = 0
+    last_error: str | None = None
+    sent_at: datetime | None = None
 
 
 @dataclass(eq=False)

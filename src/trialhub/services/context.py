@@ -25,6 +25,7 @@ class Context:
     policy: Policy = DEFAULT_POLICY
     catalog: Catalog = field(default_factory=get_catalog)
     sandbox: bool = False
+    public_url: str = "http://127.0.0.1:8000"  # where links in emails point
 
     def uow(self, scope: Scope) -> UnitOfWork:
         return UnitOfWork(self.db.session_factory, scope)

@@ -311,3 +311,75 @@ class AuditEventView(View):
 class EventPage(View):
     items: list[AuditEventView]
     next_cursor: str | None = None
+
+
+# ---- consent and trial operations (issue 3) -------------------------------------------------
+
+
+class ConsentDecision(Command):
+    decision: Literal["accept", "decline"]
+    grant_full_admin: bool = Field(
+        default=True,
+        description="Rule K3: full administrator access for the partner; false: provisioning only",
+    )
+
+
+class PendingRequestView(View):
+    trial_id: str
+    partner_name: str
+    services: list[str]
+    expires_at: datetime | None = None
+
+
+class ConsentView(View):
+    trial_id: str
+    status: str
+    status_label: str
+    organization: str
+    partner_name: str
+    recipient_email: str
+    recipient_is_full_admin: bool
+    services: list[str]
+    expires_at: datetime | None = None
+    decision: str | None = None
+    pending_requests: list[PendingRequestView] = Field(default_factory=list)
+
+
+class ProvisionTrial(Command):
+    """Completes provisioning (rule T1); nothing else is needed today."""
+
+    note: str | None = Field(default=None, max_length=500)
+
+
+class ChangeServices(Command):
+    """Rule S4: services to add (subject to S3) and codes to remove."""
+
+    add: list[ServiceChoice] = Field(default_factory=list)
+    remove: list[str] = Field(default_factory=list)
+    user_licenses: int | None = Field(
+        default=None, description="Needed when adding a user service to a trial that has none"
+    )
+    meetings: MeetingsSiteInput | None = None
+
+
+class ExtendTrial(Command):
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class SetUpUser(Command):
+    email: str
+    name: str = Field(min_length=1, max_length=200)
+
+
+class DeadlineView(View):
+    kind: str
+    label: str
+    at: datetime
+
+
+class TimelineView(View):
+    trial_id: str
+    status: str
+    status_label: str
+    events: list[AuditEventView]
+    deadlines: list[DeadlineView]

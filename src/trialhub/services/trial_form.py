@@ -91,6 +91,7 @@ def validate_services(
     errors: ErrorCollector,
     *,
     require_services: bool = True,
+    services_field: str = "services",
 ) -> ServiceFields:
     """Rules S1 (catalog, license counts), S2 (site and time zone) and T1 (duration)."""
     out = ServiceFields()
@@ -100,11 +101,11 @@ def validate_services(
         errors.add("duration_days", f"Choose a trial duration of {choices} days.", "T1")
     out.duration_days = duration
     if require_services and not cmd.services:
-        errors.add("services", "Choose at least one service to trial.", "S1")
+        errors.add(services_field, "Choose at least one service to trial.", "S1")
     seen: set[str] = set()
     needs_site = False
     for i, choice in enumerate(cmd.services):
-        where = f"services[{i}]"
+        where = f"{services_field}[{i}]"
         definition = catalog.services.get(choice.code)
         if definition is None:
             errors.add(f"{where}.code", f"Unknown service {choice.code!r}.", "S1")

@@ -172,6 +172,7 @@ trials = Table(
     Column("starts_at", UTCDateTime(), nullable=True),
     Column("ends_at", UTCDateTime(), nullable=True),
     Column("consent_deadline", UTCDateTime(), nullable=True),
+    Column("consent_email", String(320), nullable=True),
     Column("pending_consent_at", UTCDateTime(), nullable=True),
     Column("awaiting_provisioning_at", UTCDateTime(), nullable=True),
     Column("active_at", UTCDateTime(), nullable=True),
@@ -180,6 +181,7 @@ trials = Table(
     Column("converted_at", UTCDateTime(), nullable=True),
     Column("cancelled_at", UTCDateTime(), nullable=True),
     Column("deleted_at", UTCDateTime(), nullable=True),
+    Column("numbers_release_at", UTCDateTime(), nullable=True),
     Column("version", Integer, nullable=False),
 )
 
@@ -255,6 +257,47 @@ audit_events = Table(
     Column("after", JSON, nullable=True),
 )
 
+consent_tokens = Table(
+    "consent_tokens",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("trial_id", ID, ForeignKey("trials.id"), nullable=False, index=True),
+    Column("org_id", ID, ForeignKey("organizations.id"), nullable=False, index=True),
+    Column("recipient_email", String(320), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("used_at", UTCDateTime(), nullable=True),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("channel", String(16), nullable=False),
+    Column("recipient", String(320), nullable=False),
+    Column("cause", String(200), nullable=False),
+    Column("template", String(80), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("available_at", UTCDateTime(), nullable=False),
+    Column("partner_id", ID, nullable=True, index=True),
+    Column("org_id", ID, nullable=True),
+    Column("trial_id", ID, nullable=True, index=True),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_error", Text, nullable=True),
+    Column("sent_at", UTCDateTime(), nullable=True),
+    # rule E2: one message per recipient and cause, however often the cause is replayed
+    UniqueConstraint("channel", "recipient", "cause"),
+    # the delivery worker reads pending messages in order of availability
+    Index(
+        "ix_outbox_pending",
+        "available_at",
+        sqlite_where=text("sent_at IS NULL"),
+        postgresql_where=text("sent_at IS NULL"),
+    ),
+)
+
 idempotency_keys = Table(
     "idempotency_keys",
     metadata,
@@ -319,6 +362,8 @@ def start_mappers() -> None:
             "site": relationship(model.MeetingsSite, uselist=False, lazy="selectin"),
         },
     )
+    m(model.ConsentToken, consent_tokens)
+    m(model.OutboxMessage, outbox)
     m(model.AuditEvent, audit_events)
     m(model.IdempotencyRecord, idempotency_keys)
     _mapped = True

@@ -16,6 +16,7 @@ from trialhub.domain.model import (
     Admin,
     ApiToken,
     AuditEvent,
+    ConsentToken,
     Customer,
     CustomerAssignment,
     CustomerState,
@@ -25,6 +26,7 @@ from trialhub.domain.model import (
     OrgAdmin,
     Organization,
     OrgUser,
+    OutboxMessage,
     Partner,
     Trial,
     TrialService,
@@ -364,6 +366,72 @@ class TrialRepository(_Repo):
 
     def add_site(self, site: MeetingsSite) -> None:
         self.session.add(site)
+
+
+class ConsentRepository(_Repo):
+    """Consent links. Unscoped reads by hash: the token itself is the credential (rule K2)."""
+
+    def add(self, token: ConsentToken) -> None:
+        self.session.add(token)
+
+    def by_hash(self, token_hash: str) -> ConsentToken | None:
+        stmt = select(ConsentToken).where(orm.consent_tokens.c.token_hash == token_hash)
+        return self.session.scalars(stmt).one_or_none()
+
+    def for_trial(self, trial_id: str) -> list[ConsentToken]:
+        stmt = (
+            select(ConsentToken)
+            .where(orm.consent_tokens.c.trial_id == trial_id)
+            .order_by(orm.consent_tokens.c.created_at, orm.consent_tokens.c.id)
+        )
+        return list(self.session.scalars(stmt))
+
+    def pending_trials_of_org(self, org_id: str) -> list[Trial]:
+        """Every request waiting for this organization's consent, whoever sent it (rule K7)."""
+        stmt = (
+            select(Trial)
+            .where(orm.trials.c.org_id == org_id, orm.trials.c.status == "pending_consent")
+            .order_by(orm.trials.c.created_at)
+        )
+        return list(self.session.scalars(stmt))
+
+    def trial(self, trial_id: str) -> Trial | None:
+        return self.session.get(Trial, trial_id)
+
+
+class OutboxRepository(_Repo):
+    def add(self, message: OutboxMessage) -> bool:
+        """Adds the message unless one for the same recipient and cause exists (rule E2)."""
+        stmt = (
+            select(func.count())
+            .select_from(orm.outbox)
+            .where(
+                orm.outbox.c.channel == message.channel,
+                orm.outbox.c.recipient == message.recipient,
+                orm.outbox.c.cause == message.cause,
+            )
+        )
+        if self.session.scalar(stmt):
+            return False
+        for pending in self.session.new:
+            if isinstance(pending, OutboxMessage) and (
+                pending.channel,
+                pending.recipient,
+                pending.cause,
+            ) == (message.channel, message.recipient, message.cause):
+                return False
+        self.session.add(message)
+        return True
+
+    def for_trial(self, trial_id: str) -> list[OutboxMessage]:
+        stmt = (
+            select(OutboxMessage).where(orm.outbox.c.trial_id == trial_id).order_by(orm.outbox.c.id)
+        )
+        return list(self.session.scalars(self._scoped(stmt, orm.outbox.c.partner_id)))
+
+    def all(self, *, limit: int = 1000) -> list[OutboxMessage]:
+        stmt = select(OutboxMessage).order_by(orm.outbox.c.id).limit(limit)
+        return list(self.session.scalars(stmt))
 
 
 class AuditRepository(_Repo):

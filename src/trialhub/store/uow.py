@@ -16,9 +16,11 @@ from trialhub.domain.model import AuditEvent
 from trialhub.store.repositories import (
     AdminRepository,
     AuditRepository,
+    ConsentRepository,
     CustomerRepository,
     IdempotencyRepository,
     OrganizationRepository,
+    OutboxRepository,
     PartnerRepository,
     Scope,
     TrialRepository,
@@ -42,6 +44,7 @@ _CONSTRAINT_ERRORS: dict[str, tuple[str, str | None, str | None]] = {
     "uq_subscriptions_org_id": ("The organization already has that service.", "service", None),
     "uq_customers_partner_id": ("The organization is already in this customer list.", None, "C4"),
     "pk_idempotency_keys": ("A request with this Idempotency-Key is in progress.", None, None),
+    "uq_outbox_channel": ("That message was already queued.", None, "E2"),
 }
 
 # SQLite names columns, not constraints: "UNIQUE constraint failed: trial_services.org_id, ..."
@@ -54,6 +57,7 @@ _SQLITE_COLUMNS: dict[str, str] = {
     "subscriptions.org_id, subscriptions.service": "uq_subscriptions_org_id",
     "customers.partner_id, customers.org_id": "uq_customers_partner_id",
     "idempotency_keys.admin_id, idempotency_keys.key": "pk_idempotency_keys",
+    "outbox.channel, outbox.recipient, outbox.cause": "uq_outbox_channel",
 }
 
 
@@ -107,6 +111,8 @@ class UnitOfWork:
         self.trials = TrialRepository(s, scope)
         self.audit = AuditRepository(s, scope)
         self.idempotency = IdempotencyRepository(s, scope)
+        self.consent = ConsentRepository(s, scope)
+        self.outbox = OutboxRepository(s, scope)
         return self
 
     def __exit__(

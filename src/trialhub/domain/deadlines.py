@@ -1,0 +1,76 @@
+"""Every deadline still ahead of a trial, from its state and the policy (rules K6, T4-T8).
+
+One pure function serves the timeline view now and the due-events table of the worker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from trialhub.domain.model import Trial
+from trialhub.domain.policy import Policy
+from trialhub.domain.states import TrialStatus
+
+
+class DeadlineKind(StrEnum):
+    CONSENT_EXPIRY = "consent_expiry"  # rule K6
+    NOTICE_BEFORE_END = "notice_before_end"  # rule T4, 7 days before
+    NOTICE_ON_END = "notice_on_end"  # rule T4, on the end date
+    END = "end"  # rule T5: expired, grace starts
+    USER_NOTICE = "user_notice"  # rule T6
+    GRACE_END = "grace_end"  # rule T7: lapse
+    NUMBER_RELEASE = "number_release"  # rules T8, T9
+
+
+DEADLINE_LABELS: dict[DeadlineKind, str] = {
+    DeadlineKind.CONSENT_EXPIRY: "Consent request expires; the trial is cancelled (rule K6)",
+    DeadlineKind.NOTICE_BEFORE_END: "Expiry notice to customer and partner admins (rule T4)",
+    DeadlineKind.NOTICE_ON_END: "Expiry-day notice to customer and partner admins (rule T4)",
+    DeadlineKind.END: "Trial ends; 30-day grace period starts (rule T5)",
+    DeadlineKind.USER_NOTICE: "Users told they no longer have access (rule T6)",
+    DeadlineKind.GRACE_END: "Grace period ends; users move to the free organization (rule T7)",
+    DeadlineKind.NUMBER_RELEASE: "Calling phone numbers released (rules T8, T9)",
+}
+
+
+@dataclass(frozen=True)
+class Deadline:
+    kind: DeadlineKind
+    at: datetime
+
+    @property
+    def label(self) -> str:
+        return DEADLINE_LABELS[self.kind]
+
+
+def trial_deadlines(trial: Trial, policy: Policy, *, keeps_numbers: bool) -> list[Deadline]:
+    """All deadlines the trial will meet from its current state, in time order.
+
+    `keeps_numbers` says whether the trial holds a service whose phone numbers outlive it
+    (Webex Calling, rule T8).
+    """
+    status = TrialStatus(trial.status)
+    out: list[Deadline] = []
+    if status is TrialStatus.PENDING_CONSENT and trial.consent_deadline is not None:
+        out.append(Deadline(DeadlineKind.CONSENT_EXPIRY, trial.consent_deadline))
+    if status in (TrialStatus.ACTIVE, TrialStatus.EXPIRED) and trial.ends_at is not None:
+        end = trial.ends_at
+        if status is TrialStatus.ACTIVE:
+            for days in policy.notice_days_before:
+                kind = DeadlineKind.NOTICE_ON_END if days == 0 else DeadlineKind.NOTICE_BEFORE_END
+                out.append(Deadline(kind, end - timedelta(days=days)))
+            out.append(Deadline(DeadlineKind.END, end))
+        grace_end = end + policy.grace
+        out.append(Deadline(DeadlineKind.USER_NOTICE, grace_end))
+        out.append(Deadline(DeadlineKind.GRACE_END, grace_end))
+        if keeps_numbers:
+            out.append(Deadline(DeadlineKind.NUMBER_RELEASE, grace_end + policy.number_retention))
+    if trial.numbers_release_at is not None and status in (
+        TrialStatus.LAPSED,
+        TrialStatus.DELETED,
+    ):
+        out.append(Deadline(DeadlineKind.NUMBER_RELEASE, trial.numbers_release_at))
+    order = list(DeadlineKind)
+    return sorted(out, key=lambda d: (d.at, order.index(d.kind)))

@@ -1,0 +1,248 @@
+"""Consent of existing customers: request, resend, cancel, and the customer's decision
+(rules K1-K7)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from trialhub.domain.errors import (
+    ConsentUnavailable,
+    Forbidden,
+    InvalidTransition,
+    NotFound,
+)
+from trialhub.domain.events import DomainEvent
+from trialhub.domain.model import (
+    AccessLevel,
+    ConsentToken,
+    CustomerState,
+    Trial,
+)
+from trialhub.domain.roles import Action
+from trialhub.domain.states import TrialStatus, transition
+from trialhub.services.consent_links import send_consent_request
+from trialhub.services.context import Actor, Context
+from trialhub.services.schemas import ConsentDecision, ConsentView, PendingRequestView, TrialView
+from trialhub.services.security import hash_token
+from trialhub.services.trials import load_trial
+from trialhub.services.views import service_name, trial_view
+from trialhub.store.repositories import Scope
+from trialhub.store.uow import UnitOfWork
+
+
+def _revoke_tokens(uow: UnitOfWork, trial_id: str, now: datetime, *, except_id: str = "") -> None:
+    for token in uow.consent.for_trial(trial_id):
+        if token.id != except_id and token.used_at is None and token.revoked_at is None:
+            token.revoked_at = now
+
+
+def resend(ctx: Context, actor: Actor, trial_id: str) -> TrialView:
+    """Rule K5: new links to the same people; the 10-day window does not restart (choice)."""
+    now = ctx.now()
+    with ctx.uow(actor.scope) as uow:
+        trial = load_trial(uow, actor, trial_id, Action.EDIT_TRIAL)
+        _require_pending(trial, now)
+        org = uow.organizations.get(trial.org_id)
+        assert org is not None
+        _revoke_tokens(uow, trial.id, now)
+        # one email per recipient per send: a retried resend at the same instant queues nothing
+        recipients = send_consent_request(
+            ctx,
+            uow,
+            trial,
+            org,
+            actor.partner_name or "",
+            now,
+            cause=f"consent:{trial.id}:{now.isoformat()}",
+        )
+        trial.event("trial.consent_resent", now, recipients=recipients)
+        uow.commit()
+        return trial_view(ctx.catalog, trial, now)
+
+
+def cancel(ctx: Context, actor: Actor, trial_id: str) -> TrialView:
+    """Rule K5: cancel a pending request; the customer leaves the partner's list."""
+    now = ctx.now()
+    with ctx.uow(actor.scope) as uow:
+        trial = load_trial(uow, actor, trial_id, Action.EDIT_TRIAL)
+        if trial.status != TrialStatus.PENDING_CONSENT:
+            raise InvalidTransition(
+                "Only a request pending customer consent can be cancelled; delete the trial "
+                "instead.",
+                rule="K5",
+            )
+        end_request(uow, trial, now, reason="cancelled")
+        uow.commit()
+        return trial_view(ctx.catalog, trial, now)
+
+
+def end_request(uow: UnitOfWork, trial: Trial, now: datetime, *, reason: str) -> None:
+    """Cancelled, declined or expired: the trial ends, links die, the customer leaves the
+    partner's list unless another open trial keeps it there (rules K5, K6)."""
+    transition(trial, TrialStatus.CANCELLED, now, reason=reason)
+    if trial.site is not None and trial.site.released_at is None:
+        trial.site.released_at = now
+    _revoke_tokens(uow, trial.id, now)
+    customer = uow.customers.get(trial.customer_id, include_removed=True)
+    assert customer is not None
+    others = [t for t in uow.customers.trials_of(customer.id) if t.id != trial.id and t.is_open]
+    if customer.state == CustomerState.PENDING and not others:
+        customer.state = CustomerState.REMOVED.value
+        customer.removed_at = now
+        customer.record(
+            DomainEvent(
+                action="customer.removed",
+                subject_type="customer",
+                subject_id=customer.id,
+                at=now,
+                after={"reason": reason},
+                partner_id=customer.partner_id,
+                org_id=customer.org_id,
+            )
+        )
+
+
+def _require_pending(trial: Trial, now: datetime) -> None:
+    if trial.status != TrialStatus.PENDING_CONSENT:
+        raise InvalidTransition("The trial is not waiting for customer consent.", rule="K5")
+    if trial.consent_deadline is not None and now >= trial.consent_deadline:
+        raise InvalidTransition(
+            "The 10-day consent window has passed; the request is being cancelled.", rule="K6"
+        )
+
+
+# ---- the customer's side (authenticated by the link's token) ------------------------------
+
+
+def _token_scope() -> Scope:
+    return Scope.system("consent")
+
+
+def _load_token(uow: UnitOfWork, raw: str, now: datetime) -> tuple[ConsentToken, Trial]:
+    """The token and its trial, if the link still works (rule K2)."""
+    token = uow.consent.by_hash(hash_token(raw))
+    if token is None:
+        raise NotFound("This consent link is not valid.", field="token", rule="K2")
+    trial = uow.consent.trial(token.trial_id)
+    assert trial is not None
+    if token.used_at is not None:
+        raise ConsentUnavailable(
+            "This consent link was already used.", field="token", rule="K2", code="consent_used"
+        )
+    if token.revoked_at is not None or trial.status == TrialStatus.CANCELLED:
+        raise ConsentUnavailable(
+            "This consent request was cancelled or replaced by a newer email.",
+            field="token",
+            rule="K2",
+            code="consent_cancelled",
+        )
+    if trial.status != TrialStatus.PENDING_CONSENT:
+        raise ConsentUnavailable(
+            "This consent request was already answered.",
+            field="token",
+            rule="K2",
+            code="consent_used",
+        )
+    if trial.consent_deadline is not None and now >= trial.consent_deadline:
+        raise ConsentUnavailable(
+            "This consent request expired after 10 days.",
+            field="token",
+            rule="K6",
+            code="consent_expired",
+        )
+    return token, trial
+
+
+def view(ctx: Context, raw: str) -> ConsentView:
+    """What the recipient sees, with every pending request of its organization (rule K7)."""
+    now = ctx.now()
+    with ctx.uow(_token_scope()) as uow:
+        token, trial = _load_token(uow, raw, now)
+        return _consent_view(ctx, uow, token, trial)
+
+
+def decide(ctx: Context, raw: str, cmd: ConsentDecision) -> ConsentView:
+    """A full administrator accepts (with or without full-admin access) or declines (K2-K4, K6)."""
+    now = ctx.now()
+    with ctx.uow(_token_scope()) as uow:
+        token, trial = _load_token(uow, raw, now)
+        org = uow.organizations.get(trial.org_id)
+        assert org is not None
+        if token.recipient_email not in {a.email for a in org.full_admins()}:
+            raise Forbidden(
+                "Only a full administrator of the organization can accept or decline a trial "
+                "request; ask one of them to use the link they received.",
+                rule="K2",
+                code="not_full_admin",
+            )
+        # the audit log names the customer administrator who decided
+        uow.scope = Scope(None, f"customer:{token.recipient_email}", trial.partner_id)
+        token.used_at = now
+        _revoke_tokens(uow, trial.id, now, except_id=token.id)
+        if cmd.decision == "decline":
+            end_request(uow, trial, now, reason="declined")
+        else:
+            _accept(uow, trial, token, now, full_admin=cmd.grant_full_admin)
+        uow.commit()
+        return _consent_view(ctx, uow, token, trial)
+
+
+def _accept(
+    uow: UnitOfWork, trial: Trial, token: ConsentToken, now: datetime, *, full_admin: bool
+) -> None:
+    """Rule K3: the organization joins the list with the access the administrator chose."""
+    transition(trial, TrialStatus.AWAITING_PROVISIONING, now)
+    customer = uow.customers.get(trial.customer_id, include_removed=True)
+    assert customer is not None
+    customer.state = CustomerState.ACTIVE.value
+    customer.access = (AccessLevel.FULL if full_admin else AccessLevel.PROVISIONING).value
+    customer.record(
+        DomainEvent(
+            action="customer.consented",
+            subject_type="customer",
+            subject_id=customer.id,
+            at=now,
+            after={"access": customer.access, "by": token.recipient_email},
+            partner_id=customer.partner_id,
+            org_id=customer.org_id,
+            trial_id=trial.id,
+        )
+    )
+
+
+def _consent_view(ctx: Context, uow: UnitOfWork, token: ConsentToken, trial: Trial) -> ConsentView:
+    org = uow.organizations.get(trial.org_id)
+    assert org is not None
+    pending = []
+    for t in uow.consent.pending_trials_of_org(org.id):
+        sender = uow.partners.get(t.partner_id)
+        pending.append(
+            PendingRequestView(
+                trial_id=t.id,
+                partner_name=sender.name if sender else "",
+                services=[service_name(ctx.catalog, s.service) for s in t.open_services()],
+                expires_at=t.consent_deadline,
+            )
+        )
+    partner = uow.partners.get(trial.partner_id)
+    return ConsentView(
+        trial_id=trial.id,
+        status=trial.status,
+        status_label=TrialStatus(trial.status).label,
+        organization=org.name,
+        partner_name=partner.name if partner else "",
+        recipient_email=token.recipient_email,
+        recipient_is_full_admin=token.recipient_email in {a.email for a in org.full_admins()},
+        services=[service_name(ctx.catalog, s.service) for s in trial.open_services()],
+        expires_at=trial.consent_deadline,
+        decision=_decision(trial),
+        pending_requests=pending,
+    )
+
+
+def _decision(trial: Trial) -> str | None:
+    if trial.status == TrialStatus.AWAITING_PROVISIONING or trial.awaiting_provisioning_at:
+        return "accepted"
+    if trial.status == TrialStatus.CANCELLED:
+        return "declined_or_cancelled"
+    return None
