@@ -16,4 +16,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     sandbox: bool = False
+    public_url: str | None = Field(
+        default=None, description="Base URL of links in emails (default: the served address)"
+    )
     log_level: str = "info"

@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel
+
 from trialhub.domain.model import Channel, OutboxMessage
+from trialhub.services.context import Actor, Context, require_operator
 from trialhub.store.uow import UnitOfWork
 
 
@@ -37,3 +40,35 @@ def queue_email(
             trial_id=trial_id,
         )
     )
+
+
+class MessageView(BaseModel):
+    id: int
+    channel: str
+    recipient: str
+    template: str
+    cause: str
+    payload: dict[str, Any]
+    created_at: datetime
+    sent_at: datetime | None = None
+    attempts: int
+
+
+def list_messages(ctx: Context, actor: Actor, *, limit: int = 200) -> list[MessageView]:
+    """The queued and sent messages, newest last (the operator's view of the outbox)."""
+    require_operator(actor)
+    with ctx.uow(actor.scope) as uow:
+        return [
+            MessageView(
+                id=m.id or 0,
+                channel=m.channel,
+                recipient=m.recipient,
+                template=m.template,
+                cause=m.cause,
+                payload=dict(m.payload),
+                created_at=m.created_at,
+                sent_at=m.sent_at,
+                attempts=m.attempts,
+            )
+            for m in uow.outbox.all(limit=limit)
+        ]

@@ -100,8 +100,9 @@ def start_for_existing_org(
         )
     if cmd.confirm_existing_org_id != org.id:
         raise ValidationFailed(
-            f"This email belongs to the existing organization {org.name}; preview the trial "
-            "and confirm that organization (confirm_existing_org_id) to request its consent.",
+            f"This email belongs to the existing organization {org.name} ({org.id}, "
+            f"{org.region}); confirm that organization (confirm_existing_org_id={org.id}) to "
+            "request its consent.",
             field="confirm_existing_org_id",
             rule="C3",
             code="existing_organization_needs_confirmation",

@@ -1,0 +1,71 @@
+"""Shared pieces of the command line: the Typer apps, consoles, options, the context."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from trialhub.domain.errors import TrialhubError
+from trialhub.services import accounts
+from trialhub.services.context import Actor, Context
+from trialhub.settings import Settings
+from trialhub.store.db import Database, upgrade
+
+console = Console()
+err = Console(stderr=True)
+
+DatabaseOpt = Annotated[
+    str | None,
+    typer.Option("--database-url", envvar="TRIALHUB_DATABASE_URL", help="SQLAlchemy URL"),
+]
+AsOpt = Annotated[
+    str, typer.Option("--as", envvar="TRIALHUB_AS", help="Act as this administrator (email)")
+]
+
+
+def database_url(value: str | None) -> str:
+    return value or Settings().database_url
+
+
+@contextmanager
+def open_context(url: str | None, *, migrate: bool = True) -> Iterator[Context]:
+    """The database (migrated first) and a context; rule errors end the command cleanly."""
+    resolved = database_url(url)
+    if migrate:
+        upgrade(resolved)
+    db = Database.open(resolved)
+    settings = Settings()
+    try:
+        public_url = settings.public_url or f"http://127.0.0.1:{settings.port}"
+        yield Context(db=db, public_url=public_url)
+    except TrialhubError as error:
+        fail(error)
+    finally:
+        db.dispose()
+
+
+def acting(ctx: Context, email: str) -> Actor:
+    return accounts.actor_for_email(ctx, email)
+
+
+def fail(error: TrialhubError) -> None:
+    """Prints the error with its rule and fields, and exits 1."""
+    rule = f" (rule {error.rule})" if error.rule else ""
+    err.print(f"[bold red]error[/]{rule}: {error.message}", highlight=False)
+    for e in error.errors:
+        if e.message != error.message or len(error.errors) > 1:
+            err.print(f"  [yellow]{e.field}[/]: {e.message}", highlight=False)
+    raise typer.Exit(code=1)
+
+
+def redact(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@")
+    return url

@@ -1,0 +1,164 @@
+"""Trials and the customer list."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from trialhub.cli.common import AsOpt, DatabaseOpt, acting, console, open_context
+from trialhub.services import customers, trials
+from trialhub.services.context import Actor, Context
+from trialhub.services.schemas import (
+    MeetingsSiteInput,
+    NewCustomer,
+    ServiceChoice,
+    StartTrial,
+    TrialView,
+)
+
+trial_app = typer.Typer(
+    help="Trials: start, show, provision, extend, services, delete.", no_args_is_help=True
+)
+app = typer.Typer()
+
+
+def parse_services(values: list[str]) -> list[ServiceChoice]:
+    """`meetings:enterprise`, `messaging`, `room_devices:3` -> service choices."""
+    out = []
+    for v in values:
+        code, _, extra = v.partition(":")
+        if extra.isdigit():
+            out.append(ServiceChoice(code=code, quantity=int(extra)))
+        else:
+            out.append(ServiceChoice(code=code, edition=extra or None))
+    return out
+
+
+def print_trial(t: TrialView) -> None:
+    ends = t.ends_at.date().isoformat() if t.ends_at else "when provisioned"
+    services = ", ".join(s.code for s in t.services if s.removed_at is None)
+    console.print(
+        f"Trial [bold]{t.id}[/] ({services}) is {t.status_label.lower()}; "
+        f"it ends {ends}. Customer: {t.customer_id}",
+        highlight=False,
+    )
+    if t.consent_deadline and t.status == "pending_consent":
+        console.print(f"Consent needed by {t.consent_deadline:%Y-%m-%d %H:%M} UTC (rule K6).")
+
+
+@trial_app.command("start")
+def trial_start(
+    as_: AsOpt,
+    service: Annotated[
+        list[str],
+        typer.Option(help="meetings[:edition], messaging, calling, room_devices:N; repeatable"),
+    ],
+    company: Annotated[str | None, typer.Option(help="Company name (rule C1)")] = None,
+    admin_email: Annotated[
+        str | None, typer.Option("--admin-email", help="Customer admin email")
+    ] = None,
+    vertical: Annotated[str | None, typer.Option(help="Business vertical code")] = None,
+    country: Annotated[str | None, typer.Option(help="ISO country code (rule C2)")] = None,
+    supported_location: Annotated[
+        bool,
+        typer.Option("--supported-location", help="Acknowledge a supported location (C1)"),
+    ] = False,
+    confirm_org: Annotated[
+        str | None,
+        typer.Option("--confirm-org", help="The existing organization's id, confirmed (C3)"),
+    ] = None,
+    customer: Annotated[
+        str | None, typer.Option(help="Add the trial to this customer of yours (rule A1)")
+    ] = None,
+    licenses: Annotated[int | None, typer.Option(help="User licenses (1-999)")] = None,
+    duration: Annotated[int | None, typer.Option(help="Days: 30, 60 or 90")] = None,
+    site: Annotated[str | None, typer.Option(help="Meetings site URL: name.webex.com")] = None,
+    time_zone: Annotated[str | None, typer.Option("--time-zone", help="IANA time zone")] = None,
+    setup: Annotated[str, typer.Option(help="now or later")] = "now",
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Start a trial: a new customer, an existing organization (with --confirm-org; it then
+    waits for consent), or one of your customers (--customer)."""
+    with open_context(database_url) as ctx:
+        actor = acting(ctx, as_)
+        new_customer = None
+        if customer is None:
+            new_customer = NewCustomer(
+                company_name=company or "",
+                admin_email=admin_email or "",
+                business_vertical=vertical or "",
+                country=country or "",
+                supported_location_ack=supported_location,
+            )
+        cmd = StartTrial(
+            customer=new_customer,
+            customer_id=customer,
+            confirm_existing_org_id=confirm_org,
+            services=parse_services(service),
+            user_licenses=licenses,
+            duration_days=duration,
+            meetings=MeetingsSiteInput(site_url=site or "", time_zone=time_zone or "")
+            if site or time_zone
+            else None,
+            setup="later" if setup == "later" else "now",
+        )
+        print_trial(trials.start_trial(ctx, actor, cmd))
+
+
+@trial_app.command("show")
+def trial_show(
+    trial_id: Annotated[str, typer.Argument(help="The trial id (trl_…)")],
+    as_: AsOpt,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """One trial."""
+    with open_context(database_url) as ctx:
+        t = trials.get_trial(ctx, acting(ctx, as_), trial_id)
+    print_trial(t)
+    for e in t.extensions:
+        console.print(f"  extended {e.at:%Y-%m-%d}: to {e.new_end:%Y-%m-%d} ({e.reason or ''})")
+
+
+@app.command("customers")
+def customers_command(
+    as_: AsOpt,
+    status: Annotated[str | None, typer.Option(help="Filter by trial status")] = None,
+    text: Annotated[str | None, typer.Option(help="Filter by name or admin email")] = None,
+    expiring_within: Annotated[
+        int | None, typer.Option("--expiring-within", help="Active trials ending within N days")
+    ] = None,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Your customer list, soonest-ending trial first."""
+    with open_context(database_url) as ctx:
+        actor = acting(ctx, as_)
+        _print_customers(ctx, actor, status, text, expiring_within)
+
+
+def _print_customers(
+    ctx: Context, actor: Actor, status: str | None, text: str | None, expiring: int | None
+) -> None:
+    table = Table(title=f"Customers of {actor.partner_name}")
+    for column in ("Customer", "Admin", "Region", "Status", "Services", "Ends", "Days left"):
+        table.add_column(column)
+    cursor: str | None = None
+    while True:
+        page = customers.list_customers(
+            ctx, actor, status=status, text=text, expiring_within_days=expiring, cursor=cursor
+        )
+        for c in page.items:
+            table.add_row(
+                c.name,
+                c.admin_email or "",
+                c.region.name,
+                c.status_label or "no open trial",
+                ", ".join(c.services),
+                c.ends_at.date().isoformat() if c.ends_at else "",
+                "" if c.days_left is None else str(c.days_left),
+            )
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    console.print(table)
