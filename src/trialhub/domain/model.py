@@ -351,6 +351,64 @@ class OutboxMessage:
     attempts: int = 0
     last_error: str | None = None
     sent_at: datetime | None = None
+    locked_until: datetime | None = None
+
+
+@dataclass(eq=False)
+class DueEvent:
+    """A deadline of a trial, applied once by the worker (rules K6, T4-T8, T10)."""
+
+    id: int | None
+    trial_id: str
+    kind: str
+    due_at: datetime
+    created_at: datetime
+    done_at: datetime | None = None
+    outcome: str | None = None
+    attempts: int = 0
+    last_error: str | None = None
+
+
+@dataclass(eq=False)
+class MailboxEmail:
+    """An email delivered to the local mailbox (`make serve` without a mail server)."""
+
+    id: int | None
+    recipient: str
+    subject: str
+    text: str
+    html: str
+    message_id: str
+    created_at: datetime
+
+
+@dataclass(eq=False)
+class WebhookEndpoint(EventSource):
+    """A partner's subscription to event types, delivered signed (Standard Webhooks)."""
+
+    id: str
+    partner_id: str
+    url: str
+    secret: str
+    event_types: list[str]
+    created_at: datetime
+    description: str | None = None
+    created_by_admin_id: str | None = None
+    disabled_at: datetime | None = None
+
+
+@dataclass(eq=False)
+class WebhookDelivery:
+    """One attempt to deliver one webhook message: the delivery log."""
+
+    id: int | None
+    outbox_id: int
+    endpoint_id: str
+    attempted_at: datetime
+    success: bool
+    duration_ms: int
+    status_code: int | None = None
+    error: str | None = None
 
 
 @dataclass(eq=False)

@@ -11,6 +11,7 @@ from trialhub.domain.errors import Forbidden, NotCertified, NotFound
 from trialhub.domain.model import Admin, Customer, Partner
 from trialhub.domain.policy import DEFAULT_POLICY, Policy
 from trialhub.domain.roles import PARTNER_ROLES, WRITE_ACTIONS, Action, Reach, Role, reach
+from trialhub.services.ports import EmailRenderer, Mailer, WebhookSender
 from trialhub.store.db import Database
 from trialhub.store.repositories import Scope
 from trialhub.store.uow import UnitOfWork
@@ -26,6 +27,10 @@ class Context:
     catalog: Catalog = field(default_factory=get_catalog)
     sandbox: bool = False
     public_url: str = "http://127.0.0.1:8000"  # where links in emails point
+    # delivery adapters (trialhub.notify); None: messages wait in the outbox
+    renderer: EmailRenderer | None = None
+    mailer: Mailer | None = None
+    webhook_sender: WebhookSender | None = None
 
     def uow(self, scope: Scope) -> UnitOfWork:
         return UnitOfWork(self.db.session_factory, scope)

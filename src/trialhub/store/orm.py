@@ -287,6 +287,8 @@ outbox = Table(
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("last_error", Text, nullable=True),
     Column("sent_at", UTCDateTime(), nullable=True),
+    # a delivery attempt leases the row until then; a crashed sender's lease runs out
+    Column("locked_until", UTCDateTime(), nullable=True),
     # rule E2: one message per recipient and cause, however often the cause is replayed
     UniqueConstraint("channel", "recipient", "cause"),
     # the delivery worker reads pending messages in order of availability
@@ -296,6 +298,78 @@ outbox = Table(
         sqlite_where=text("sent_at IS NULL"),
         postgresql_where=text("sent_at IS NULL"),
     ),
+)
+
+due_events = Table(
+    "due_events",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("trial_id", ID, ForeignKey("trials.id"), nullable=False, index=True),
+    Column("kind", String(40), nullable=False),
+    Column("due_at", UTCDateTime(), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("done_at", UTCDateTime(), nullable=True),
+    Column("outcome", String(40), nullable=True),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_error", Text, nullable=True),
+    # rule T10: one row per trial, kind and instant
+    UniqueConstraint("trial_id", "kind", "due_at"),
+    # the worker's only query: what is due, oldest first (cost grows with due rows only)
+    Index(
+        "ix_due_events_pending",
+        "due_at",
+        sqlite_where=text("done_at IS NULL"),
+        postgresql_where=text("done_at IS NULL"),
+    ),
+)
+
+mailbox = Table(
+    "mailbox",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("recipient", String(320), nullable=False, index=True),
+    Column("subject", String(300), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("html", Text, nullable=False),
+    Column("message_id", String(300), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("partner_id", ID, ForeignKey("partners.id"), nullable=False, index=True),
+    Column("url", String(2000), nullable=False),
+    # signing needs the secret itself; see docs/decisions on webhook secrets
+    Column("secret", String(200), nullable=False),
+    Column("event_types", JSON, nullable=False),
+    Column("description", String(200), nullable=True),
+    Column("created_by_admin_id", ID, nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("disabled_at", UTCDateTime(), nullable=True),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("outbox_id", BigInteger, nullable=False, index=True),
+    Column("endpoint_id", ID, ForeignKey("webhook_endpoints.id"), nullable=False, index=True),
+    Column("attempted_at", UTCDateTime(), nullable=False),
+    Column("success", Boolean, nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("duration_ms", Integer, nullable=False),
+)
+
+sandbox_clock = Table(
+    "sandbox_clock",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    # how far the sandbox clock runs ahead of the real one
+    Column("offset_seconds", BigInteger, nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
 )
 
 idempotency_keys = Table(
@@ -364,6 +438,10 @@ def start_mappers() -> None:
     )
     m(model.ConsentToken, consent_tokens)
     m(model.OutboxMessage, outbox)
+    m(model.DueEvent, due_events)
+    m(model.MailboxEmail, mailbox)
+    m(model.WebhookEndpoint, webhook_endpoints)
+    m(model.WebhookDelivery, webhook_deliveries)
     m(model.AuditEvent, audit_events)
     m(model.IdempotencyRecord, idempotency_keys)
     _mapped = True
