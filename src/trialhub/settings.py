@@ -20,3 +20,4 @@ class Settings(BaseSettings):
         default=None, description="Base URL of links in emails (default: the served address)"
     )
     log_level: str = "info"
+    worker_interval: float = Field(default=1.0, description="Seconds between worker passes")

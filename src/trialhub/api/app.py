@@ -12,6 +12,7 @@ from trialhub.api.routers import (
     customers,
     me,
     organizations,
+    sandbox,
     trial_ops,
     trials,
 )
@@ -43,6 +44,7 @@ def create_app(ctx: Context) -> FastAPI:
         trial_ops.router,
         customers.router,
         consent.router,
+        sandbox.router,
     ):
         app.include_router(router)
     app.include_router(pages.router)

@@ -15,6 +15,7 @@ app.registered_commands += serving.app.registered_commands
 app.registered_commands += trials.app.registered_commands
 app.registered_commands += admins.app_mail.registered_commands
 app.add_typer(serving.db_app, name="db")
+app.add_typer(serving.clock_app, name="clock")
 app.add_typer(admins.partner_app, name="partner")
 app.add_typer(admins.admin_app, name="admin")
 app.add_typer(admins.org_app, name="org")

@@ -13,7 +13,6 @@ from trialhub.domain.errors import TrialhubError
 from trialhub.services import accounts
 from trialhub.services.context import Actor, Context
 from trialhub.settings import Settings
-from trialhub.store.db import Database, upgrade
 
 console = Console()
 err = Console(stderr=True)
@@ -34,18 +33,15 @@ def database_url(value: str | None) -> str:
 @contextmanager
 def open_context(url: str | None, *, migrate: bool = True) -> Iterator[Context]:
     """The database (migrated first) and a context; rule errors end the command cleanly."""
-    resolved = database_url(url)
-    if migrate:
-        upgrade(resolved)
-    db = Database.open(resolved)
-    settings = Settings()
+    from trialhub.bootstrap import build_context
+
+    ctx = build_context(Settings(), database_url=database_url(url), migrate=migrate)
     try:
-        public_url = settings.public_url or f"http://127.0.0.1:{settings.port}"
-        yield Context(db=db, public_url=public_url)
+        yield ctx
     except TrialhubError as error:
         fail(error)
     finally:
-        db.dispose()
+        ctx.db.dispose()
 
 
 def acting(ctx: Context, email: str) -> Actor:

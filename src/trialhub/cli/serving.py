@@ -7,11 +7,12 @@ from typing import Annotated
 
 import typer
 
+from trialhub.bootstrap import build_context
 from trialhub.cli.common import DatabaseOpt, console, database_url, open_context, redact
-from trialhub.services import demo
-from trialhub.services.context import Context
+from trialhub.services import demo, sandbox
 from trialhub.settings import Settings
-from trialhub.store.db import Database, upgrade
+from trialhub.store.db import upgrade
+from trialhub.worker import Worker
 
 app = typer.Typer()
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
@@ -25,27 +26,79 @@ def serve(
     demo_data: Annotated[
         bool, typer.Option("--demo/--no-demo", help="Create the demo partner and print logins")
     ] = False,
+    sandbox_mode: Annotated[
+        bool,
+        typer.Option(
+            "--sandbox", envvar="TRIALHUB_SANDBOX", help="Run on a sandbox clock you can move"
+        ),
+    ] = False,
+    run_worker: Annotated[
+        bool, typer.Option("--worker/--no-worker", help="Run the lifecycle worker in-process")
+    ] = True,
 ) -> None:
-    """Migrate the database and serve the API (and the pages) with uvicorn."""
+    """Migrate the database and serve the API and pages; the worker runs alongside."""
     import uvicorn
 
     from trialhub.api.app import create_app
 
     settings = Settings()
     url = database_url(database_url_opt)
-    upgrade(url)
-    db = Database.open(url)
     bind_host = host or settings.host
     bind_port = port or settings.port
     shown = "127.0.0.1" if bind_host in ("0.0.0.0", "::") else bind_host
-    public_url = settings.public_url or f"http://{shown}:{bind_port}"
-    ctx = Context(db=db, public_url=public_url, sandbox=settings.sandbox)
+    ctx = build_context(
+        settings,
+        database_url=url,
+        public_url=settings.public_url or f"http://{shown}:{bind_port}",
+        sandbox=True if sandbox_mode else None,
+    )
+    logging.basicConfig(level=settings.log_level.upper())
     if demo_data:
         _print_demo(demo.ensure_demo(ctx), bind_port)
-    console.print(f"Database: {db.dialect} ({redact(url)})")
+    console.print(f"Database: {ctx.db.dialect} ({redact(url)})", highlight=False)
+    if ctx.sandbox:
+        console.print(
+            f"Sandbox clock: {ctx.now():%Y-%m-%d %H:%M} UTC; move it with "
+            "`trialhub clock advance 7d` or POST /v1/sandbox/clock",
+            highlight=False,
+        )
+    stop = None
+    if run_worker:
+        _, stop = Worker(ctx, interval=settings.worker_interval).start_thread()
     console.print(f"trialhub is running at [bold]http://{shown}:{bind_port}[/] (API docs at /docs)")
+    try:
+        uvicorn.run(create_app(ctx), host=bind_host, port=bind_port, log_level=settings.log_level)
+    finally:
+        if stop is not None:
+            stop.set()
+
+
+@app.command("worker")
+def worker_command(
+    database_url_opt: DatabaseOpt = None,
+    once: Annotated[bool, typer.Option("--once", help="One pass, then exit")] = False,
+    interval: Annotated[float | None, typer.Option(help="Seconds between passes")] = None,
+) -> None:
+    """Apply due deadlines and deliver emails and webhooks; run as many as you like."""
+    import signal
+    import threading
+
+    settings = Settings()
+    ctx = build_context(settings, database_url=database_url(database_url_opt))
     logging.basicConfig(level=settings.log_level.upper())
-    uvicorn.run(create_app(ctx), host=bind_host, port=bind_port, log_level=settings.log_level)
+    worker = Worker(ctx, interval=interval or settings.worker_interval)
+    if once:
+        ticked, sent = worker.run_once()
+        console.print(
+            f"Applied {ticked.applied} deadlines ({ticked.obsolete} obsolete, "
+            f"{ticked.failed} failed); sent {sent.sent} messages ({sent.failed} failed)."
+        )
+        return
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    console.print(f"Worker running on {ctx.db.dialect}; Ctrl-C stops it.")
+    worker.run(stop)
 
 
 def _print_demo(logins: list[demo.DemoLogin], port: int = 8000) -> None:
@@ -87,3 +140,30 @@ def demo_command(database_url_opt: DatabaseOpt = None) -> None:
     """Create the demo world (operator, partner, organizations) and print fresh tokens."""
     with open_context(database_url_opt) as ctx:
         _print_demo(demo.ensure_demo(ctx))
+
+
+clock_app = typer.Typer(
+    help="The sandbox clock (databases served with --sandbox).", no_args_is_help=True
+)
+
+
+@clock_app.command("show")
+def clock_show(database_url_opt: DatabaseOpt = None) -> None:
+    """What time it is on the sandbox clock."""
+    with open_context(database_url_opt) as ctx:
+        console.print(f"{sandbox.read_clock(ctx).now:%Y-%m-%d %H:%M:%S} UTC")
+
+
+@clock_app.command("advance")
+def clock_advance(
+    duration: Annotated[str, typer.Argument(help="7d, 12h, 30m, 2w or ISO 8601 (P7D)")],
+    database_url_opt: DatabaseOpt = None,
+) -> None:
+    """Move the sandbox clock forward; every deadline on the way fires, in order."""
+    with open_context(database_url_opt) as ctx:
+        report = sandbox.advance(ctx, None, sandbox.parse_duration(duration))
+    console.print(
+        f"Now {report.now:%Y-%m-%d %H:%M} UTC: applied {report.applied} deadlines, "
+        f"delivered {report.delivered} messages.",
+        highlight=False,
+    )

@@ -14,7 +14,7 @@ from trialhub.domain.roles import PARTNER_ROLES, WRITE_ACTIONS, Action, Reach, R
 from trialhub.services.ports import EmailRenderer, Mailer, WebhookSender
 from trialhub.store.db import Database
 from trialhub.store.repositories import Scope
-from trialhub.store.uow import UnitOfWork
+from trialhub.store.uow import AfterAudit, UnitOfWork
 
 
 @dataclass
@@ -31,9 +31,18 @@ class Context:
     renderer: EmailRenderer | None = None
     mailer: Mailer | None = None
     webhook_sender: WebhookSender | None = None
+    # more transaction hooks (webhook fan-out), run with the audit rows of each commit
+    after_audit: list[AfterAudit] = field(default_factory=list)
 
     def uow(self, scope: Scope) -> UnitOfWork:
-        return UnitOfWork(self.db.session_factory, scope)
+        from trialhub.services.schedule import schedule_hook
+
+        return UnitOfWork(
+            self.db.session_factory,
+            scope,
+            before_commit=(schedule_hook(self.policy, self.catalog, self.clock.now),),
+            after_audit=tuple(self.after_audit),
+        )
 
     def now(self) -> datetime:
         return self.clock.now()

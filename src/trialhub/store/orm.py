@@ -367,8 +367,8 @@ sandbox_clock = Table(
     "sandbox_clock",
     metadata,
     Column("id", Integer, primary_key=True),
-    # how far the sandbox clock runs ahead of the real one
-    Column("offset_seconds", BigInteger, nullable=False),
+    # how far the sandbox clock runs ahead of the real one, in microseconds
+    Column("offset_us", BigInteger, nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
 )
 

@@ -21,6 +21,7 @@ from trialhub.domain.model import (
     CustomerAssignment,
     CustomerState,
     Distributor,
+    DueEvent,
     IdempotencyRecord,
     MeetingsSite,
     OrgAdmin,
@@ -343,6 +344,11 @@ class TrialRepository(_Repo):
         stmt = select(Trial).where(orm.trials.c.id == trial_id)
         return self.session.scalars(self._scoped(stmt, orm.trials.c.partner_id)).one_or_none()
 
+    def of_org(self, org_id: str) -> list[Trial]:
+        """Every partner's trials of one organization (unscoped: the worker's view)."""
+        stmt = select(Trial).where(orm.trials.c.org_id == org_id).order_by(orm.trials.c.created_at)
+        return list(self.session.scalars(stmt))
+
     def add_service(self, service: TrialService) -> None:
         self.session.add(service)
 
@@ -429,9 +435,121 @@ class OutboxRepository(_Repo):
         )
         return list(self.session.scalars(self._scoped(stmt, orm.outbox.c.partner_id)))
 
+    def due_ids(self, now: datetime, limit: int) -> list[int]:
+        """Messages ready to go: unsent, available, and not leased by a live sender."""
+        o = orm.outbox
+        stmt = (
+            select(o.c.id)
+            .where(
+                o.c.sent_at.is_(None),
+                o.c.available_at <= now,
+                or_(o.c.locked_until.is_(None), o.c.locked_until <= now),
+            )
+            .order_by(o.c.available_at, o.c.id)
+            .limit(limit)
+        )
+        if self.session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        return [int(i) for i in self.session.scalars(stmt)]
+
+    def lease(self, message_id: int, now: datetime, until: datetime) -> bool:
+        """Takes the message for one delivery attempt, if no live lease holds it."""
+        o = orm.outbox
+        result = self.session.execute(
+            update(o)
+            .where(
+                o.c.id == message_id,
+                o.c.sent_at.is_(None),
+                or_(o.c.locked_until.is_(None), o.c.locked_until <= now),
+            )
+            .values(locked_until=until)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    def get(self, message_id: int) -> OutboxMessage | None:
+        return self.session.get(OutboxMessage, message_id)
+
+    def pending_count(self) -> int:
+        stmt = select(func.count()).select_from(orm.outbox).where(orm.outbox.c.sent_at.is_(None))
+        return int(self.session.scalar(stmt) or 0)
+
     def all(self, *, limit: int = 1000) -> list[OutboxMessage]:
         stmt = select(OutboxMessage).order_by(orm.outbox.c.id).limit(limit)
         return list(self.session.scalars(stmt))
+
+
+class DueEventRepository(_Repo):
+    """The deadlines table (rule T10). The worker's queries touch only due rows."""
+
+    def for_trial(self, trial_id: str) -> list[DueEvent]:
+        stmt = (
+            select(DueEvent)
+            .where(orm.due_events.c.trial_id == trial_id)
+            .order_by(orm.due_events.c.due_at, orm.due_events.c.id)
+        )
+        return list(self.session.scalars(stmt))
+
+    def add(self, event: DueEvent) -> None:
+        self.session.add(event)
+
+    def delete(self, event: DueEvent) -> None:
+        self.session.delete(event)
+
+    def due_ids(self, now: datetime, limit: int) -> list[int]:
+        """Ids of due rows, oldest first; PostgreSQL skips rows another worker holds."""
+        stmt = (
+            select(orm.due_events.c.id)
+            .where(orm.due_events.c.done_at.is_(None), orm.due_events.c.due_at <= now)
+            .order_by(orm.due_events.c.due_at, orm.due_events.c.id)
+            .limit(limit)
+        )
+        if self.session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        return [int(i) for i in self.session.scalars(stmt)]
+
+    def claim(self, event_id: int, now: datetime, outcome: str) -> bool:
+        """Marks the row done if nobody did yet: the conditional UPDATE that makes the claim
+        exclusive on every database (SQLite serializes writers; PostgreSQL re-checks)."""
+        result = self.session.execute(
+            update(orm.due_events)
+            .where(orm.due_events.c.id == event_id, orm.due_events.c.done_at.is_(None))
+            .values(done_at=now, outcome=outcome)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    def set_outcome(self, event_id: int, outcome: str) -> None:
+        self.session.execute(
+            update(orm.due_events).where(orm.due_events.c.id == event_id).values(outcome=outcome)
+        )
+
+    def release_failed(self, event_id: int, error: str) -> None:
+        """A handler failed: the row stays due, with the error, for the next tick."""
+        self.session.execute(
+            update(orm.due_events)
+            .where(orm.due_events.c.id == event_id)
+            .values(
+                done_at=None,
+                outcome=None,
+                attempts=orm.due_events.c.attempts + 1,
+                last_error=error[:2000],
+            )
+        )
+
+    def get(self, event_id: int) -> DueEvent | None:
+        return self.session.get(DueEvent, event_id)
+
+    def next_due_at(self) -> datetime | None:
+        stmt = select(func.min(orm.due_events.c.due_at)).where(orm.due_events.c.done_at.is_(None))
+        value = self.session.scalar(stmt)
+        return value if isinstance(value, datetime) else None
+
+    def pending_count(self) -> int:
+        stmt = (
+            select(func.count())
+            .select_from(orm.due_events)
+            .where(orm.due_events.c.done_at.is_(None))
+        )
+        return int(self.session.scalar(stmt) or 0)
 
 
 class AuditRepository(_Repo):

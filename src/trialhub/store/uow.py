@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any
 
+from sqlalchemy import event as sa_event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -18,6 +20,7 @@ from trialhub.store.repositories import (
     AuditRepository,
     ConsentRepository,
     CustomerRepository,
+    DueEventRepository,
     IdempotencyRepository,
     OrganizationRepository,
     OutboxRepository,
@@ -81,14 +84,33 @@ def translate_integrity_error(error: IntegrityError) -> TrialhubError:
     return Conflict("The change conflicts with existing data.")
 
 
-class UnitOfWork:
-    """`with uow: ...; uow.commit()`. Leaving without commit rolls everything back."""
+BeforeCommit = Callable[["UnitOfWork"], None]
+AfterAudit = Callable[["UnitOfWork", list[AuditEvent]], None]
 
-    def __init__(self, session_factory: sessionmaker[Session], scope: Scope) -> None:
+
+class UnitOfWork:
+    """`with uow: ...; uow.commit()`. Leaving without commit rolls everything back.
+
+    Hooks run inside the transaction at commit: `before_commit` ones first (the schedule of
+    due events follows the trials changed), then the audit rows are written, then
+    `after_audit` ones see them with their ids (webhook fan-out). So everything a change
+    causes commits with it, or not at all (rules E1, E2, T10).
+    """
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        scope: Scope,
+        *,
+        before_commit: Sequence[BeforeCommit] = (),
+        after_audit: Sequence[AfterAudit] = (),
+    ) -> None:
         self._session_factory = session_factory
         self.scope = scope
         self._session: Session | None = None
         self.extra_events: list[DomainEvent] = []
+        self._before_commit = before_commit
+        self._after_audit = after_audit
 
     @property
     def session(self) -> Session:
@@ -103,6 +125,12 @@ class UnitOfWork:
 
     def __enter__(self) -> UnitOfWork:
         self._session = self._session_factory()
+        self._touched: list[object] = []
+        # the identity map holds objects weakly: an entity that recorded an event but changed
+        # no column could vanish before commit, its events with it, so keep every loaded one
+        self._loaded: list[object] = []
+        sa_event.listen(self._session, "before_flush", self._track)
+        sa_event.listen(self._session, "loaded_as_persistent", self._keep)
         s, scope = self._session, self.scope
         self.partners = PartnerRepository(s, scope)
         self.admins = AdminRepository(s, scope)
@@ -113,6 +141,7 @@ class UnitOfWork:
         self.idempotency = IdempotencyRepository(s, scope)
         self.consent = ConsentRepository(s, scope)
         self.outbox = OutboxRepository(s, scope)
+        self.due = DueEventRepository(s, scope)
         return self
 
     def __exit__(
@@ -130,6 +159,24 @@ class UnitOfWork:
             session.close()
             self._session = None
 
+    def _keep(self, _session: Session, instance: object) -> None:
+        self._loaded.append(instance)
+
+    def _track(self, session: Session, _context: object, _instances: object) -> None:
+        seen = {id(o) for o in self._touched}
+        for obj in (*session.new, *session.dirty):
+            if id(obj) not in seen:
+                self._touched.append(obj)
+                seen.add(id(obj))
+
+    def touched(self) -> list[object]:
+        """Every object added or changed in this transaction, flushed or not."""
+        session = self.session
+        out = list(self._touched)
+        seen = {id(o) for o in out}
+        out.extend(o for o in (*session.new, *session.dirty) if id(o) not in seen)
+        return out
+
     def record(self, event: DomainEvent) -> None:
         """An event that no entity carries (for example, a token issued)."""
         self.extra_events.append(event)
@@ -138,7 +185,7 @@ class UnitOfWork:
         session = self.session
         events: list[DomainEvent] = []
         seen: set[int] = set()
-        for obj in [*session.new, *session.identity_map.values()]:
+        for obj in [*session.new, *session.identity_map.values(), *self._loaded, *self._touched]:
             if id(obj) in seen or not isinstance(obj, EventSource):
                 continue
             seen.add(id(obj))
@@ -158,8 +205,15 @@ class UnitOfWork:
     def commit(self) -> None:
         """Write the audit rows for every recorded event, then commit in one transaction."""
         session = self.session
+        try:
+            for hook in self._before_commit:
+                hook(self)
+        except IntegrityError as error:
+            session.rollback()
+            raise translate_integrity_error(error) from error
+        rows: list[AuditEvent] = []
         for event in self._drain_events():
-            session.add(
+            rows.append(
                 AuditEvent(
                     id=None,
                     at=event.at,
@@ -175,7 +229,12 @@ class UnitOfWork:
                     after=_jsonable(event.after),
                 )
             )
+        session.add_all(rows)
         try:
+            if rows and self._after_audit:
+                session.flush()  # the hooks need the audit rows' ids
+                for after in self._after_audit:
+                    after(self, rows)
             session.commit()
         except IntegrityError as error:
             session.rollback()

@@ -42,7 +42,7 @@ def upgrade() -> None:
     op.create_table(
         "sandbox_clock",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("offset_seconds", sa.BigInteger(), nullable=False),
+        sa.Column("offset_us", sa.BigInteger(), nullable=False),
         sa.Column("updated_at", trialhub.store.types.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sandbox_clock")),
     )

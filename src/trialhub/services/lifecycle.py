@@ -1,0 +1,380 @@
+"""The lifecycle worker's use case: apply every due deadline exactly once, in order
+(rules K6, T4-T8, T10).
+
+`tick` claims due rows in batches; each row is marked done by a conditional UPDATE and its
+effect (status change, emails in the outbox, next deadlines) is written in the same
+transaction, so a crash loses nothing and repeats nothing. Effects are stamped with the
+deadline's own instant, so a worker that was down for weeks writes the history as it
+should have happened.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from trialhub.domain.deadlines import DeadlineKind
+from trialhub.domain.events import DomainEvent
+from trialhub.domain.model import (
+    Customer,
+    DueEvent,
+    Organization,
+    OrgKind,
+    OrgUser,
+    Trial,
+    new_id,
+)
+from trialhub.domain.roles import Action, Reach, Role, reach
+from trialhub.domain.states import TrialStatus, transition
+from trialhub.services.consent import end_request
+from trialhub.services.context import Context
+from trialhub.services.outbox import queue_email
+from trialhub.services.schedule import keeps_numbers
+from trialhub.store.repositories import Scope
+from trialhub.store.uow import UnitOfWork
+
+log = logging.getLogger("trialhub.worker")
+
+
+@dataclass
+class TickReport:
+    applied: int = 0
+    obsolete: int = 0
+    failed: int = 0
+    outcomes: list[tuple[str, str, str]] = field(default_factory=list)  # (trial, kind, outcome)
+
+    @property
+    def processed(self) -> int:
+        return self.applied + self.obsolete + self.failed
+
+
+Handler = Callable[[Context, UnitOfWork, Trial, DueEvent], str]
+
+
+def tick(ctx: Context, *, batch: int = 100, max_batches: int = 1000) -> TickReport:
+    """Applies every deadline due now, oldest first, in batches of `batch` rows."""
+    report = TickReport()
+    for _ in range(max_batches):
+        claimed = _tick_batch(ctx, batch, report)
+        if claimed < batch:
+            break
+    return report
+
+
+def _tick_batch(ctx: Context, batch: int, report: TickReport) -> int:
+    now = ctx.now()
+    with ctx.uow(Scope.system("worker")) as uow:
+        ids = uow.due.due_ids(now, batch)
+        for event_id in ids:
+            if not uow.due.claim(event_id, now, "claimed"):
+                continue  # another worker took it
+            row = uow.due.get(event_id)
+            assert row is not None
+            nested = uow.session.begin_nested()
+            try:
+                outcome = _apply(ctx, uow, row)
+                nested.commit()
+            except Exception as error:  # one bad row must not stop the others
+                nested.rollback()
+                uow.due.release_failed(event_id, f"{type(error).__name__}: {error}")
+                report.failed += 1
+                log.exception("deadline %s of trial %s failed", row.kind, row.trial_id)
+                continue
+            uow.due.set_outcome(event_id, outcome)
+            report.outcomes.append((row.trial_id, row.kind, outcome))
+            if outcome == "obsolete":
+                report.obsolete += 1
+            else:
+                report.applied += 1
+        uow.commit()
+        return len(ids)
+
+
+def _apply(ctx: Context, uow: UnitOfWork, row: DueEvent) -> str:
+    trial = uow.trials.get(row.trial_id)
+    if trial is None:
+        return "obsolete"
+    handler = _HANDLERS[DeadlineKind(row.kind)]
+    return handler(ctx, uow, trial, row)
+
+
+# ---- handlers: each checks the deadline still holds, then acts at the deadline's instant ----
+
+
+def _consent_expiry(ctx: Context, uow: UnitOfWork, trial: Trial, row: DueEvent) -> str:
+    """Rule K6: not accepted within 10 days -> cancelled, customer off the list."""
+    if trial.status != TrialStatus.PENDING_CONSENT or trial.consent_deadline != row.due_at:
+        return "obsolete"
+    end_request(uow, trial, row.due_at, reason="consent expired")
+    org = _org(uow, trial)
+    creator = uow.admins.get(trial.created_by_admin_id) if trial.created_by_admin_id else None
+    if creator is not None:
+        queue_email(
+            uow,
+            template="consent_expired",
+            recipient=creator.email,
+            cause=f"consent_expired:{trial.id}",
+            payload={"organization": org.name, "trial_id": trial.id},
+            now=row.due_at,
+            partner_id=trial.partner_id,
+            org_id=org.id,
+            trial_id=trial.id,
+        )
+    return "cancelled"
+
+
+def _notice(ctx: Context, uow: UnitOfWork, trial: Trial, row: DueEvent) -> str:
+    """Rule T4: 7 days before and on the end date, customer and partner admins are told."""
+    if trial.status != TrialStatus.ACTIVE or trial.ends_at is None:
+        return "obsolete"
+    days = 0 if row.kind == DeadlineKind.NOTICE_ON_END else max(ctx.policy.notice_days_before)
+    if trial.ends_at - row.due_at != timedelta(days=days):
+        return "obsolete"
+    org = _org(uow, trial)
+    customer = _customer(uow, trial)
+    partner = uow.partners.get(trial.partner_id)
+    services = [s.service for s in trial.open_services()]
+    common = {
+        "organization": org.name,
+        "org_id": org.id,
+        "partner": partner.name if partner else "",
+        "services": services,
+        "ends_at": trial.ends_at.isoformat(),
+        "days_left": days,
+    }
+    cause = f"{row.kind}:{trial.id}:{row.due_at.isoformat()}"
+    for admin in org.admins:
+        _email(
+            uow,
+            trial,
+            "expiry_notice",
+            admin.email,
+            cause,
+            row.due_at,
+            {**common, "audience": "customer"},
+        )
+    for email in managing_admin_emails(uow, customer):
+        _email(
+            uow,
+            trial,
+            "expiry_notice",
+            email,
+            cause,
+            row.due_at,
+            {
+                **common,
+                "audience": "partner",
+                "customer_url": f"{ctx.public_url}/customers/{customer.id}",
+            },
+        )
+    trial.event(f"trial.{row.kind}", row.due_at, days_left=days)
+    return "notified"
+
+
+def _end(ctx: Context, uow: UnitOfWork, trial: Trial, row: DueEvent) -> str:
+    """Rule T5: the end date passes: expired, licenses tagged Expired, grace starts."""
+    if trial.status != TrialStatus.ACTIVE or trial.ends_at != row.due_at:
+        return "obsolete"
+    transition(trial, TrialStatus.EXPIRED, row.due_at)
+    return "expired"
+
+
+def _user_notice(ctx: Context, uow: UnitOfWork, trial: Trial, row: DueEvent) -> str:
+    """Rule T6: 30 days after the end date, users learn they lost the trial services."""
+    if trial.status != TrialStatus.EXPIRED or trial.ends_at is None:
+        return "obsolete"
+    if trial.ends_at + ctx.policy.grace != row.due_at:
+        return "obsolete"
+    org = _org(uow, trial)
+    payload = {"organization": org.name, "services": [s.service for s in trial.open_services()]}
+    people = {u.email for u in org.users} | {a.email for a in org.admins}
+    for email in sorted(people):
+        _email(uow, trial, "access_ended", email, f"access_ended:{trial.id}", row.due_at, payload)
+    trial.event("trial.users_notified", row.due_at, recipients=len(people))
+    return "notified"
+
+
+def _grace_end(ctx: Context, uow: UnitOfWork, trial: Trial, row: DueEvent) -> str:
+    """Rule T7: grace over, unconverted: lapsed, irreversibly. Rule T8: Calling numbers are
+    kept 15 more days."""
+    if trial.status != TrialStatus.EXPIRED or trial.ends_at is None:
+        return "obsolete"
+    if trial.ends_at + ctx.policy.grace != row.due_at:
+        return "obsolete"
+    at = row.due_at
+    numbers = keeps_numbers(ctx.catalog, trial)
+    org = _org(uow, trial)
+    customer = _customer(uow, trial)
+    partner = uow.partners.get(trial.partner_id)
+    payload = {
+        "organization": org.name,
+        "partner": partner.name if partner else "",
+        "services": [s.service for s in trial.open_services()],
+    }
+    for admin in org.admins:
+        _email(
+            uow,
+            trial,
+            "trial_lapsed",
+            admin.email,
+            f"lapsed:{trial.id}",
+            at,
+            {**payload, "audience": "customer"},
+        )
+    for email in managing_admin_emails(uow, customer):
+        _email(
+            uow,
+            trial,
+            "trial_lapsed",
+            email,
+            f"lapsed:{trial.id}",
+            at,
+            {**payload, "audience": "partner"},
+        )
+    transition(trial, TrialStatus.LAPSED, at)
+    for service in trial.services:
+        if service.removed_at is None:
+            service.removed_at = at  # licenses released
+    if trial.site is not None and trial.site.released_at is None:
+        trial.site.released_at = at  # the Meetings site URL is released
+    if numbers:
+        trial.numbers_release_at = at + ctx.policy.number_retention
+    moved = _release_organization(uow, trial, org, at)
+    trial.event("trial.released", at, users_moved=moved, numbers_kept=numbers)
+    return "lapsed"
+
+
+def _release_organization(uow: UnitOfWork, trial: Trial, org: Organization, at: datetime) -> int:
+    """Rule T7 (choice): when nothing else keeps the organization (no purchased service, no
+    other open trial), its people move to the free consumer organization and its admin roles
+    go. An organization with paid services keeps its people; only the trial's parts go."""
+    others = [t for t in _org_trials(uow, org.id) if t.id != trial.id and t.is_open]
+    if org.subscriptions or others:
+        return 0
+    free = uow.organizations.free_organization()
+    if free is None:
+        free = Organization(
+            id=new_id("org"),
+            name="Webex Free",
+            kind=OrgKind.FREE.value,
+            country="US",
+            region="US",
+            created_at=at,
+        )
+        uow.organizations.add(free)
+        uow.flush()
+    moved = 0
+    known = {u.email for u in org.users}
+    for user in list(org.users):
+        user.org_id = free.id
+        moved += 1
+    for admin in list(org.admins):
+        if admin.email not in known:
+            uow.organizations.add_member(
+                OrgUser(
+                    id=new_id("usr"),
+                    org_id=free.id,
+                    email=admin.email,
+                    name=admin.name,
+                    created_at=at,
+                )
+            )
+            moved += 1
+        uow.session.delete(admin)
+    org.record(
+        DomainEvent(
+            action="organization.released",
+            subject_type="organization",
+            subject_id=org.id,
+            at=at,
+            after={"moved_to": free.id, "people": moved},
+            partner_id=trial.partner_id,
+            org_id=org.id,
+            trial_id=trial.id,
+        )
+    )
+    return moved
+
+
+def _number_release(ctx: Context, uow: UnitOfWork, trial: Trial, row: DueEvent) -> str:
+    """Rules T8, T9: the kept Calling numbers are released."""
+    if trial.status not in (TrialStatus.LAPSED, TrialStatus.DELETED):
+        return "obsolete"
+    if trial.numbers_release_at != row.due_at:
+        return "obsolete"
+    org = _org(uow, trial)
+    customer = _customer(uow, trial)
+    partner = uow.partners.get(trial.partner_id)
+    payload = {"organization": org.name, "partner": partner.name if partner else ""}
+    for email in managing_admin_emails(uow, customer):
+        _email(uow, trial, "numbers_released", email, f"numbers:{trial.id}", row.due_at, payload)
+    trial.event("trial.numbers_released", row.due_at)
+    return "released"
+
+
+_HANDLERS: dict[DeadlineKind, Handler] = {
+    DeadlineKind.CONSENT_EXPIRY: _consent_expiry,
+    DeadlineKind.NOTICE_BEFORE_END: _notice,
+    DeadlineKind.NOTICE_ON_END: _notice,
+    DeadlineKind.END: _end,
+    DeadlineKind.USER_NOTICE: _user_notice,
+    DeadlineKind.GRACE_END: _grace_end,
+    DeadlineKind.NUMBER_RELEASE: _number_release,
+}
+
+
+# ---- helpers -------------------------------------------------------------------------------
+
+
+def managing_admin_emails(uow: UnitOfWork, customer: Customer) -> list[str]:
+    """Every partner administrator who manages the customer (rules T4, P2): roles that reach
+    all customers, and own-reach roles that provisioned it or were assigned it."""
+    out = []
+    for admin in uow.admins.list_for_partner(customer.partner_id):
+        if admin.disabled_at is not None:
+            continue
+        roles = frozenset(Role(r) for r in admin.roles)
+        got = reach(roles, Action.EDIT_TRIAL)
+        if got is Reach.ALL or (got is Reach.OWN and customer.reachable_by(admin.id)):
+            out.append(admin.email)
+    return sorted(out)
+
+
+def _email(
+    uow: UnitOfWork,
+    trial: Trial,
+    template: str,
+    recipient: str,
+    cause: str,
+    at: datetime,
+    payload: Mapping[str, object],
+) -> None:
+    queue_email(
+        uow,
+        template=template,
+        recipient=recipient,
+        cause=cause,
+        payload=dict(payload),
+        now=at,
+        partner_id=trial.partner_id,
+        org_id=trial.org_id,
+        trial_id=trial.id,
+    )
+
+
+def _org(uow: UnitOfWork, trial: Trial) -> Organization:
+    org = uow.organizations.get(trial.org_id)
+    assert org is not None
+    return org
+
+
+def _customer(uow: UnitOfWork, trial: Trial) -> Customer:
+    customer = uow.customers.get(trial.customer_id, include_removed=True)
+    assert customer is not None
+    return customer
+
+
+def _org_trials(uow: UnitOfWork, org_id: str) -> list[Trial]:
+    return uow.trials.of_org(org_id)

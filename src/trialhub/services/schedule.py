@@ -1,0 +1,61 @@
+"""Keeps the due-events table in step with every trial a transaction changed (rule T10).
+
+Runs as a unit-of-work hook, so no use case can forget it: a trial started, extended,
+cancelled, deleted or moved along by the worker gets its future deadlines rewritten in the
+same transaction. Rows already done are history and are never rewritten.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from trialhub.catalog import Catalog
+from trialhub.domain.deadlines import trial_deadlines
+from trialhub.domain.model import DueEvent, Trial
+from trialhub.domain.policy import Policy
+from trialhub.store.uow import UnitOfWork
+
+
+def keeps_numbers(catalog: Catalog, trial: Trial) -> bool:
+    """Rule T8: the trial holds a service whose phone numbers outlive it (Webex Calling)."""
+    return any(
+        (d := catalog.services.get(s.service)) is not None and d.keeps_numbers
+        for s in trial.open_services()
+    )
+
+
+def sync_trial(
+    uow: UnitOfWork, trial: Trial, policy: Policy, catalog: Catalog, now: datetime
+) -> None:
+    deadlines = trial_deadlines(trial, policy, keeps_numbers=keeps_numbers(catalog, trial))
+    wanted = {(d.kind.value, d.at) for d in deadlines}
+    existing = uow.due.for_trial(trial.id)
+    have = {(e.kind, e.due_at) for e in existing}
+    for row in existing:
+        if row.done_at is None and (row.kind, row.due_at) not in wanted:
+            uow.due.delete(row)  # the trial changed: this deadline no longer exists
+    # in the deadlines' own order, so that rows due at the same instant run in rule order
+    # (the worker takes them by due_at, then id)
+    for d in deadlines:
+        if (d.kind.value, d.at) not in have:
+            uow.due.add(
+                DueEvent(id=None, trial_id=trial.id, kind=d.kind.value, due_at=d.at, created_at=now)
+            )
+
+
+def schedule_hook(
+    policy: Policy, catalog: Catalog, clock_now: Callable[[], datetime]
+) -> Callable[[UnitOfWork], None]:
+    """The before-commit hook for one context."""
+
+    def hook(uow: UnitOfWork) -> None:
+        changed = [o for o in uow.touched() if isinstance(o, Trial)]
+        if not changed:
+            return
+        now = clock_now()
+        uow.session.flush()  # new trials must exist before their due rows
+        for trial in changed:
+            sync_trial(uow, trial, policy, catalog, now)
+
+    return hook
