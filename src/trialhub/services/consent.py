@@ -16,12 +16,14 @@ from trialhub.domain.model import (
     AccessLevel,
     ConsentToken,
     CustomerState,
+    Organization,
     Trial,
 )
 from trialhub.domain.roles import Action
 from trialhub.domain.states import TrialStatus, transition
 from trialhub.services.consent_links import send_consent_request
 from trialhub.services.context import Actor, Context
+from trialhub.services.outbox import queue_email
 from trialhub.services.schemas import ConsentDecision, ConsentView, PendingRequestView, TrialView
 from trialhub.services.security import hash_token
 from trialhub.services.trials import load_trial
@@ -183,8 +185,40 @@ def decide(ctx: Context, raw: str, cmd: ConsentDecision) -> ConsentView:
             end_request(uow, trial, now, reason="declined")
         else:
             _accept(uow, trial, token, now, full_admin=cmd.grant_full_admin)
+        _tell_partner(ctx, uow, trial, org, cmd, now)
         uow.commit()
         return _consent_view(ctx, uow, token, trial)
+
+
+def _tell_partner(
+    ctx: Context,
+    uow: UnitOfWork,
+    trial: Trial,
+    org: Organization,
+    cmd: ConsentDecision,
+    now: datetime,
+) -> None:
+    """The administrator who asked learns the answer (and can provision if accepted)."""
+    creator = uow.admins.get(trial.created_by_admin_id) if trial.created_by_admin_id else None
+    if creator is None:
+        return
+    accepted = cmd.decision == "accept"
+    queue_email(
+        uow,
+        template="consent_decided",
+        recipient=creator.email,
+        cause=f"consent_decided:{trial.id}",
+        payload={
+            "organization": org.name,
+            "decision": "accepted" if accepted else "declined",
+            "access": ("full" if cmd.grant_full_admin else "provisioning") if accepted else None,
+            "customer_url": f"{ctx.public_url}/customers/{trial.customer_id}",
+        },
+        now=now,
+        partner_id=trial.partner_id,
+        org_id=org.id,
+        trial_id=trial.id,
+    )
 
 
 def _accept(

@@ -12,6 +12,7 @@ from trialhub.domain.model import Admin, Customer, Partner
 from trialhub.domain.policy import DEFAULT_POLICY, Policy
 from trialhub.domain.roles import PARTNER_ROLES, WRITE_ACTIONS, Action, Reach, Role, reach
 from trialhub.services.ports import EmailRenderer, Mailer, WebhookSender
+from trialhub.services.schedule import schedule_hook
 from trialhub.store.db import Database
 from trialhub.store.repositories import Scope
 from trialhub.store.uow import AfterAudit, UnitOfWork
@@ -35,8 +36,6 @@ class Context:
     after_audit: list[AfterAudit] = field(default_factory=list)
 
     def uow(self, scope: Scope) -> UnitOfWork:
-        from trialhub.services.schedule import schedule_hook
-
         return UnitOfWork(
             self.db.session_factory,
             scope,
