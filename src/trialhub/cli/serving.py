@@ -53,6 +53,8 @@ def serve(
         sandbox=True if sandbox_mode else None,
     )
     logging.basicConfig(level=settings.log_level.upper())
+    # the served address comes first: it is the line people (and scripts) look for
+    console.print(f"trialhub is running at [bold]http://{shown}:{bind_port}[/] (API docs at /docs)")
     if demo_data:
         _print_demo(demo.ensure_demo(ctx), bind_port)
     console.print(f"Database: {ctx.db.dialect} ({redact(url)})", highlight=False)
@@ -65,7 +67,6 @@ def serve(
     stop = None
     if run_worker:
         _, stop = Worker(ctx, interval=settings.worker_interval).start_thread()
-    console.print(f"trialhub is running at [bold]http://{shown}:{bind_port}[/] (API docs at /docs)")
     try:
         uvicorn.run(create_app(ctx), host=bind_host, port=bind_port, log_level=settings.log_level)
     finally:
