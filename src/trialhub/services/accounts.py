@@ -90,6 +90,8 @@ def create_admin(ctx: Context, actor: Actor, partner_id: str | None, cmd: Create
                 "P2",
             )
     if not actor.is_operator:
+        if partner_id is None:
+            raise Forbidden("Only the trials team creates operators and distributors.", rule="P2")
         require_partner(actor, Action.MANAGE_ADMINS)
         if partner_id != actor.partner_id:
             raise NotFound("No such partner.", rule="P3")
