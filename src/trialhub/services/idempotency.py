@@ -45,13 +45,16 @@ def claim(ctx: Context, actor: Actor, key: str, request_hash: str) -> StoredResp
             try:
                 uow.commit()
             except Conflict:
-                existing = _reload(ctx, scope, actor.admin_id, key)
+                return _replay_stored(ctx, scope, actor.admin_id, key, request_hash, now)
             else:
                 return None
         return _replay(existing, request_hash, now)
 
 
-def _reload(ctx: Context, scope: Scope, admin_id: str, key: str) -> IdempotencyRecord:
+def _replay_stored(
+    ctx: Context, scope: Scope, admin_id: str, key: str, request_hash: str, now: object
+) -> StoredResponse:
+    """A concurrent request claimed the key first: answer from its record."""
     with ctx.uow(scope) as uow:
         record = uow.idempotency.get(admin_id, key)
         if record is None:  # the other claim was released in between
@@ -60,7 +63,7 @@ def _reload(ctx: Context, scope: Scope, admin_id: str, key: str) -> IdempotencyR
                 field="Idempotency-Key",
                 code="idempotency_in_progress",
             )
-        return record
+        return _replay(record, request_hash, now)
 
 
 def _replay(record: IdempotencyRecord, request_hash: str, now: object) -> StoredResponse:
