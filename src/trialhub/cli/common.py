@@ -49,12 +49,16 @@ def acting(ctx: Context, email: str) -> Actor:
 
 
 def fail(error: TrialhubError) -> None:
-    """Prints the error with its rule and fields, and exits 1."""
+    """Prints the error with its rule and the fields involved, and exits 1."""
     rule = f" (rule {error.rule})" if error.rule else ""
-    err.print(f"[bold red]error[/]{rule}: {error.message}", highlight=False)
-    for e in error.errors:
-        if e.message != error.message or len(error.errors) > 1:
-            err.print(f"  [yellow]{e.field}[/]: {e.message}", highlight=False)
+    if len(error.errors) == 1:
+        only = error.errors[0]
+        err.print(f"[bold red]error[/]{rule}: {only.field}: {only.message}", highlight=False)
+    else:
+        err.print(f"[bold red]error[/]{rule}: {error.message}", highlight=False)
+        for e in error.errors:
+            why = f" (rule {e.rule})" if e.rule else ""
+            err.print(f"  [yellow]{e.field}[/]: {e.message}{why}", highlight=False)
     raise typer.Exit(code=1)
 
 

@@ -1,0 +1,200 @@
+"""The command line, as a person would type it, on a SQLite file."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from trialhub.cli import app
+
+SALES = "sales@demo-partner.example"
+
+
+@pytest.fixture
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("TRIALHUB_DATABASE_URL", f"sqlite:///{tmp_path}/cli.db")
+    monkeypatch.setenv("COLUMNS", "250")
+    runner = CliRunner()
+
+    def invoke(*args: str, ok: bool = True) -> str:
+        result = runner.invoke(app, list(args))
+        out = result.output
+        assert (result.exit_code == 0) is ok, out
+        return out
+
+    invoke("demo")
+    return invoke
+
+
+def test_start_a_trial_and_list_customers(run) -> None:  # type: ignore[no-untyped-def]
+    out = run(
+        "trial",
+        "start",
+        "--as",
+        SALES,
+        "--company",
+        "Acme",
+        "--admin-email",
+        "ann@acme.example",
+        "--vertical",
+        "retail",
+        "--country",
+        "FR",
+        "--supported-location",
+        "--service",
+        "meetings:enterprise",
+        "--service",
+        "messaging",
+        "--licenses",
+        "25",
+        "--site",
+        "acme-cli.webex.com",
+        "--time-zone",
+        "Europe/Paris",
+    )
+    assert "is active" in out
+    table = run("customers", "--as", SALES)
+    assert "Acme" in table
+    assert "European Union" in table
+    assert "meetings, messaging" in table
+
+
+def test_bad_input_prints_the_rule_and_exits_1(run) -> None:  # type: ignore[no-untyped-def]
+    out = run(
+        "trial",
+        "start",
+        "--as",
+        SALES,
+        "--company",
+        "Acme",
+        "--admin-email",
+        "ann@acme.example",
+        "--vertical",
+        "retail",
+        "--country",
+        "CU",
+        "--supported-location",
+        "--service",
+        "messaging",
+        "--licenses",
+        "5",
+        ok=False,
+    )
+    assert "rule C1" in out
+    assert "customer.country" in out
+
+
+def test_partner_admin_and_token(run) -> None:  # type: ignore[no-untyped-def]
+    out = run("partner", "create", "--name", "Tier Two", "--tier", "2", "--distributor", "Dist")
+    partner_id = re.search(r"ptn_[0-9a-f]+", out).group(0)  # type: ignore[union-attr]
+    run(
+        "admin",
+        "create",
+        "--partner",
+        partner_id,
+        "--email",
+        "t2@x.example",
+        "--name",
+        "T",
+        "--role",
+        "sales_admin",
+    )
+    token = run("admin", "token", "t2@x.example").strip()
+    assert token.startswith("th_")
+    out = run(
+        "admin",
+        "create",
+        "--partner",
+        partner_id,
+        "--email",
+        "bad",
+        "--name",
+        "T",
+        "--role",
+        "wizard",
+        ok=False,
+    )
+    assert "email" in out
+    assert "roles[0]" in out
+
+
+def test_existing_customer_consent_round_trip(run) -> None:  # type: ignore[no-untyped-def]
+    # Globex (demo) has hank@ as full admin and homer@ as a user: rule K1 sends to both
+    out = run(
+        "trial",
+        "start",
+        "--as",
+        SALES,
+        "--company",
+        "X",
+        "--admin-email",
+        "homer@globex.example",
+        "--vertical",
+        "retail",
+        "--country",
+        "DE",
+        "--supported-location",
+        "--service",
+        "calling",
+        "--licenses",
+        "5",
+        ok=False,
+    )
+    assert "rule C3" in out
+    org_id = re.search(r"confirm_existing_org_id=(org_[0-9a-f]+)", out).group(1)  # type: ignore[union-attr]
+    out = run(
+        "trial",
+        "start",
+        "--as",
+        SALES,
+        "--company",
+        "X",
+        "--admin-email",
+        "homer@globex.example",
+        "--vertical",
+        "retail",
+        "--country",
+        "DE",
+        "--supported-location",
+        "--service",
+        "calling",
+        "--licenses",
+        "5",
+        "--confirm-org",
+        org_id,
+    )
+    assert "pending customer consent" in out
+    trial_id = re.search(r"trl_[0-9a-f]+", out).group(0)  # type: ignore[union-attr]
+    customer_id = re.search(r"cus_[0-9a-f]+", out).group(0)  # type: ignore[union-attr]
+    outbox = run("outbox") if "outbox" in run("--help") else run("mail")
+    links = dict(re.findall(r"(\w+)@globex\.example.*?/consent/([\w-]+)", outbox))
+    assert set(links) == {"hank", "homer"}
+    assert "rule K2" in run("consent", "accept", links["homer"], ok=False)
+    assert "Globex" in run("consent", "show", links["hank"])
+    run("consent", "accept", links["hank"], "--provisioning-only")
+    assert "is active" in run("trial", "provision", trial_id, "--as", SALES)
+    out = run(
+        "customer",
+        "add-user",
+        customer_id,
+        "--as",
+        SALES,
+        "--email",
+        "n@globex.example",
+        "--name",
+        "N",
+        ok=False,
+    )
+    assert "rule K3" in out
+    run("trial", "extend", trial_id, "--as", SALES, "--reason", "pilot")
+    assert "extended" in run("trial", "show", trial_id, "--as", SALES)
+    timeline = run("trial", "timeline", trial_id, "--as", SALES)
+    assert "trial.consent_requested" in timeline
+    assert "Calling phone numbers released" in timeline
+    assert "rule S4" in run(
+        "trial", "services", trial_id, "--as", SALES, "--remove", "calling", ok=False
+    )
+    assert "deleted" in run("trial", "delete", trial_id, "--as", SALES, "--yes")
