@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from trialhub.clock import Clock, SystemClock
+from trialhub.notify.setup import build_email_adapters, build_webhook_sender
 from trialhub.services.context import Context
 from trialhub.services.sandbox import SandboxClock, enable, is_sandbox
 from trialhub.settings import Settings
@@ -27,10 +28,14 @@ def build_context(
         enable(db)
     in_sandbox = is_sandbox(db) if sandbox is None else sandbox
     clock: Clock = SandboxClock(db) if in_sandbox else SystemClock()
-    ctx = Context(
+    public = public_url or settings.public_url or f"http://127.0.0.1:{settings.port}"
+    renderer, mailer = build_email_adapters(settings, db, clock, public)
+    return Context(
         db=db,
         clock=clock,
         sandbox=in_sandbox,
-        public_url=public_url or settings.public_url or f"http://127.0.0.1:{settings.port}",
+        public_url=public,
+        renderer=renderer,
+        mailer=mailer,
+        webhook_sender=build_webhook_sender(),
     )
-    return ctx

@@ -20,4 +20,16 @@ class Settings(BaseSettings):
         default=None, description="Base URL of links in emails (default: the served address)"
     )
     log_level: str = "info"
+    # email: SMTP when smtp_host is set, else the local mailbox (see /mailbox, `trialhub mail`)
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_starttls: bool = True
+    smtp_ssl: bool = False
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    mail_from: str = "trialhub <no-reply@trialhub.example>"
+    purchase_url: str = Field(
+        default="https://admin.webex.com/subscription?orgId={org_id}",
+        description="The purchase link of expiry notices (rule T4); {org_id} is replaced",
+    )
     worker_interval: float = Field(default=1.0, description="Seconds between worker passes")

@@ -15,6 +15,7 @@ from trialhub.api.routers import (
     sandbox,
     trial_ops,
     trials,
+    webhooks,
 )
 from trialhub.services.context import Context
 from trialhub.web import pages
@@ -45,6 +46,7 @@ def create_app(ctx: Context) -> FastAPI:
         customers.router,
         consent.router,
         sandbox.router,
+        webhooks.router,
     ):
         app.include_router(router)
     app.include_router(pages.router)

@@ -11,6 +11,7 @@ from trialhub.domain.errors import Forbidden, NotCertified, NotFound
 from trialhub.domain.model import Admin, Customer, Partner
 from trialhub.domain.policy import DEFAULT_POLICY, Policy
 from trialhub.domain.roles import PARTNER_ROLES, WRITE_ACTIONS, Action, Reach, Role, reach
+from trialhub.services.fanout import fan_out
 from trialhub.services.ports import EmailRenderer, Mailer, WebhookSender
 from trialhub.services.schedule import schedule_hook
 from trialhub.store.db import Database
@@ -32,7 +33,7 @@ class Context:
     renderer: EmailRenderer | None = None
     mailer: Mailer | None = None
     webhook_sender: WebhookSender | None = None
-    # more transaction hooks (webhook fan-out), run with the audit rows of each commit
+    # more transaction hooks, run with the audit rows of each commit (webhooks always are)
     after_audit: list[AfterAudit] = field(default_factory=list)
 
     def uow(self, scope: Scope) -> UnitOfWork:
@@ -40,7 +41,7 @@ class Context:
             self.db.session_factory,
             scope,
             before_commit=(schedule_hook(self.policy, self.catalog, self.clock.now),),
-            after_audit=tuple(self.after_audit),
+            after_audit=(fan_out, *self.after_audit),
         )
 
     def now(self) -> datetime:

@@ -1,0 +1,1 @@
+"""Delivery adapters: email rendering (Jinja2), SMTP, the local mailbox, signed webhooks."""

@@ -1,0 +1,163 @@
+"""Webhook subscriptions of a partner, and the fan-out of audit events to them (rule E1).
+
+Messages go through the outbox like emails (rule E2): written in the transaction of the
+change, delivered signed with retries, every attempt in the delivery log.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from pydantic import Field
+from sqlalchemy import select
+
+from trialhub.domain.errors import ErrorCollector, NotFound
+from trialhub.domain.events import DomainEvent
+from trialhub.domain.model import (
+    WebhookDelivery,
+    WebhookEndpoint,
+    new_id,
+)
+from trialhub.domain.roles import Action
+from trialhub.services.context import Actor, Context, require_partner
+from trialhub.services.schemas import Command, View
+from trialhub.store import orm
+from trialhub.store.uow import UnitOfWork
+
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+class CreateWebhook(Command):
+    url: str = Field(max_length=2000, description="https:// (http:// only for loopback)")
+    event_types: list[str] = Field(
+        min_length=1, description="Event actions such as trial.expired, or * for all"
+    )
+    description: str | None = Field(default=None, max_length=200)
+
+
+class WebhookView(View):
+    id: str
+    url: str
+    event_types: list[str]
+    description: str | None = None
+    created_at: datetime
+    disabled_at: datetime | None = None
+    secret: str | None = Field(default=None, description="Shown once, at creation")
+
+
+class DeliveryView(View):
+    id: int
+    outbox_id: int
+    attempted_at: datetime
+    success: bool
+    status_code: int | None = None
+    error: str | None = None
+    duration_ms: int
+
+
+def _view(e: WebhookEndpoint, *, secret: str | None = None) -> WebhookView:
+    return WebhookView(
+        id=e.id,
+        url=e.url,
+        event_types=list(e.event_types),
+        description=e.description,
+        created_at=e.created_at,
+        disabled_at=e.disabled_at,
+        secret=secret,
+    )
+
+
+def new_secret() -> str:
+    """Standard Webhooks style: `whsec_` and base64 of 32 random bytes."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def create_endpoint(ctx: Context, actor: Actor, cmd: CreateWebhook) -> WebhookView:
+    require_partner(actor, Action.MANAGE_ADMINS)
+    assert actor.partner_id is not None
+    errors = ErrorCollector()
+    parts = urlsplit(cmd.url.strip())
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        errors.add("url", "Give an absolute https:// URL.")
+    elif parts.scheme == "http" and parts.hostname not in _LOOPBACK:
+        errors.add("url", "Webhooks go over https:// (http:// only to this machine).")
+    for i, kind in enumerate(cmd.event_types):
+        if kind != "*" and (not kind or "." not in kind or len(kind) > 80):
+            errors.add(f"event_types[{i}]", "Give an event action like trial.expired, or *.")
+    errors.raise_if_any()
+    now = ctx.now()
+    secret = new_secret()
+    with ctx.uow(actor.scope) as uow:
+        endpoint = WebhookEndpoint(
+            id=new_id("whk"),
+            partner_id=actor.partner_id,
+            url=cmd.url.strip(),
+            secret=secret,
+            event_types=sorted(set(cmd.event_types)),
+            description=cmd.description,
+            created_by_admin_id=actor.admin_id,
+            created_at=now,
+        )
+        uow.session.add(endpoint)
+        endpoint.record(_event("webhook.created", endpoint, now, url=endpoint.url))
+        uow.commit()
+        return _view(endpoint, secret=secret)
+
+
+def _own(uow: UnitOfWork, actor: Actor, endpoint_id: str) -> WebhookEndpoint:
+    endpoint = uow.session.get(WebhookEndpoint, endpoint_id)
+    if endpoint is None or endpoint.partner_id != actor.partner_id:
+        raise NotFound("No such webhook.", rule="P3")
+    return endpoint
+
+
+def list_endpoints(ctx: Context, actor: Actor) -> list[WebhookView]:
+    require_partner(actor, Action.MANAGE_ADMINS)
+    with ctx.uow(actor.scope) as uow:
+        stmt = (
+            select(WebhookEndpoint)
+            .where(orm.webhook_endpoints.c.partner_id == actor.partner_id)
+            .order_by(orm.webhook_endpoints.c.created_at)
+        )
+        return [_view(e) for e in uow.session.scalars(stmt)]
+
+
+def delete_endpoint(ctx: Context, actor: Actor, endpoint_id: str) -> WebhookView:
+    require_partner(actor, Action.MANAGE_ADMINS)
+    now = ctx.now()
+    with ctx.uow(actor.scope) as uow:
+        endpoint = _own(uow, actor, endpoint_id)
+        if endpoint.disabled_at is None:
+            endpoint.disabled_at = now
+            endpoint.record(_event("webhook.deleted", endpoint, now))
+        uow.commit()
+        return _view(endpoint)
+
+
+def list_deliveries(
+    ctx: Context, actor: Actor, endpoint_id: str, *, limit: int = 100
+) -> list[DeliveryView]:
+    require_partner(actor, Action.MANAGE_ADMINS)
+    with ctx.uow(actor.scope) as uow:
+        _own(uow, actor, endpoint_id)
+        stmt = (
+            select(WebhookDelivery)
+            .where(orm.webhook_deliveries.c.endpoint_id == endpoint_id)
+            .order_by(orm.webhook_deliveries.c.id.desc())
+            .limit(limit)
+        )
+        return [DeliveryView.model_validate(d) for d in uow.session.scalars(stmt)]
+
+
+def _event(action: str, endpoint: WebhookEndpoint, at: datetime, **after: object) -> DomainEvent:
+    return DomainEvent(
+        action=action,
+        subject_type="webhook",
+        subject_id=endpoint.id,
+        at=at,
+        after={"event_types": list(endpoint.event_types), **after},
+        partner_id=endpoint.partner_id,
+    )
