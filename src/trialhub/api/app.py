@@ -18,7 +18,7 @@ from trialhub.api.routers import (
     webhooks,
 )
 from trialhub.services.context import Context
-from trialhub.web import pages
+from trialhub.web import mailbox_pages, pages
 
 
 def create_app(ctx: Context) -> FastAPI:
@@ -50,4 +50,5 @@ def create_app(ctx: Context) -> FastAPI:
     ):
         app.include_router(router)
     app.include_router(pages.router)
+    app.include_router(mailbox_pages.router)
     return app

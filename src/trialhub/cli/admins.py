@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from trialhub.cli.common import DatabaseOpt, acting, console, open_context
-from trialhub.services import accounts, demo, organizations, outbox
+from trialhub.services import accounts, demo, mailbox, organizations, outbox
 from trialhub.services.schemas import (
     AddOrgAdmin,
     AddOrgUser,
@@ -158,21 +158,56 @@ def org_add_subscription(
         console.print(f"{org_id} now has {service}.", highlight=False)
 
 
-@app_mail.command("mail")
-def mail(
+@app_mail.command("outbox")
+def outbox_command(
     limit: Annotated[int, typer.Option(help="How many, newest last")] = 50,
     database_url: DatabaseOpt = None,
 ) -> None:
-    """The emails trialhub queued (consent links, welcome, ...), with their links."""
+    """The queue of emails and webhooks: what waits, what was sent, what keeps failing."""
     with open_context(database_url) as ctx:
         messages = outbox.list_messages(ctx, demo.SYSTEM_OPERATOR, limit=10_000)[-limit:]
     table = Table(title="Outbox")
-    for column in ("#", "When (UTC)", "To", "Template", "Link", "Sent"):
+    for column in ("#", "When (UTC)", "To", "Template", "Link", "Sent", "Tries"):
         table.add_column(column, overflow="fold")
     for m in messages:
-        link = str(m.payload.get("consent_url") or m.payload.get("sign_in_url") or "")
+        link = str(m.payload.get("consent_url") or "")
         sent = m.sent_at.strftime("%Y-%m-%d %H:%M") if m.sent_at else "queued"
         table.add_row(
-            str(m.id), m.created_at.strftime("%Y-%m-%d %H:%M"), m.recipient, m.template, link, sent
+            str(m.id),
+            m.created_at.strftime("%Y-%m-%d %H:%M"),
+            m.recipient,
+            m.template,
+            link,
+            sent,
+            str(m.attempts),
+        )
+    console.print(table)
+
+
+@app_mail.command("mail")
+def mail(
+    to: Annotated[str | None, typer.Option(help="Only emails to this address")] = None,
+    show: Annotated[int | None, typer.Option(help="Print this email's text")] = None,
+    limit: Annotated[int, typer.Option(help="How many, newest first")] = 30,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """The local mailbox: emails delivered while no SMTP server is configured."""
+    with open_context(database_url) as ctx:
+        if show is not None:
+            one = mailbox.get_mail(ctx, show)
+            console.print(f"To: {one.recipient}\nSubject: {one.subject}\n", highlight=False)
+            console.print(one.text, highlight=False, markup=False)
+            return
+        mails = mailbox.list_mailbox(ctx, recipient=to, limit=limit)
+    table = Table(title="Mailbox")
+    for column in ("#", "When (UTC)", "To", "Subject", "Link"):
+        table.add_column(column, overflow="fold")
+    for m in mails:
+        table.add_row(
+            str(m.id),
+            m.created_at.strftime("%Y-%m-%d %H:%M"),
+            m.recipient,
+            m.subject,
+            m.first_link or "",
         )
     console.print(table)

@@ -1,0 +1,61 @@
+"""Reading the local mailbox: every email delivered without a mail server (development)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from sqlalchemy import select
+
+from trialhub.domain.errors import NotFound
+from trialhub.domain.model import MailboxEmail
+from trialhub.services.context import Context
+from trialhub.services.schemas import View
+from trialhub.store import orm
+from trialhub.store.repositories import Scope
+
+_LINK = re.compile(r"https?://\S+")
+
+
+class MailView(View):
+    id: int
+    recipient: str
+    subject: str
+    created_at: datetime
+    first_link: str | None = None
+
+
+class MailDetail(MailView):
+    text: str
+    html: str
+    message_id: str
+
+
+def _view(m: MailboxEmail) -> MailView:
+    link = _LINK.search(m.text)
+    return MailView(
+        id=m.id or 0,
+        recipient=m.recipient,
+        subject=m.subject,
+        created_at=m.created_at,
+        first_link=link.group(0) if link else None,
+    )
+
+
+def list_mailbox(ctx: Context, *, recipient: str | None = None, limit: int = 100) -> list[MailView]:
+    """Newest first."""
+    with ctx.uow(Scope.system("mailbox")) as uow:
+        stmt = select(MailboxEmail).order_by(orm.mailbox.c.id.desc()).limit(limit)
+        if recipient:
+            stmt = stmt.where(orm.mailbox.c.recipient == recipient.strip().lower())
+        return [_view(m) for m in uow.session.scalars(stmt)]
+
+
+def get_mail(ctx: Context, mail_id: int) -> MailDetail:
+    with ctx.uow(Scope.system("mailbox")) as uow:
+        m = uow.session.get(MailboxEmail, mail_id)
+        if m is None:
+            raise NotFound("No such email.")
+        return MailDetail(
+            **_view(m).model_dump(), text=m.text, html=m.html, message_id=m.message_id
+        )

@@ -1,0 +1,30 @@
+"""The local mailbox in the browser: /mailbox lists the emails, /mailbox/{id} shows one."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+
+from trialhub.services import mailbox
+from trialhub.web.pages import templates
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/mailbox", response_class=HTMLResponse)
+def mailbox_list(
+    request: Request, to: Annotated[str | None, Query(max_length=320)] = None
+) -> HTMLResponse:
+    ctx = request.app.state.ctx
+    mails = mailbox.list_mailbox(ctx, recipient=to, limit=200)
+    html = templates().get_template("mailbox.html").render(mails=mails, to=to or "")
+    return HTMLResponse(html)
+
+
+@router.get("/mailbox/{mail_id}", response_class=HTMLResponse)
+def mailbox_item(request: Request, mail_id: int) -> HTMLResponse:
+    ctx = request.app.state.ctx
+    mail = mailbox.get_mail(ctx, mail_id)
+    return HTMLResponse(templates().get_template("mail.html").render(mail=mail))
