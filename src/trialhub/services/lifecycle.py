@@ -72,12 +72,14 @@ def _tick_batch(ctx: Context, batch: int, report: TickReport) -> int:
                 continue  # another worker took it
             row = uow.due.get(event_id)
             assert row is not None
+            uow.stash_events()
             nested = uow.session.begin_nested()
             try:
                 outcome = _apply(ctx, uow, row)
                 nested.commit()
             except Exception as error:  # one bad row must not stop the others
                 nested.rollback()
+                uow.discard_events()  # what the failed handler recorded never happened
                 uow.due.release_failed(event_id, f"{type(error).__name__}: {error}")
                 report.failed += 1
                 log.exception("deadline %s of trial %s failed", row.kind, row.trial_id)

@@ -181,6 +181,20 @@ class UnitOfWork:
         """An event that no entity carries (for example, a token issued)."""
         self.extra_events.append(event)
 
+    def stash_events(self) -> None:
+        """Sets aside the events recorded so far, so that a later savepoint rollback
+        (`discard_events`) cannot take them along."""
+        events = self._drain_events()
+        self.extra_events = events
+
+    def discard_events(self) -> None:
+        """After a savepoint rollback: the events recorded since the last stash never
+        happened, so they must not reach the audit log."""
+        kept = self.extra_events
+        self.extra_events = []
+        self._drain_events()
+        self.extra_events = kept
+
     def _drain_events(self) -> list[DomainEvent]:
         session = self.session
         events: list[DomainEvent] = []

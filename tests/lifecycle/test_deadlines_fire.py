@@ -1,0 +1,247 @@
+"""Every deadline fires at its exact instant, exactly once (rules K6, T4-T8, T10)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from tests.conftest import World, new_customer_body
+from trialhub.clock import MovableClock
+from trialhub.domain.errors import IrreversibleLapse
+from trialhub.services import lifecycle, trial_ops, trials
+from trialhub.services import organizations as orgs
+from trialhub.services.context import Context
+from trialhub.services.demo import SYSTEM_OPERATOR
+from trialhub.services.schemas import (
+    AddOrgAdmin,
+    AddOrgUser,
+    CreateOrganization,
+    ExtendTrial,
+    StartTrial,
+)
+from trialhub.store.repositories import Scope
+
+SECOND = timedelta(seconds=1)
+
+
+def start(world: World, **kw: Any) -> str:
+    body = new_customer_body(services=[{"code": "calling"}], meetings=None, user_licenses=5, **kw)
+    return trials.start_trial(world.ctx, world.sales_full.actor, StartTrial.model_validate(body)).id
+
+
+def state(ctx: Context, trial_id: str) -> dict[str, Any]:
+    with ctx.uow(Scope.system()) as uow:
+        trial = uow.trials.get(trial_id)
+        assert trial is not None
+        return {
+            "status": trial.status,
+            "audit": [e.action for e in uow.audit.since(after=None, limit=1000, trial_id=trial_id)],
+            "outbox": Counter(
+                (m.template, m.recipient, m.cause) for m in uow.outbox.for_trial(trial_id)
+            ),
+            "due": [
+                (d.kind, d.done_at is not None, d.outcome) for d in uow.due.for_trial(trial_id)
+            ],
+        }
+
+
+def step_to(
+    clock: MovableClock, ctx: Context, instant: Any
+) -> tuple[lifecycle.TickReport, lifecycle.TickReport]:
+    """Ticks one second before the instant and at it."""
+    clock.set(instant - SECOND)
+    before = lifecycle.tick(ctx)
+    clock.set(instant)
+    at = lifecycle.tick(ctx)
+    return before, at
+
+
+def test_whole_life_one_deadline_at_a_time(world: World, clock: MovableClock) -> None:
+    ctx = world.ctx
+    trial_id = start(world, duration_days=30)
+    end = clock.now() + timedelta(days=30)
+    expected = [
+        ("notice_before_end", end - timedelta(days=7), "active"),
+        ("notice_on_end", end, "expired"),  # the end applies at the same instant
+        ("user_notice", end + timedelta(days=30), "lapsed"),
+        ("number_release", end + timedelta(days=45), "lapsed"),
+    ]
+    for kind, instant, status in expected:
+        before, at = step_to(clock, ctx, instant)
+        assert before.processed == 0, kind  # one second early: nothing
+        assert at.applied >= 1, kind
+        assert kind in [k for _, k, _ in at.outcomes]
+        assert state(ctx, trial_id)["status"] == status
+        again = lifecycle.tick(ctx)
+        assert again.processed == 0  # at most once
+    s = state(ctx, trial_id)
+    assert all(done for _, done, _ in s["due"])
+    assert Counter(s["audit"])["trial.notice_before_end"] == 1
+    assert Counter(s["audit"])["trial.expired"] == 1
+    assert Counter(s["audit"])["trial.lapsed"] == 1
+    assert Counter(s["audit"])["trial.numbers_released"] == 1
+    assert max(s["outbox"].values()) == 1  # one email per recipient and cause
+    templates = Counter(t for t, _, _ in s["outbox"])
+    assert templates["expiry_notice"] == 6  # 2 notices x (1 customer admin + 2 managing admins)
+    assert templates["trial_lapsed"] == 3
+    assert templates["numbers_released"] == 2
+    with pytest.raises(IrreversibleLapse):
+        trial_ops.extend_trial(ctx, world.sales_full.actor, trial_id, ExtendTrial())
+
+
+def test_notices_go_to_customer_admins_and_managing_partner_admins(
+    world: World, clock: MovableClock
+) -> None:
+    trial_id = trials.start_trial(
+        world.ctx, world.sales.actor, StartTrial.model_validate(new_customer_body(duration_days=30))
+    ).id
+    step_to(clock, world.ctx, clock.now() + timedelta(days=23))
+    recipients = {r for (t, r, _) in state(world.ctx, trial_id)["outbox"] if t == "expiry_notice"}
+    # rule T4: the customer's admin, the admins reaching all customers, and the sales admin
+    # who provisioned it; not the read-only one nor the partner admin without the customer
+    assert recipients == {
+        next(iter(r for r in recipients if r.startswith("admin-"))),
+        world.sales_full.actor.email,
+        world.partner_full.actor.email,
+        world.sales.actor.email,
+    }
+
+
+def test_consent_expires_after_exactly_ten_days(world: World, clock: MovableClock) -> None:  # K6
+    ctx = world.ctx
+    org = orgs.create_organization(
+        ctx, SYSTEM_OPERATOR, CreateOrganization(name="Globex", country="DE")
+    )
+    orgs.add_org_admin(
+        ctx, SYSTEM_OPERATOR, org.id, AddOrgAdmin(email="boss@globex.example", name="B")
+    )
+    body = new_customer_body(services=[{"code": "calling"}], meetings=None, user_licenses=5)
+    body["customer"]["admin_email"] = "boss@globex.example"
+    body["confirm_existing_org_id"] = org.id
+    trial = trials.start_trial(ctx, world.sales_full.actor, StartTrial.model_validate(body))
+    before, at = step_to(clock, ctx, clock.now() + timedelta(days=10))
+    assert before.processed == 0
+    assert [k for _, k, _ in at.outcomes] == ["consent_expiry"]
+    s = state(ctx, trial.id)
+    assert s["status"] == "cancelled"
+    expired = [r for (t, r, _) in s["outbox"] if t == "consent_expired"]
+    assert expired == [world.sales_full.actor.email]
+    with ctx.uow(Scope.system()) as uow:
+        customer = uow.customers.get(trial.customer_id, include_removed=True)
+        assert customer is not None
+        assert customer.state == "removed"
+
+
+def test_extend_rewrites_deadlines_and_keeps_history(world: World, clock: MovableClock) -> None:
+    ctx = world.ctx
+    trial_id = start(world, duration_days=30)
+    step_to(clock, ctx, clock.now() + timedelta(days=23))  # the 7-day notice went out
+    trial_ops.extend_trial(ctx, world.sales_full.actor, trial_id, ExtendTrial())
+    s = state(ctx, trial_id)
+    done = [(k, o) for k, d, o in s["due"] if d]
+    pending = [k for k, d, _ in s["due"] if not d]
+    assert done == [("notice_before_end", "notified")]
+    assert pending == [
+        "notice_before_end",
+        "notice_on_end",
+        "end",
+        "user_notice",
+        "grace_end",
+        "number_release",
+    ]
+    # nothing fires at the old end date any more
+    _, at = step_to(clock, ctx, clock.now() + timedelta(days=7))
+    assert at.processed == 0
+    assert state(ctx, trial_id)["status"] == "active"
+
+
+def test_delete_leaves_only_the_number_release(world: World, clock: MovableClock) -> None:
+    ctx = world.ctx
+    trial_id = start(world)
+    trial_ops.delete_trial(ctx, world.sales_full.actor, trial_id, confirm=True)
+    pending = [(k, d) for k, d, _ in state(ctx, trial_id)["due"] if not d]
+    assert pending == [("number_release", False)]
+    _, at = step_to(clock, ctx, clock.now() + timedelta(days=15))  # rule T9
+    assert [k for _, k, _ in at.outcomes] == ["number_release"]
+
+
+def test_a_stopped_worker_catches_up_in_order(world: World, clock: MovableClock) -> None:
+    ctx = world.ctx
+    trial_id = start(world, duration_days=30)
+    end = clock.now() + timedelta(days=30)
+    clock.advance(timedelta(days=200))
+    report = lifecycle.tick(ctx)
+    assert [k for _, k, _ in report.outcomes] == [
+        "notice_before_end",
+        "notice_on_end",
+        "end",
+        "user_notice",
+        "grace_end",
+        "number_release",
+    ]
+    with ctx.uow(Scope.system()) as uow:
+        events = [
+            (e.action, e.at) for e in uow.audit.since(after=None, limit=100, trial_id=trial_id)
+        ]
+    stamped = dict(events)
+    assert stamped["trial.expired"] == end  # stamped at its own instant, not at "now"
+    assert stamped["trial.lapsed"] == end + timedelta(days=30)
+    assert stamped["trial.numbers_released"] == end + timedelta(days=45)
+    assert [at for _, at in events] == sorted(at for _, at in events)
+
+
+def test_lapse_moves_people_to_the_free_org_only_when_nothing_keeps_them(
+    world: World, clock: MovableClock
+) -> None:
+    ctx = world.ctx
+    trial_id = start(world, duration_days=30)
+    with ctx.uow(Scope.system()) as uow:
+        trial = uow.trials.get(trial_id)
+        assert trial is not None
+        org_id = trial.org_id
+    orgs.add_org_user(ctx, SYSTEM_OPERATOR, org_id, AddOrgUser(email="u1@acme.example", name="U"))
+    clock.advance(timedelta(days=61))
+    lifecycle.tick(ctx)
+    with ctx.uow(Scope.system()) as uow:
+        org = uow.organizations.get(org_id)
+        free = uow.organizations.free_organization()
+        assert org is not None
+        assert free is not None
+        assert org.users == []
+        assert org.admins == []
+        assert {"u1@acme.example"} <= {u.email for u in free.users}
+        assert len(free.users) == 2  # the user and the former administrator
+
+
+def test_a_failing_handler_is_retried_and_changes_nothing(
+    world: World, clock: MovableClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx = world.ctx
+    trial_id = start(world, duration_days=30)
+    clock.advance(timedelta(days=30))
+    real = lifecycle._HANDLERS[lifecycle.DeadlineKind.END]
+    calls = {"n": 0}
+
+    def flaky(*args: Any) -> str:
+        calls["n"] += 1
+        outcome = real(*args)  # does its work, then dies before the commit
+        if calls["n"] == 1:
+            raise RuntimeError("worker killed")
+        return outcome
+
+    monkeypatch.setitem(lifecycle._HANDLERS, lifecycle.DeadlineKind.END, flaky)
+    first = lifecycle.tick(ctx)
+    assert first.failed == 1
+    s = state(ctx, trial_id)
+    assert s["status"] == "active"  # the half-done effect was rolled back
+    assert "trial.expired" not in s["audit"]
+    with ctx.uow(Scope.system()) as uow:
+        row = next(d for d in uow.due.for_trial(trial_id) if d.kind == "end")
+        assert (row.done_at, row.attempts) == (None, 1)
+        assert "worker killed" in (row.last_error or "")
+    second = lifecycle.tick(ctx)
+    assert [k for _, k, _ in second.outcomes] == ["end"]
+    assert Counter(state(ctx, trial_id)["audit"])["trial.expired"] == 1
