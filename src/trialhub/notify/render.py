@@ -24,6 +24,21 @@ TEMPLATES = (
 )
 
 
+_OPTIONAL = (
+    "customer_url",
+    "purchase_url",
+    "sign_in_url",
+    "access",
+    "decision",
+    "expires_at",
+    "due_at",
+    "days_left",
+    "audience",
+    "org_id",
+    "recipient_is_full_admin",
+)
+
+
 def _service_names(codes: Any) -> list[str]:
     services = get_catalog().services
     out = []
@@ -64,6 +79,8 @@ class JinjaRenderer:
         if template not in TEMPLATES:
             raise ValueError(f"unknown email template {template!r}")
         data = {
+            # optional keys a template may test; missing required ones still fail loudly
+            **dict.fromkeys(_OPTIONAL),
             "services": [],
             "organization": "",
             "partner": "",
@@ -71,11 +88,9 @@ class JinjaRenderer:
             "recipient": recipient,
             "public_url": self.public_url,
         }
-        data.setdefault("sign_in_url", f"{self.public_url}/")
-        if "org_id" in data:
-            data.setdefault(
-                "purchase_url", self.purchase_url.replace("{org_id}", str(data["org_id"]))
-            )
+        data["sign_in_url"] = data["sign_in_url"] or f"{self.public_url}/"
+        if data.get("org_id") and not data["purchase_url"]:
+            data["purchase_url"] = self.purchase_url.replace("{org_id}", str(data["org_id"]))
         subject = self._text.get_template(f"{template}.subject.txt").render(data).strip()
         text = self._text.get_template(f"{template}.txt").render(data)
         html = self._html.get_template(f"{template}.html").render(data, subject=subject)
