@@ -30,7 +30,7 @@ def build_context(
     clock: Clock = SandboxClock(db) if in_sandbox else SystemClock()
     public = public_url or settings.public_url or f"http://127.0.0.1:{settings.port}"
     renderer, mailer = build_email_adapters(settings, db, clock, public)
-    return Context(
+    ctx = Context(
         db=db,
         clock=clock,
         sandbox=in_sandbox,
@@ -39,3 +39,6 @@ def build_context(
         mailer=mailer,
         webhook_sender=build_webhook_sender(),
     )
+    if settings.secret_key:
+        ctx.secret_key = settings.secret_key
+    return ctx

@@ -16,6 +16,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     sandbox: bool = False
+    secret_key: str | None = Field(
+        default=None, description="Signs form CSRF tokens; random per start when unset"
+    )
     public_url: str | None = Field(
         default=None, description="Base URL of links in emails (default: the served address)"
     )

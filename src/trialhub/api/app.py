@@ -18,7 +18,7 @@ from trialhub.api.routers import (
     webhooks,
 )
 from trialhub.services.context import Context
-from trialhub.web import mailbox_pages, pages
+from trialhub.web import consent_pages, mailbox_pages, pages
 
 
 def create_app(ctx: Context) -> FastAPI:
@@ -36,6 +36,8 @@ def create_app(ctx: Context) -> FastAPI:
         redoc_url="/redoc",
     )
     app.state.ctx = ctx
+    # signs form CSRF tokens; a restart only invalidates forms left open
+    app.state.secret = ctx.secret_key
     problems.install(app)
     for router in (
         me.router,
@@ -51,4 +53,5 @@ def create_app(ctx: Context) -> FastAPI:
         app.include_router(router)
     app.include_router(pages.router)
     app.include_router(mailbox_pages.router)
+    app.include_router(consent_pages.router)
     return app

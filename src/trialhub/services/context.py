@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -29,6 +30,7 @@ class Context:
     catalog: Catalog = field(default_factory=get_catalog)
     sandbox: bool = False
     public_url: str = "http://127.0.0.1:8000"  # where links in emails point
+    secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     # delivery adapters (trialhub.notify); None: messages wait in the outbox
     renderer: EmailRenderer | None = None
     mailer: Mailer | None = None
