@@ -107,7 +107,12 @@ def end_request(uow: UnitOfWork, trial: Trial, now: datetime, *, reason: str) ->
 def _require_pending(trial: Trial, now: datetime) -> None:
     if trial.status != TrialStatus.PENDING_CONSENT:
         raise InvalidTransition("The trial is not waiting for customer consent.", rule="K5")
-    if trial.consent_deadline is not None and now >= trial.consent_deadline:
+    deadline = trial.consent_deadline
+    lapsed_by_time = deadline is not None and (
+        (trial.status == TrialStatus.PENDING_CONSENT and now >= deadline)
+        or (trial.status == TrialStatus.CANCELLED and trial.cancelled_at == deadline)
+    )
+    if lapsed_by_time:
         raise InvalidTransition(
             "The 10-day consent window has passed; the request is being cancelled.", rule="K6"
         )
@@ -131,6 +136,13 @@ def _load_token(uow: UnitOfWork, raw: str, now: datetime) -> tuple[ConsentToken,
         raise ConsentUnavailable(
             "This consent link was already used.", field="token", rule="K2", code="consent_used"
         )
+    if trial.consent_deadline is not None and now >= trial.consent_deadline:
+        raise ConsentUnavailable(
+            "This consent request expired after 10 days.",
+            field="token",
+            rule="K6",
+            code="consent_expired",
+        )
     if token.revoked_at is not None or trial.status == TrialStatus.CANCELLED:
         raise ConsentUnavailable(
             "This consent request was cancelled or replaced by a newer email.",
@@ -144,13 +156,6 @@ def _load_token(uow: UnitOfWork, raw: str, now: datetime) -> tuple[ConsentToken,
             field="token",
             rule="K2",
             code="consent_used",
-        )
-    if trial.consent_deadline is not None and now >= trial.consent_deadline:
-        raise ConsentUnavailable(
-            "This consent request expired after 10 days.",
-            field="token",
-            rule="K6",
-            code="consent_expired",
         )
     return token, trial
 
@@ -212,7 +217,6 @@ def _tell_partner(
             "organization": org.name,
             "decision": "accepted" if accepted else "declined",
             "access": ("full" if cmd.grant_full_admin else "provisioning") if accepted else None,
-            "customer_url": f"{ctx.public_url}/customers/{trial.customer_id}",
         },
         now=now,
         partner_id=trial.partner_id,

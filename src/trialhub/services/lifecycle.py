@@ -165,11 +165,7 @@ def _notice(ctx: Context, uow: UnitOfWork, trial: Trial, row: DueEvent) -> str:
             email,
             cause,
             row.due_at,
-            {
-                **common,
-                "audience": "partner",
-                "customer_url": f"{ctx.public_url}/customers/{customer.id}",
-            },
+            {**common, "audience": "partner"},
         )
     trial.event(f"trial.{row.kind}", row.due_at, days_left=days)
     return "notified"
