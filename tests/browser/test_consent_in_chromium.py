@@ -1,0 +1,85 @@
+"""A customer's full administrator accepts a trial in a real browser (headless Chromium)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import IN_CI, LiveServer, World, make_world, start_live_server
+from tests.integration.test_after_start import links, make_org
+from trialhub.services import trials
+from trialhub.services.context import Context
+from trialhub.services.schemas import NewCustomer, StartTrial
+from trialhub.store.repositories import Scope
+
+CHROMIUM = Path("/usr/bin/chromium")
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+if not CHROMIUM.exists():
+    if IN_CI:
+        raise RuntimeError("Chromium is required in CI: apt-get install -y chromium")
+    pytest.skip("Chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture
+def live(sqlite_ctx: Context) -> Iterator[LiveServer]:
+    yield from start_live_server(sqlite_ctx)
+
+
+@pytest.fixture
+def page() -> Iterator[object]:
+    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        yield browser.new_page()
+        browser.close()
+
+
+def test_accept_with_provisioning_access_only(live: LiveServer, page: object) -> None:
+    ctx = live.ctx
+    world: World = make_world(ctx)
+    org = make_org(ctx, full=("boss@globex.example",))
+    trial = trials.start_trial(
+        ctx,
+        world.sales_full.actor,
+        StartTrial(
+            customer=NewCustomer(
+                company_name="Globex",
+                admin_email="boss@globex.example",
+                business_vertical="manufacturing",
+                country="DE",
+                supported_location_ack=True,
+            ),
+            confirm_existing_org_id=org,
+            services=[{"code": "calling"}],  # type: ignore[list-item]
+            user_licenses=10,
+        ),
+    )
+    token = links(ctx)["boss@globex.example"]
+    page.goto(f"{live.url}/consent/{token}")  # type: ignore[attr-defined]
+    assert "Partner A" in page.text_content("body")  # type: ignore[attr-defined]
+    page.get_by_label(re.compile("Full Admin")).uncheck()  # type: ignore[attr-defined]
+    page.get_by_role("button", name="Accept").click()  # type: ignore[attr-defined]
+    status = page.get_by_role("status")  # type: ignore[attr-defined]
+    assert "provisioning administrator access" in status.text_content()
+    with ctx.uow(
+        __import__("trialhub.store.repositories", fromlist=["Scope"]).Scope.system()
+    ) as uow:
+        customer = uow.customers.get(trial.customer_id)
+        assert customer is not None
+        assert (customer.state, customer.access) == ("active", "provisioning")  # rule K3
+    page.reload()  # type: ignore[attr-defined]
+    assert "already used" in page.text_content("body")  # type: ignore[attr-defined]
