@@ -75,9 +75,7 @@ def test_accept_with_provisioning_access_only(live: LiveServer, page: object) ->
     page.get_by_role("button", name="Accept").click()  # type: ignore[attr-defined]
     status = page.get_by_role("status")  # type: ignore[attr-defined]
     assert "provisioning administrator access" in status.text_content()
-    with ctx.uow(
-        __import__("trialhub.store.repositories", fromlist=["Scope"]).Scope.system()
-    ) as uow:
+    with ctx.uow(Scope.system()) as uow:
         customer = uow.customers.get(trial.customer_id)
         assert customer is not None
         assert (customer.state, customer.access) == ("active", "provisioning")  # rule K3
