@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from trialhub.domain.model import Channel, OutboxMessage, WebhookDelivery, WebhookEndpoint
+from trialhub.domain.model import Channel, OutboxMessage, WebhookDelivery
 from trialhub.services.context import Context
 from trialhub.services.ports import DeliveryError, Email, WebhookRequest, WebhookResult
 from trialhub.store.repositories import Scope
@@ -89,7 +89,7 @@ def _deliver_one(ctx: Context, outbox_id: int, report: DeliveryReport) -> None:
         snapshot = _Snapshot.of(message)
         endpoint: tuple[str, str] | None = None
         if message.channel == Channel.WEBHOOK:
-            found = uow.session.get(WebhookEndpoint, message.recipient)
+            found = uow.webhooks.get(message.recipient)
             if found is not None and found.disabled_at is None:
                 endpoint = (found.url, found.secret)
     error: str | None = None
@@ -188,7 +188,7 @@ def _finish(
         message = uow.outbox.get(outbox_id)
         assert message is not None
         if result is not None:  # the delivery log of the endpoint
-            uow.session.add(
+            uow.webhooks.add_delivery(
                 WebhookDelivery(
                     id=None,
                     outbox_id=outbox_id,

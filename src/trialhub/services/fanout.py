@@ -3,10 +3,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
-from trialhub.domain.model import AuditEvent, Channel, OutboxMessage, WebhookEndpoint
-from trialhub.store import orm
+from trialhub.domain.model import AuditEvent, Channel, OutboxMessage
 from trialhub.store.uow import UnitOfWork
 
 
@@ -15,11 +12,7 @@ def fan_out(uow: UnitOfWork, events: list[AuditEvent]) -> None:
     partners = {e.partner_id for e in events if e.partner_id}
     if not partners:
         return
-    stmt = select(WebhookEndpoint).where(
-        orm.webhook_endpoints.c.partner_id.in_(partners),
-        orm.webhook_endpoints.c.disabled_at.is_(None),
-    )
-    endpoints = list(uow.session.scalars(stmt))
+    endpoints = uow.webhooks.active_for_partners(partners)
     for event in events:
         for endpoint in endpoints:
             if endpoint.partner_id != event.partner_id:

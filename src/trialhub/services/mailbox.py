@@ -5,13 +5,10 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from sqlalchemy import select
-
 from trialhub.domain.errors import NotFound
 from trialhub.domain.model import MailboxEmail
 from trialhub.services.context import Context
 from trialhub.services.schemas import View
-from trialhub.store import orm
 from trialhub.store.repositories import Scope
 
 _LINK = re.compile(r"https?://\S+")
@@ -45,15 +42,13 @@ def _view(m: MailboxEmail) -> MailView:
 def list_mailbox(ctx: Context, *, recipient: str | None = None, limit: int = 100) -> list[MailView]:
     """Newest first."""
     with ctx.uow(Scope.system("mailbox")) as uow:
-        stmt = select(MailboxEmail).order_by(orm.mailbox.c.id.desc()).limit(limit)
-        if recipient:
-            stmt = stmt.where(orm.mailbox.c.recipient == recipient.strip().lower())
-        return [_view(m) for m in uow.session.scalars(stmt)]
+        wanted = recipient.strip().lower() if recipient else None
+        return [_view(m) for m in uow.mailbox.newest(recipient=wanted, limit=limit)]
 
 
 def get_mail(ctx: Context, mail_id: int) -> MailDetail:
     with ctx.uow(Scope.system("mailbox")) as uow:
-        m = uow.session.get(MailboxEmail, mail_id)
+        m = uow.mailbox.get(mail_id)
         if m is None:
             raise NotFound("No such email.")
         return MailDetail(

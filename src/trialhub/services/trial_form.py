@@ -79,6 +79,8 @@ def validate_customer(
             "Acknowledge that the customer is in a supported location for Webex services.",
             "C1",
         )
+    # the customer step comes first in the form, so its problems are listed first
+    errors.errors.sort(key=lambda e: not e.field.startswith("customer"))
     if errors.errors or known is None:
         return None
     return CustomerFields(name, email, c.business_vertical, country, known.region)

@@ -12,19 +12,16 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from pydantic import Field
-from sqlalchemy import select
 
 from trialhub.domain.errors import ErrorCollector, NotFound
 from trialhub.domain.events import DomainEvent
 from trialhub.domain.model import (
-    WebhookDelivery,
     WebhookEndpoint,
     new_id,
 )
 from trialhub.domain.roles import Action
 from trialhub.services.context import Actor, Context, require_partner
 from trialhub.services.schemas import Command, View
-from trialhub.store import orm
 from trialhub.store.uow import UnitOfWork
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -101,14 +98,14 @@ def create_endpoint(ctx: Context, actor: Actor, cmd: CreateWebhook) -> WebhookVi
             created_by_admin_id=actor.admin_id,
             created_at=now,
         )
-        uow.session.add(endpoint)
+        uow.webhooks.add(endpoint)
         endpoint.record(_event("webhook.created", endpoint, now, url=endpoint.url))
         uow.commit()
         return _view(endpoint, secret=secret)
 
 
 def _own(uow: UnitOfWork, actor: Actor, endpoint_id: str) -> WebhookEndpoint:
-    endpoint = uow.session.get(WebhookEndpoint, endpoint_id)
+    endpoint = uow.webhooks.get(endpoint_id)
     if endpoint is None or endpoint.partner_id != actor.partner_id:
         raise NotFound("No such webhook.", rule="P3")
     return endpoint
@@ -116,13 +113,9 @@ def _own(uow: UnitOfWork, actor: Actor, endpoint_id: str) -> WebhookEndpoint:
 
 def list_endpoints(ctx: Context, actor: Actor) -> list[WebhookView]:
     require_partner(actor, Action.MANAGE_ADMINS)
+    assert actor.partner_id is not None
     with ctx.uow(actor.scope) as uow:
-        stmt = (
-            select(WebhookEndpoint)
-            .where(orm.webhook_endpoints.c.partner_id == actor.partner_id)
-            .order_by(orm.webhook_endpoints.c.created_at)
-        )
-        return [_view(e) for e in uow.session.scalars(stmt)]
+        return [_view(e) for e in uow.webhooks.of_partner(actor.partner_id)]
 
 
 def delete_endpoint(ctx: Context, actor: Actor, endpoint_id: str) -> WebhookView:
@@ -143,13 +136,7 @@ def list_deliveries(
     require_partner(actor, Action.MANAGE_ADMINS)
     with ctx.uow(actor.scope) as uow:
         _own(uow, actor, endpoint_id)
-        stmt = (
-            select(WebhookDelivery)
-            .where(orm.webhook_deliveries.c.endpoint_id == endpoint_id)
-            .order_by(orm.webhook_deliveries.c.id.desc())
-            .limit(limit)
-        )
-        return [DeliveryView.model_validate(d) for d in uow.session.scalars(stmt)]
+        return [DeliveryView.model_validate(d) for d in uow.webhooks.deliveries(endpoint_id, limit)]
 
 
 def _event(action: str, endpoint: WebhookEndpoint, at: datetime, **after: object) -> DomainEvent:

@@ -23,6 +23,7 @@ from trialhub.domain.model import (
     Distributor,
     DueEvent,
     IdempotencyRecord,
+    MailboxEmail,
     MeetingsSite,
     OrgAdmin,
     Organization,
@@ -31,6 +32,8 @@ from trialhub.domain.model import (
     Partner,
     Trial,
     TrialService,
+    WebhookDelivery,
+    WebhookEndpoint,
 )
 from trialhub.store import orm
 from trialhub.store.types import UTCDateTime
@@ -579,3 +582,59 @@ class IdempotencyRepository(_Repo):
             delete(orm.idempotency_keys).where(orm.idempotency_keys.c.created_at < instant)
         )
         return int(getattr(result, "rowcount", 0) or 0)
+
+
+class WebhookRepository(_Repo):
+    """Webhook endpoints of the caller's partner and their delivery log."""
+
+    def add(self, endpoint: WebhookEndpoint) -> None:
+        self.session.add(endpoint)
+
+    def get(self, endpoint_id: str) -> WebhookEndpoint | None:
+        stmt = select(WebhookEndpoint).where(orm.webhook_endpoints.c.id == endpoint_id)
+        stmt = self._scoped(stmt, orm.webhook_endpoints.c.partner_id)
+        return self.session.scalars(stmt).one_or_none()
+
+    def of_partner(self, partner_id: str) -> list[WebhookEndpoint]:
+        stmt = (
+            select(WebhookEndpoint)
+            .where(orm.webhook_endpoints.c.partner_id == partner_id)
+            .order_by(orm.webhook_endpoints.c.created_at)
+        )
+        return list(self.session.scalars(self._scoped(stmt, orm.webhook_endpoints.c.partner_id)))
+
+    def active_for_partners(self, partner_ids: set[str]) -> list[WebhookEndpoint]:
+        """Unscoped: the fan-out hook serves every partner an event belongs to."""
+        stmt = select(WebhookEndpoint).where(
+            orm.webhook_endpoints.c.partner_id.in_(partner_ids),
+            orm.webhook_endpoints.c.disabled_at.is_(None),
+        )
+        return list(self.session.scalars(stmt))
+
+    def deliveries(self, endpoint_id: str, limit: int) -> list[WebhookDelivery]:
+        stmt = (
+            select(WebhookDelivery)
+            .where(orm.webhook_deliveries.c.endpoint_id == endpoint_id)
+            .order_by(orm.webhook_deliveries.c.id.desc())
+            .limit(limit)
+        )
+        return list(self.session.scalars(stmt))
+
+    def add_delivery(self, delivery: WebhookDelivery) -> None:
+        self.session.add(delivery)
+
+
+class MailboxRepository(_Repo):
+    """The local mailbox (development): not partner data."""
+
+    def add(self, mail: MailboxEmail) -> None:
+        self.session.add(mail)
+
+    def newest(self, *, recipient: str | None, limit: int) -> list[MailboxEmail]:
+        stmt = select(MailboxEmail).order_by(orm.mailbox.c.id.desc()).limit(limit)
+        if recipient:
+            stmt = stmt.where(orm.mailbox.c.recipient == recipient)
+        return list(self.session.scalars(stmt))
+
+    def get(self, mail_id: int) -> MailboxEmail | None:
+        return self.session.get(MailboxEmail, mail_id)

@@ -22,11 +22,13 @@ from trialhub.store.repositories import (
     CustomerRepository,
     DueEventRepository,
     IdempotencyRepository,
+    MailboxRepository,
     OrganizationRepository,
     OutboxRepository,
     PartnerRepository,
     Scope,
     TrialRepository,
+    WebhookRepository,
 )
 
 # a unique index or constraint -> the rule-bearing error a caller sees when it is violated
@@ -142,6 +144,8 @@ class UnitOfWork:
         self.consent = ConsentRepository(s, scope)
         self.outbox = OutboxRepository(s, scope)
         self.due = DueEventRepository(s, scope)
+        self.webhooks = WebhookRepository(s, scope)
+        self.mailbox = MailboxRepository(s, scope)
         return self
 
     def __exit__(
