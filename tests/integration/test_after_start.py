@@ -486,3 +486,13 @@ def test_other_partner_cannot_touch_the_trial(client: TestClient, world: World) 
     for url in (f"/v1/trials/{trial['id']}/extend", f"/v1/trials/{trial['id']}/timeline"):
         method = "get" if url.endswith("timeline") else "post"
         assert client.request(method, url, headers=other.sales_full.headers).status_code == 404
+
+
+def test_the_trials_team_reads_but_does_not_change_trials(client: TestClient, world: World) -> None:
+    trial = started(client, world)
+    h = world.operator.headers
+    assert client.get(f"/v1/trials/{trial['id']}", headers=h).status_code == 200
+    assert client.get(f"/v1/trials/{trial['id']}/timeline", headers=h).status_code == 200
+    r = client.post(f"/v1/trials/{trial['id']}/extend", headers=h)
+    assert r.status_code == 403
+    assert r.json()["rule"] == "P2"

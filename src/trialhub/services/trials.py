@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Literal
 
-from trialhub.domain.errors import ErrorCollector, NotFound
+from trialhub.domain.errors import ErrorCollector, Forbidden, NotFound
 from trialhub.domain.model import (
     Customer,
     CustomerState,
@@ -169,6 +169,9 @@ def get_trial(ctx: Context, actor: Actor, trial_id: str) -> TrialView:
 def load_trial(uow: UnitOfWork, actor: Actor, trial_id: str, action: Action) -> Trial:
     """A trial of the caller's partner, within the caller's reach, or 404 (rules P2, P3)."""
     if actor.is_operator:
+        # the trials team sees every trial but changes none: partners own their trials
+        if action is not Action.READ_CUSTOMERS:
+            raise Forbidden("The trials team can read trials but not change them.", rule="P2")
         trial = uow.trials.get(trial_id)
         if trial is None:
             raise NotFound("No such trial.", rule="P3")
