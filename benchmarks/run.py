@@ -75,6 +75,8 @@ def seed(ctx: Context, n: int) -> tuple[object, str]:
                 "access": "full",
                 "created_by_admin_id": admin.id,
                 "created_at": START,
+                "sort_end": ends,
+                "sort_name": f"Company {i:07d}",
             }
         )
         tris.append(

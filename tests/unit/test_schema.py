@@ -33,3 +33,55 @@ def test_downgrade_to_base_and_up_again(tmp_path: object) -> None:
     engine.dispose()
     upgrade(url)
     assert _diff(url) == []
+
+
+def test_0004_backfills_the_customer_sort_key(tmp_path: object) -> None:
+    from sqlalchemy import text
+
+    url = f"sqlite:///{tmp_path}/k.db"
+    upgrade(url, "0003")
+    engine = create_engine(url)
+    t0 = "2026-03-02 09:00:00.000000"
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "insert into partners (id, name, tier, certified, created_at) "
+                "values ('p', 'P', 1, 1, :t)"
+            ),
+            {"t": t0},
+        )
+        conn.execute(
+            text(
+                "insert into organizations (id, name, kind, country, region, created_at) values "
+                "('o1', 'Zeta', 'customer', 'FR', 'EU', :t),"
+                " ('o2', 'Alpha', 'customer', 'FR', 'EU', :t)"
+            ),
+            {"t": t0},
+        )
+        conn.execute(
+            text(
+                "insert into customers (id, partner_id, org_id, state, created_at) values "
+                "('c1', 'p', 'o1', 'active', :t), ('c2', 'p', 'o2', 'active', :t)"
+            ),
+            {"t": t0},
+        )
+        conn.execute(
+            text(
+                "insert into trials (id, partner_id, org_id, customer_id, kind, status,"
+                " duration_days, user_licenses, setup, created_at, updated_at, ends_at, version)"
+                " values "
+                "('t1', 'p', 'o1', 'c1', 'new_customer', 'active', 30, 1, 'now', :t, :t,"
+                " '2026-04-01 09:00:00.000000', 1)"
+            ),
+            {"t": t0},
+        )
+    engine.dispose()
+    upgrade(url)
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(text("select id, sort_name, sort_end from customers order by id")).all()
+    engine.dispose()
+    assert [(r[0], r[1], str(r[2])[:10]) for r in rows] == [
+        ("c1", "Zeta", "2026-04-01"),
+        ("c2", "Alpha", "9999-12-31"),
+    ]

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from trialhub.domain.events import DomainEvent, EventSource
 from trialhub.domain.roles import Role
 from trialhub.domain.states import OPEN_STATUSES, TrialStatus
+
+# the sort key of a customer with no open trial end date: after every real date
+NO_END = datetime(9999, 12, 31, tzinfo=UTC)
 
 
 def new_id(prefix: str) -> str:
@@ -189,6 +192,10 @@ class Customer(EventSource):
     created_by_admin_id: str | None = None
     access: str | None = None
     removed_at: datetime | None = None
+    # the customer list's sort key, kept by a unit-of-work hook: the soonest end date of an
+    # open trial (NO_END when none), then the organization's name
+    sort_end: datetime = NO_END
+    sort_name: str = ""
     assignments: list[CustomerAssignment] = field(default_factory=list)
     organization: Organization | None = None
 

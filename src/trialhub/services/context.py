@@ -12,6 +12,7 @@ from trialhub.domain.errors import Forbidden, NotCertified, NotFound
 from trialhub.domain.model import Admin, Customer, Partner
 from trialhub.domain.policy import DEFAULT_POLICY, Policy
 from trialhub.domain.roles import PARTNER_ROLES, WRITE_ACTIONS, Action, Reach, Role, reach
+from trialhub.services.customer_keys import refresh_customer_keys
 from trialhub.services.fanout import fan_out
 from trialhub.services.ports import EmailRenderer, Mailer, WebhookSender
 from trialhub.services.schedule import schedule_hook
@@ -42,7 +43,10 @@ class Context:
         return UnitOfWork(
             self.db.session_factory,
             scope,
-            before_commit=(schedule_hook(self.policy, self.catalog, self.clock.now),),
+            before_commit=(
+                schedule_hook(self.policy, self.catalog, self.clock.now),
+                refresh_customer_keys,
+            ),
             after_audit=(fan_out, *self.after_audit),
         )
 

@@ -141,7 +141,11 @@ customers = Table(
     Column("created_by_admin_id", ID, ForeignKey("admins.id"), nullable=True),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("removed_at", UTCDateTime(), nullable=True),
+    Column("sort_end", UTCDateTime(), nullable=False),
+    Column("sort_name", String(200), nullable=False),
     UniqueConstraint("partner_id", "org_id"),
+    # the customer list is a keyset walk of this index (sorted by end date, name, id)
+    Index("ix_customers_list", "partner_id", "sort_end", "sort_name", "id"),
 )
 
 customer_assignments = Table(

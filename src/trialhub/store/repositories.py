@@ -6,13 +6,14 @@ import base64
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, and_, delete, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from trialhub.domain.model import (
+    NO_END,
     Admin,
     ApiToken,
     AuditEvent,
@@ -225,26 +226,21 @@ class CustomerRepository(_Repo):
         )
         self.session.execute(stmt)
 
+    def soonest_open_end(self, customer_id: str) -> datetime | None:
+        t = orm.trials
+        stmt = select(func.min(t.c.ends_at)).where(
+            t.c.customer_id == customer_id, t.c.status.in_(_OPEN_STATUSES)
+        )
+        value = self.session.scalar(stmt)
+        return value if isinstance(value, datetime) else None
+
     def search(
         self, flt: CustomerFilter, *, now: datetime, limit: int, cursor: str | None
     ) -> tuple[list[CustomerRow], str | None]:
-        """The customer list, sorted by the soonest open trial end date, then name and id."""
+        """The customer list: a keyset walk of ix_customers_list (soonest open end date,
+        then name, then id), so a page costs the same however many customers there are."""
         c, o, t = orm.customers, orm.organizations, orm.trials
-        open_statuses = ("pending_consent", "awaiting_provisioning", "active", "expired")
-        soonest = (
-            select(t.c.customer_id, func.min(t.c.ends_at).label("sort_end"))
-            .where(t.c.status.in_(open_statuses))
-            .group_by(t.c.customer_id)
-            .subquery()
-        )
-        # customers with no open end date sort last: a far-future stand-in keeps the key total
-        sort_end = func.coalesce(soonest.c.sort_end, _FAR_FUTURE)
-        stmt = (
-            select(Customer, sort_end.label("k_end"), o.c.name.label("k_name"))
-            .join(o, o.c.id == c.c.org_id)
-            .outerjoin(soonest, soonest.c.customer_id == c.c.id)
-            .where(c.c.state != CustomerState.REMOVED.value)
-        )
+        stmt = select(Customer).where(c.c.state != CustomerState.REMOVED.value)
         stmt = self._scoped(stmt, c.c.partner_id)
         if flt.reach_admin_id is not None:
             assigned = select(orm.customer_assignments.c.customer_id).where(
@@ -258,13 +254,11 @@ class CustomerRepository(_Repo):
             admin_match = select(orm.org_admins.c.org_id).where(
                 func.lower(orm.org_admins.c.email).like(pattern, escape="\\")
             )
-            stmt = stmt.where(
-                or_(func.lower(o.c.name).like(pattern, escape="\\"), o.c.id.in_(admin_match))
-            )
+            name_match = select(o.c.id).where(func.lower(o.c.name).like(pattern, escape="\\"))
+            stmt = stmt.where(or_(c.c.org_id.in_(name_match), c.c.org_id.in_(admin_match)))
         if flt.status == "none":
-            stmt = stmt.where(
-                ~c.c.id.in_(select(t.c.customer_id).where(t.c.status.in_(open_statuses)))
-            )
+            open_ones = select(t.c.customer_id).where(t.c.status.in_(_OPEN_STATUSES))
+            stmt = stmt.where(~c.c.id.in_(open_ones))
         elif flt.status:
             stmt = stmt.where(c.c.id.in_(select(t.c.customer_id).where(t.c.status == flt.status)))
         if flt.expiring_within_days is not None:
@@ -281,32 +275,29 @@ class CustomerRepository(_Repo):
             end = datetime.fromisoformat(k_end)
             stmt = stmt.where(
                 or_(
-                    sort_end > end,
-                    and_(sort_end == end, o.c.name > k_name),
-                    and_(sort_end == end, o.c.name == k_name, c.c.id > k_id),
+                    c.c.sort_end > end,
+                    and_(c.c.sort_end == end, c.c.sort_name > k_name),
+                    and_(c.c.sort_end == end, c.c.sort_name == k_name, c.c.id > k_id),
                 )
             )
-        stmt = stmt.order_by(sort_end, o.c.name, c.c.id).limit(limit + 1)
-        rows = self.session.execute(stmt).all()
-        page = rows[:limit]
+        stmt = stmt.order_by(c.c.sort_end, c.c.sort_name, c.c.id).limit(limit + 1)
+        found = list(self.session.scalars(stmt))
+        page = found[:limit]
         next_cursor = None
-        if len(rows) > limit:
+        if len(found) > limit:
             last = page[-1]
-            next_cursor = encode_cursor([last.k_end, last.k_name, last[0].id])
-        customers: list[Customer] = [r[0] for r in page]
-        trials_by_customer = self._trials_for([cu.id for cu in customers])
+            next_cursor = encode_cursor([last.sort_end, last.sort_name, last.id])
+        trials_by_customer = self._trials_for([cu.id for cu in page])
         out = []
-        for r in page:
-            cu = r[0]
-            org = self.session.get(Organization, cu.org_id)
+        for cu in page:
+            org = cu.organization or self.session.get(Organization, cu.org_id)
             assert org is not None
-            k_end = r.k_end
             out.append(
                 CustomerRow(
                     customer=cu,
                     organization=org,
                     trials=trials_by_customer.get(cu.id, []),
-                    sort_end=None if _is_far_future(k_end) else k_end,
+                    sort_end=None if cu.sort_end == _NO_END else cu.sort_end,
                 )
             )
         return out, next_cursor
@@ -332,11 +323,8 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-_FAR_FUTURE = literal(datetime(9999, 12, 31, tzinfo=UTC), UTCDateTime())
-
-
-def _is_far_future(value: Any) -> bool:
-    return value is None or (isinstance(value, datetime) and value.year == 9999)
+_NO_END = literal(NO_END, UTCDateTime())
+_OPEN_STATUSES = ("pending_consent", "awaiting_provisioning", "active", "expired")
 
 
 class TrialRepository(_Repo):

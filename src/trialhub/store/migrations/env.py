@@ -35,6 +35,10 @@ def run_migrations_online() -> None:
     assert url is not None
     engine = make_engine(url)
     with engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            # batch migrations copy tables; SQLite must not enforce foreign keys meanwhile
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()  # end the autobegun transaction: migrations run their own
         context.configure(
             connection=connection, target_metadata=target_metadata, render_as_batch=True
         )
