@@ -123,49 +123,13 @@ def test_partner_admin_and_token(run) -> None:  # type: ignore[no-untyped-def]
 
 def test_existing_customer_consent_round_trip(run) -> None:  # type: ignore[no-untyped-def]
     # Globex (demo) has hank@ as full admin and homer@ as a user: rule K1 sends to both
-    out = run(
-        "trial",
-        "start",
-        "--as",
-        SALES,
-        "--company",
-        "X",
-        "--admin-email",
-        "homer@globex.example",
-        "--vertical",
-        "retail",
-        "--country",
-        "DE",
-        "--supported-location",
-        "--service",
-        "calling",
-        "--licenses",
-        "5",
-        ok=False,
-    )
+    globex = "trial start --as {} --company X --admin-email homer@globex.example --vertical retail"
+    args = [*globex.format(SALES).split(), "--country", "DE", "--supported-location"]
+    args += ["--service", "calling", "--licenses", "5"]
+    out = run(*args, ok=False)
     assert "rule C3" in out
     org_id = re.search(r"confirm_existing_org_id=(org_[0-9a-f]+)", out).group(1)  # type: ignore[union-attr]
-    out = run(
-        "trial",
-        "start",
-        "--as",
-        SALES,
-        "--company",
-        "X",
-        "--admin-email",
-        "homer@globex.example",
-        "--vertical",
-        "retail",
-        "--country",
-        "DE",
-        "--supported-location",
-        "--service",
-        "calling",
-        "--licenses",
-        "5",
-        "--confirm-org",
-        org_id,
-    )
+    out = run(*args, "--confirm-org", org_id)
     assert "pending customer consent" in out
     trial_id = re.search(r"trl_[0-9a-f]+", out).group(0)  # type: ignore[union-attr]
     customer_id = re.search(r"cus_[0-9a-f]+", out).group(0)  # type: ignore[union-attr]
