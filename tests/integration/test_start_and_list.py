@@ -502,3 +502,42 @@ def test_admin_token_for_another_partner_admin_is_refused(client: TestClient, wo
         f"/v1/admins/{world.sales.actor.admin_id}/tokens", json={}, headers=world.sales.headers
     )
     assert own.status_code == 201
+
+
+def test_assigning_a_customer_extends_an_own_reach_role(client: TestClient, world: World) -> None:
+    trial = start(client, world).json()  # provisioned by the sales full administrator
+    cid = trial["customer_id"]
+    h = world.partner_admin.headers
+    assert client.get(f"/v1/customers/{cid}", headers=h).status_code == 404  # rule P2
+    body = {"admin_id": world.partner_admin.actor.admin_id}
+    refused = client.post(
+        f"/v1/customers/{cid}/assignments", json=body, headers=world.sales.headers
+    )
+    assert refused.status_code == 403
+    r = client.post(
+        f"/v1/customers/{cid}/assignments", json=body, headers=world.partner_full.headers
+    )
+    assert r.status_code == 200
+    assert r.json()["assigned_admin_ids"] == [world.partner_admin.actor.admin_id]
+    assert client.get(f"/v1/customers/{cid}", headers=h).status_code == 200
+    assert [c["id"] for c in client.get("/v1/customers", headers=h).json()["items"]] == [cid]
+    assert client.post(f"/v1/trials/{trial['id']}/extend", headers=h).status_code == 200
+    other = make_world(world.ctx, name="B")
+    foreign = {"admin_id": other.sales.actor.admin_id}
+    r = client.post(
+        f"/v1/customers/{cid}/assignments", json=foreign, headers=world.partner_full.headers
+    )
+    assert r.status_code == 404
+    gone = client.delete(
+        f"/v1/customers/{cid}/assignments/{world.partner_admin.actor.admin_id}",
+        headers=world.partner_full.headers,
+    )
+    assert gone.json()["assigned_admin_ids"] == []
+    assert client.get(f"/v1/customers/{cid}", headers=h).status_code == 404
+    actions = [
+        e["action"]
+        for e in client.get("/v1/events?limit=200", headers=world.partner_full.headers).json()[
+            "items"
+        ]
+    ]
+    assert {"customer.assigned", "customer.unassigned"} <= set(actions)  # rule E1

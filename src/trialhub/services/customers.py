@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from trialhub.domain.errors import ErrorCollector, NotFound
+from trialhub.domain.events import DomainEvent
+from trialhub.domain.model import Customer, CustomerAssignment, new_id
 from trialhub.domain.roles import Action, Reach
 from trialhub.domain.rules import eligibility
 from trialhub.domain.states import OPEN_STATUSES, TrialStatus
@@ -123,6 +125,7 @@ def get_customer(ctx: Context, actor: Actor, customer_id: str) -> CustomerDetail
             id=customer.id,
             state=customer.state,
             access=customer.access,
+            assigned_admin_ids=[a.admin_id for a in customer.assignments],
             created_at=customer.created_at,
             organization=organization_view(ctx.catalog, org, uow),
             trials=[trial_view(ctx.catalog, t, now) for t in uow.customers.trials_of(customer.id)],
@@ -152,3 +155,58 @@ def list_events(
         items = [AuditEventView.model_validate(e) for e in page]
         next_cursor = str(page[-1].id) if len(events) > size and page else None
         return EventPage(items=items, next_cursor=next_cursor)
+
+
+def assign_customer(ctx: Context, actor: Actor, customer_id: str, admin_id: str) -> CustomerDetail:
+    """A full administrator assigns a customer to one of its partner's administrators, who
+    then manages it even with an own-reach role (rule P2)."""
+    require_partner(actor, Action.MANAGE_ADMINS)
+    now = ctx.now()
+    with ctx.uow(actor.scope) as uow:
+        customer = uow.customers.get(customer_id)
+        if customer is None:
+            raise NotFound("No such customer.", rule="P3")
+        admin = uow.admins.get(admin_id)
+        if admin is None or admin.partner_id != customer.partner_id:
+            raise NotFound(
+                "No such administrator in your partner organization.", field="admin_id", rule="P3"
+            )
+        if not any(a.admin_id == admin_id for a in customer.assignments):
+            customer.assignments.append(
+                CustomerAssignment(
+                    id=new_id("asg"), customer_id=customer.id, admin_id=admin_id, created_at=now
+                )
+            )
+            customer.record(_assignment_event("customer.assigned", customer, admin_id, now))
+        uow.commit()
+    return get_customer(ctx, actor, customer_id)
+
+
+def unassign_customer(
+    ctx: Context, actor: Actor, customer_id: str, admin_id: str
+) -> CustomerDetail:
+    require_partner(actor, Action.MANAGE_ADMINS)
+    now = ctx.now()
+    with ctx.uow(actor.scope) as uow:
+        customer = uow.customers.get(customer_id)
+        if customer is None:
+            raise NotFound("No such customer.", rule="P3")
+        for assignment in list(customer.assignments):
+            if assignment.admin_id == admin_id:
+                customer.assignments.remove(assignment)
+                uow.session.delete(assignment)
+                customer.record(_assignment_event("customer.unassigned", customer, admin_id, now))
+        uow.commit()
+    return get_customer(ctx, actor, customer_id)
+
+
+def _assignment_event(action: str, customer: Customer, admin_id: str, at: datetime) -> DomainEvent:
+    return DomainEvent(
+        action=action,
+        subject_type="customer",
+        subject_id=customer.id,
+        at=at,
+        after={"admin_id": admin_id},
+        partner_id=customer.partner_id,
+        org_id=customer.org_id,
+    )

@@ -270,6 +270,7 @@ class CustomerDetail(View):
     id: str
     state: str
     access: str | None = None
+    assigned_admin_ids: list[str] = Field(default_factory=list)
     created_at: datetime
     organization: OrganizationView
     trials: list[TrialView]
@@ -383,3 +384,7 @@ class TimelineView(View):
     status_label: str
     events: list[AuditEventView]
     deadlines: list[DeadlineView]
+
+
+class AssignCustomer(Command):
+    admin_id: str = Field(description="A partner administrator of your organization")

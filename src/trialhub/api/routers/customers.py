@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
 
-from trialhub.api.deps import ContextDep, CurrentActor
+from trialhub.api.deps import ContextDep, CurrentActor, IdempotentDep
 from trialhub.services import customers
-from trialhub.services.schemas import CustomerDetail, CustomerPage, EventPage
+from trialhub.services.schemas import AssignCustomer, CustomerDetail, CustomerPage, EventPage
 
 router = APIRouter(prefix="/v1", tags=["customers"])
 
@@ -55,3 +56,18 @@ def list_events(
 ) -> EventPage:
     """The audit log of your scope, oldest first (rule E1)."""
     return customers.list_events(ctx, actor, after=after, limit=limit, trial_id=trial_id)
+
+
+@router.post("/customers/{customer_id}/assignments", response_model=CustomerDetail)
+def assign(customer_id: str, cmd: AssignCustomer, run: IdempotentDep) -> JSONResponse:
+    """Assign the customer to one of your administrators (full administrators, rule P2)."""
+    return run.run(
+        lambda: customers.assign_customer(run.ctx, run.actor, customer_id, cmd.admin_id),
+        body=cmd.model_dump(),
+    )
+
+
+@router.delete("/customers/{customer_id}/assignments/{admin_id}", response_model=CustomerDetail)
+def unassign(customer_id: str, admin_id: str, run: IdempotentDep) -> JSONResponse:
+    """Take the customer away from that administrator."""
+    return run.run(lambda: customers.unassign_customer(run.ctx, run.actor, customer_id, admin_id))
