@@ -126,6 +126,18 @@ def test_existing_customer_consent_round_trip(run) -> None:  # type: ignore[no-u
     globex = "trial start --as {} --company X --admin-email homer@globex.example --vertical retail"
     args = [*globex.format(SALES).split(), "--country", "DE", "--supported-location"]
     args += ["--service", "calling", "--licenses", "5"]
+    preview = run(
+        "trial",
+        "preview",
+        "--as",
+        SALES,
+        "--admin-email",
+        "homer@globex.example",
+        "--country",
+        "DE",
+    )
+    assert "Existing organization: Globex" in preview
+    assert "Webex Meetings: cannot: The customer already purchased this service." in preview
     out = run(*args, ok=False)
     assert "rule C3" in out
     org_id = re.search(r"confirm_existing_org_id=(org_[0-9a-f]+)", out).group(1)  # type: ignore[union-attr]
@@ -162,3 +174,32 @@ def test_existing_customer_consent_round_trip(run) -> None:  # type: ignore[no-u
         "trial", "services", trial_id, "--as", SALES, "--remove", "calling", ok=False
     )
     assert "deleted" in run("trial", "delete", trial_id, "--as", SALES, "--yes")
+    run(
+        "admin",
+        "create",
+        "--partner",
+        _demo_partner_id(),
+        "--email",
+        "pa@demo.example",
+        "--name",
+        "PA",
+        "--role",
+        "partner_admin",
+    )
+    assert "now manages" in run(
+        "customer", "assign", customer_id, "--as", SALES, "--admin", "pa@demo.example"
+    )
+    assert "Globex" in run("customer", "show", customer_id, "--as", "pa@demo.example")
+
+
+def _demo_partner_id() -> str:
+    import os
+
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(os.environ["TRIALHUB_DATABASE_URL"])
+    with engine.connect() as conn:
+        found = conn.execute(text("select id from partners where name = 'Demo Partner'"))
+        partner_id = str(found.scalar_one())
+    engine.dispose()
+    return partner_id

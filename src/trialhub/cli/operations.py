@@ -207,3 +207,23 @@ def consent_decline(token: TokenArg, database_url: DatabaseOpt = None) -> None:
     with open_context(database_url) as ctx:
         consent.decide(ctx, token, ConsentDecision(decision="decline"))
         console.print("Declined: the request is cancelled.")
+
+
+@customer_app.command("assign")
+def customer_assign(
+    customer_id: Annotated[str, typer.Argument(help="The customer id (cus_…)")],
+    as_: AsOpt,
+    admin: Annotated[str, typer.Option(help="Email of the administrator to assign")],
+    remove: Annotated[bool, typer.Option("--remove", help="Unassign instead")] = False,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Assign a customer to one of your administrators, or take it away (rule P2)."""
+    with open_context(database_url) as ctx:
+        actor = acting(ctx, as_)
+        admin_id = acting(ctx, admin).admin_id
+        if remove:
+            customers.unassign_customer(ctx, actor, customer_id, admin_id)
+        else:
+            customers.assign_customer(ctx, actor, customer_id, admin_id)
+        verb = "no longer manages" if remove else "now manages"
+        console.print(f"{admin} {verb} {customer_id}.", highlight=False)

@@ -13,6 +13,7 @@ from trialhub.services.context import Actor, Context
 from trialhub.services.schemas import (
     MeetingsSiteInput,
     NewCustomer,
+    PreviewTrial,
     ServiceChoice,
     StartTrial,
     TrialView,
@@ -105,6 +106,47 @@ def trial_start(
             setup="later" if setup == "later" else "now",
         )
         print_trial(trials.start_trial(ctx, actor, cmd))
+
+
+@trial_app.command("preview")
+def trial_preview(
+    as_: AsOpt,
+    admin_email: Annotated[str, typer.Option("--admin-email", help="Customer admin email")],
+    country: Annotated[str, typer.Option(help="ISO country code (rule C2)")],
+    company: Annotated[str, typer.Option(help="Company name")] = "Preview",
+    vertical: Annotated[str, typer.Option(help="Business vertical code")] = "other",
+    database_url: DatabaseOpt = None,
+) -> None:
+    """What a start would do: the region, an existing organization to confirm (C3), and
+    which services can be trialed and why not (S3). Writes nothing."""
+    with open_context(database_url) as ctx:
+        view = trials.preview_trial(
+            ctx,
+            acting(ctx, as_),
+            PreviewTrial(
+                customer=NewCustomer(
+                    company_name=company,
+                    admin_email=admin_email,
+                    business_vertical=vertical,
+                    country=country,
+                    supported_location_ack=True,
+                )
+            ),
+        )
+    region = view.region.name if view.region else "?"
+    console.print(f"Flow: {view.flow}; data stays in {region}.", highlight=False)
+    if view.existing_organization:
+        org = view.existing_organization
+        console.print(
+            f"Existing organization: {org.name} ({org.id}, {org.region.name}); "
+            f"confirm it with --confirm-org {org.id}",
+            highlight=False,
+        )
+    for warning in view.warnings:
+        console.print(f"[yellow]warning[/]: {warning}", highlight=False)
+    for e in view.services:
+        mark = "[green]can trial[/]" if e.eligible else f"[red]cannot[/]: {e.reason}"
+        console.print(f"  {e.name}: {mark}", highlight=False)
 
 
 @trial_app.command("show")
