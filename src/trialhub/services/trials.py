@@ -83,7 +83,12 @@ def preview_trial(ctx: Context, actor: Actor, cmd: PreviewTrial) -> PreviewView:
         if owner is not None and owner.organization.kind == OrgKind.CUSTOMER:
             org = owner.organization
             link = uow.customers.for_org(actor.partner_id, org.id)
-            in_list = link is not None and link.state != CustomerState.REMOVED
+            in_list = link is not None and link.state == CustomerState.ACTIVE
+            if link is not None and link.state == CustomerState.PENDING:
+                warnings.append(
+                    f"A trial request to {org.name} is already waiting for its consent: resend "
+                    "or cancel it (rule K5)."
+                )
             existing = ExistingOrgView(
                 id=org.id,
                 name=org.name,
