@@ -7,6 +7,8 @@ change, delivered signed with retries, every attempt in the delivery log.
 from __future__ import annotations
 
 import base64
+import ipaddress
+import re
 import secrets
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -25,12 +27,18 @@ from trialhub.services.schemas import Command, View
 from trialhub.store.uow import UnitOfWork
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+# an action name as the audit log writes it: trial.expired, customer.consented, trial.notice_7d
+_EVENT_TYPE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)+")
+_DNS_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+MAX_EVENT_TYPES = 50
 
 
 class CreateWebhook(Command):
     url: str = Field(max_length=2000, description="https:// (http:// only for loopback)")
     event_types: list[str] = Field(
-        min_length=1, description="Event actions such as trial.expired, or * for all"
+        min_length=1,
+        max_length=MAX_EVENT_TYPES,
+        description="Event actions such as trial.expired, or * for all",
     )
     description: str | None = Field(default=None, max_length=200)
 
@@ -76,13 +84,11 @@ def create_endpoint(ctx: Context, actor: Actor, cmd: CreateWebhook) -> WebhookVi
     require_partner(actor, Action.MANAGE_ADMINS)
     assert actor.partner_id is not None
     errors = ErrorCollector()
-    parts = urlsplit(cmd.url.strip())
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        errors.add("url", "Give an absolute https:// URL.")
-    elif parts.scheme == "http" and parts.hostname not in _LOOPBACK:
-        errors.add("url", "Webhooks go over https:// (http:// only to this machine).")
+    problem = url_problem(cmd.url.strip())
+    if problem is not None:
+        errors.add("url", problem)
     for i, kind in enumerate(cmd.event_types):
-        if kind != "*" and (not kind or "." not in kind or len(kind) > 80):
+        if kind != "*" and (len(kind) > 80 or not _EVENT_TYPE.fullmatch(kind)):
             errors.add(f"event_types[{i}]", "Give an event action like trial.expired, or *.")
     errors.raise_if_any()
     now = ctx.now()
@@ -102,6 +108,46 @@ def create_endpoint(ctx: Context, actor: Actor, cmd: CreateWebhook) -> WebhookVi
         endpoint.record(_event("webhook.created", endpoint, now, url=endpoint.url))
         uow.commit()
         return _view(endpoint, secret=secret)
+
+
+def url_problem(url: str) -> str | None:
+    """Why a webhook URL is refused, or None. Checked here, at the door, so that no stored
+    endpoint is one the sender can never reach (rule E3: bad input is a 422, never a 500)."""
+    if any(ch.isspace() or not ch.isprintable() for ch in url):
+        return "A URL has no spaces or control characters."
+    try:  # urlsplit raises ValueError on a broken [IPv6] host, .port on a bad port
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return "Give an absolute https:// URL."
+    if parts.scheme not in ("https", "http") or not host:
+        return "Give an absolute https:// URL."
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0:
+        return "The port must be a number between 1 and 65535."
+    if not _valid_host(host):
+        return "The host is not a valid domain name or IP address."
+    if parts.scheme == "http" and host not in _LOOPBACK:
+        # a signed payload still leaks trial data in clear over http, so only to this machine
+        return "Webhooks go over https:// (http:// only to this machine)."
+    return None
+
+
+def _valid_host(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    try:  # internationalized names are sent as their IDNA (punycode) form
+        ascii_host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return False
+    labels = ascii_host.removesuffix(".").split(".")
+    return len(ascii_host) <= 253 and all(_DNS_LABEL.fullmatch(label) for label in labels)
 
 
 def _own(uow: UnitOfWork, actor: Actor, endpoint_id: str) -> WebhookEndpoint:
