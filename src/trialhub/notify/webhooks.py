@@ -29,25 +29,33 @@ class HttpWebhookSender:
         self.timeout = timeout
 
     def send(self, request: WebhookRequest) -> WebhookResult:
+        """POSTs once; 2xx is success, anything else (redirects too) a failure to retry."""
         started = time.monotonic()
         try:
-            response = httpx.post(
+            # streamed and never read: only the status matters, and a receiver must not make
+            # the worker hold a large body in memory
+            with httpx.stream(
+                "POST",
                 request.url,
                 content=request.body.encode(),
                 headers=signature_headers(request),
                 timeout=self.timeout,
                 follow_redirects=False,
-            )
-        except httpx.HTTPError as error:
+            ) as response:
+                status = response.status_code
+        except Exception as error:
+            # the port promises never to raise: besides httpx.HTTPError, httpx.InvalidURL and
+            # UnicodeError (a host IDNA cannot encode) escape httpx, and one raising message
+            # would stop the whole delivery batch on every tick (rule E2)
             elapsed = int((time.monotonic() - started) * 1000)
             return WebhookResult(
-                success=False, duration_ms=elapsed, error=f"{type(error).__name__}: {error}"
+                success=False, duration_ms=elapsed, error=f"{type(error).__name__}: {error}"[:500]
             )
         elapsed = int((time.monotonic() - started) * 1000)
-        ok = 200 <= response.status_code < 300
+        ok = 200 <= status < 300
         return WebhookResult(
             success=ok,
             duration_ms=elapsed,
-            status_code=response.status_code,
-            error=None if ok else f"HTTP {response.status_code}",
+            status_code=status,
+            error=None if ok else f"HTTP {status}",
         )
