@@ -7,7 +7,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
@@ -183,3 +183,21 @@ def test_events_fan_out_and_deliver_signed(
     with ctx.uow(Scope.system()) as uow:
         mine_after = [m for m in uow.outbox.all() if m.recipient == created["id"]]
         assert len(mine_after) == 2  # a deleted endpoint gets nothing new
+
+
+def test_signatures_carry_real_time_even_on_a_moved_clock(
+    client: TestClient, world: World, receiver: Receiver, clock: MovableClock
+) -> None:
+    """A sandbox clock weeks ahead must not make receivers reject the signature: the
+    webhook-timestamp header is wall-clock time (Standard Webhooks allow 5 minutes)."""
+    h = world.sales_full.headers
+    created = client.post(
+        "/v1/webhooks", json={"url": receiver.url, "event_types": ["trial.created"]}, headers=h
+    ).json()
+    clock.advance(timedelta(days=45))
+    client.post("/v1/trials", json=new_customer_body(), headers=h)
+    world.ctx.webhook_sender = HttpWebhookSender()
+    assert delivery.deliver(world.ctx).sent == 1
+    ((headers, raw),) = receiver.requests
+    assert abs(int(headers["webhook-timestamp"]) - time.time()) < 60
+    assert Webhook(created["secret"]).verify(raw, headers)["type"] == "trial.created"

@@ -27,6 +27,9 @@ class Context:
 
     db: Database
     clock: Clock = field(default_factory=SystemClock)
+    # real time, whatever the sandbox clock says: webhook-timestamp headers use it, because
+    # receivers check them against their own wall clock (Standard Webhooks, 5 minutes)
+    wall_clock: Clock = field(default_factory=SystemClock)
     policy: Policy = DEFAULT_POLICY
     catalog: Catalog = field(default_factory=get_catalog)
     sandbox: bool = False

@@ -168,7 +168,7 @@ def _send_webhook(ctx: Context, m: _Snapshot, url: str, secret: str) -> WebhookR
             url=url,
             secret=secret,
             message_id=m.message_id,
-            timestamp=int(ctx.now().timestamp()),
+            timestamp=int(ctx.wall_clock.now().timestamp()),
             body=body,
         )
     )
