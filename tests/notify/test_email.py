@@ -57,8 +57,45 @@ PAYLOADS: dict[str, dict[str, Any]] = {
         "audience": "customer",
     },
     "numbers_released": {"organization": "Globex", "partner": "Reseller"},
-    "device_return_reminder": {"organization": "Globex", "due_at": "2026-08-01T00:00:00+00:00"},
 }
+_SHIPMENT = {
+    "organization": "Globex",
+    "org_id": "org_9",
+    "partner": "Reseller",
+    "demo_order": "D12345678",
+    "devices": [{"model": "Room Bar", "serial_number": "FOC123"}],
+    "carrier": "UPS",
+    "tracking": "1Z999",
+    "device_due_at": "2026-07-18T00:00:00+00:00",
+    "due_at": "2026-08-01T00:00:00+00:00",
+    "return_carrier": "UPS",
+    "return_instructions": "Affix the return label that came in the box and call UPS.",
+    "audience": "customer",
+}
+for _name in ("devices_shipped", "device_return_reminder", "devices_overdue", "return_label"):
+    PAYLOADS[_name] = _SHIPMENT
+
+
+def test_device_emails_name_the_dates_serials_and_carrier() -> None:
+    """Rules D7, D8: the EULA email gives the device due date and the return date two weeks
+    later; reminders tell the customer how to return, and the partner to follow up."""
+    shipped = RENDERER.render("devices_shipped", _SHIPMENT, recipient="c@globex.example")
+    assert "18 July 2026" in shipped.text
+    assert "01 August 2026" in shipped.text
+    assert "FOC123" in shipped.text
+    assert "FOC123" in shipped.html
+    assert "call UPS" in shipped.text
+    assert "D12345678" in shipped.subject
+    customer = RENDERER.render("device_return_reminder", _SHIPMENT, recipient="c@x.example")
+    partner = RENDERER.render(
+        "device_return_reminder", {**_SHIPMENT, "audience": "partner"}, recipient="p@x.example"
+    )
+    assert "call UPS" in customer.text
+    assert "call UPS" not in partner.text
+    assert "overdue return is flagged" in partner.text
+    overdue = RENDERER.render("devices_overdue", _SHIPMENT, recipient="c@x.example")
+    assert "overdue" in overdue.subject
+    assert "have not been returned" in overdue.text
 
 
 @pytest.mark.parametrize("template", TEMPLATES)

@@ -16,7 +16,6 @@ from trialhub.domain.conversion import (
     lost_services,
 )
 from trialhub.domain.devices import (
-    Address,
     DeviceExtensionRequest,
     DeviceLine,
     DeviceShipment,
@@ -124,22 +123,47 @@ def shipment() -> DeviceShipment:
         device_type="room",
         demo_order="D123456",
         recipient="customer",
-        address=Address("Ann", "+1 555", "1 Main St", "Austin", "78701", "US"),
-        shipped_at=NOW,
-        eula_due_at=NOW + timedelta(days=90),
+        address={"name": "Ann", "phone": "+1 555", "country": "US"},
     )
-    s.devices += [
-        ShippedDevice("room-bar", "room", "FOC123"),
-        ShippedDevice("room-bar", "room", "FOC456"),
-    ]
+    s.ship(
+        at=NOW,
+        eula_due_at=NOW + timedelta(days=90),
+        devices=[
+            ShippedDevice("room-bar", "room", "FOC123"),
+            ShippedDevice("room-bar", "room", "FOC456"),
+        ],
+        carrier="UPS",
+        tracking="1Z",
+        return_carrier="UPS",
+        policy=DEFAULT_POLICY,
+    )
     return s
 
 
 def test_d7_due_back_14_days_after_the_eula_date() -> None:
     s = shipment()
     assert s.return_due_at == NOW + timedelta(days=104)
-    assert not s.overdue(NOW + timedelta(days=104))
-    assert s.overdue(NOW + timedelta(days=104, seconds=1))
+    assert not s.overdue(NOW + timedelta(days=104, seconds=-1))
+    assert s.overdue(NOW + timedelta(days=104))
+    # reminders before the return date: on the device due date and 3 days before (rule D7)
+    assert s.reminder_instants(DEFAULT_POLICY) == [
+        NOW + timedelta(days=90),
+        NOW + timedelta(days=101),
+    ]
+    with pytest.raises(Conflict):  # shipped once only
+        s.ship(
+            at=NOW,
+            eula_due_at=NOW,
+            devices=[],
+            carrier="x",
+            tracking="y",
+            return_carrier="z",
+            policy=DEFAULT_POLICY,
+        )
+    s.returned_at = NOW
+    s.status = "returned"
+    assert not s.overdue(NOW + timedelta(days=200))
+    assert s.reminder_instants(DEFAULT_POLICY) == []
 
 
 def test_d8_carriers_and_serial_matching() -> None:

@@ -10,6 +10,7 @@ from trialhub.api.routers import (
     accounts,
     consent,
     customers,
+    devices,
     me,
     organizations,
     sandbox,
@@ -49,6 +50,7 @@ def create_app(ctx: Context) -> FastAPI:
         consent.router,
         sandbox.router,
         webhooks.router,
+        devices.router,
     ):
         app.include_router(router)
     app.include_router(pages.router)

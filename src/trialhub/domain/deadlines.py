@@ -1,14 +1,17 @@
-"""Every deadline still ahead of a trial, from its state and the policy (rules K6, T4-T8).
+"""Every deadline still ahead of a trial, from its state, its device shipments and the policy
+(rules K6, T4-T8, D7).
 
 One pure function serves the timeline view now and the due-events table of the worker.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from trialhub.domain.devices import DeviceShipment
 from trialhub.domain.model import Trial
 from trialhub.domain.policy import Policy
 from trialhub.domain.states import TrialStatus
@@ -22,6 +25,8 @@ class DeadlineKind(StrEnum):
     USER_NOTICE = "user_notice"  # rule T6
     GRACE_END = "grace_end"  # rule T7: lapse
     NUMBER_RELEASE = "number_release"  # rules T8, T9
+    DEVICE_REMINDER = "device_reminder"  # rule D7: devices due back soon
+    DEVICE_OVERDUE = "device_overdue"  # rule D7: not returned in time, flagged
 
 
 DEADLINE_LABELS: dict[DeadlineKind, str] = {
@@ -32,6 +37,8 @@ DEADLINE_LABELS: dict[DeadlineKind, str] = {
     DeadlineKind.USER_NOTICE: "Users told they no longer have access (rule T6)",
     DeadlineKind.GRACE_END: "Grace period ends; users move to the free organization (rule T7)",
     DeadlineKind.NUMBER_RELEASE: "Calling phone numbers released (rules T8, T9)",
+    DeadlineKind.DEVICE_REMINDER: "Device return reminder to customer and partner (rule D7)",
+    DeadlineKind.DEVICE_OVERDUE: "Devices due back; flagged overdue if not returned (rule D7)",
 }
 
 
@@ -45,11 +52,18 @@ class Deadline:
         return DEADLINE_LABELS[self.kind]
 
 
-def trial_deadlines(trial: Trial, policy: Policy, *, keeps_numbers: bool) -> list[Deadline]:
+def trial_deadlines(
+    trial: Trial,
+    policy: Policy,
+    *,
+    keeps_numbers: bool,
+    shipments: Sequence[DeviceShipment] = (),
+) -> list[Deadline]:
     """All deadlines the trial will meet from its current state, in time order.
 
     `keeps_numbers` says whether the trial holds a service whose phone numbers outlive it
-    (Webex Calling, rule T8).
+    (Webex Calling, rule T8). Device return deadlines (rule D7) follow each shipment's EULA
+    due date, whatever becomes of the trial: devices come back even from a deleted trial.
     """
     status = TrialStatus(trial.status)
     out: list[Deadline] = []
@@ -72,5 +86,12 @@ def trial_deadlines(trial: Trial, policy: Policy, *, keeps_numbers: bool) -> lis
         TrialStatus.DELETED,
     ):
         out.append(Deadline(DeadlineKind.NUMBER_RELEASE, trial.numbers_release_at))
+    for shipment in shipments:
+        if not shipment.awaiting_return() or shipment.return_due_at is None:
+            continue
+        for at in shipment.reminder_instants(policy):
+            out.append(Deadline(DeadlineKind.DEVICE_REMINDER, at))
+        out.append(Deadline(DeadlineKind.DEVICE_OVERDUE, shipment.return_due_at))
     order = list(DeadlineKind)
-    return sorted(out, key=lambda d: (d.at, order.index(d.kind)))
+    # two shipments due back together share their deadlines
+    return sorted(set(out), key=lambda d: (d.at, order.index(d.kind)))

@@ -1,7 +1,7 @@
 """Device trials: shipments, extensions and returns (rules D1-D9), as pure domain.
 
-The use cases and tables arrive with the devices issue; the rules are decided here so that
-every interface will share them.
+The rules are decided here, once, so that every interface shares them; the use cases are in
+`trialhub.services.devices`.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from enum import StrEnum
 
 from trialhub.catalog import Catalog
 from trialhub.domain.errors import Conflict, ErrorCollector, ValidationFailed
+from trialhub.domain.events import DomainEvent, EventSource
 from trialhub.domain.policy import Policy
 
 DEMO_ORDER = re.compile(r"^D\d{6,12}$")  # rule D9: "D" and digits
@@ -24,20 +25,18 @@ class Recipient(StrEnum):
     PARTNER = "partner"
 
 
+class ShipmentStatus(StrEnum):
+    """A shipment is ordered by the partner, shipped by the trials team, then returned."""
+
+    ORDERED = "ordered"
+    SHIPPED = "shipped"
+    RETURNED = "returned"
+
+
 class ExtensionDecision(StrEnum):
     PENDING = "pending"
     APPROVED = "approved"
     DENIED = "denied"
-
-
-@dataclass(frozen=True)
-class Address:
-    name: str
-    phone: str
-    street: str
-    city: str
-    postal_code: str
-    country: str  # ISO 3166-1 alpha-2
 
 
 @dataclass(frozen=True)
@@ -48,38 +47,106 @@ class DeviceLine:
 
 @dataclass(eq=False)
 class ShippedDevice:
+    """One device of a shipment and its serial number (rule D4)."""
+
     model: str
     device_type: str
     serial_number: str
+    id: str = ""
+    shipment_id: str = ""
 
 
 @dataclass(eq=False)
-class DeviceShipment:
-    """One shipment of one device type for one trial (rules D2, D4, D9)."""
+class DeviceShipment(EventSource):
+    """One shipment of one device type for one trial (rules D2, D4, D9).
+
+    `address` holds name, phone, email, street, city, postal_code and country (ISO alpha-2);
+    `lines` the ordered models and quantities.
+    """
 
     id: str
     trial_id: str
     device_type: str
     demo_order: str
     recipient: str
-    address: Address
-    shipped_at: datetime
-    eula_due_at: datetime  # the device due date of the EULA, not the trial's end date (D7)
+    address: dict[str, str]
+    partner_id: str = ""
+    org_id: str = ""
+    lines: list[dict[str, object]] = field(default_factory=list)
+    status: str = ShipmentStatus.ORDERED.value
+    ordered_at: datetime | None = None
+    ordered_by_admin_id: str | None = None
+    shipped_at: datetime | None = None
+    # the device due date of the EULA email, not the trial's end date (rule D7)
+    eula_due_at: datetime | None = None
+    return_due_at: datetime | None = None  # rule D7: 14 days after the EULA due date
     devices: list[ShippedDevice] = field(default_factory=list)
     carrier: str | None = None
     tracking: str | None = None
+    return_carrier: str | None = None  # rule D8, set when shipped
     poe_supported: bool | None = None
     contact_trials_team: bool = False  # rule D3: phones without PoE support
-    deal_id: str | None = None  # US shipments
+    deal_id: str | None = None  # US shipments (rule D1)
     returned_at: datetime | None = None
+    overdue_at: datetime | None = None  # rule D7: flagged when the return date passed
+    labels_requested: int = 0  # rule D8: replacement return labels (US only)
+    version: int = 1
 
     @property
-    def return_due_at(self) -> datetime:
-        """Rule D7: devices are due back 14 days after the EULA due date."""
-        return self.eula_due_at + timedelta(days=14)
+    def country(self) -> str:
+        return self.address.get("country", "")
+
+    def awaiting_return(self) -> bool:
+        return self.status == ShipmentStatus.SHIPPED and self.returned_at is None
 
     def overdue(self, now: datetime) -> bool:
-        return self.returned_at is None and now > self.return_due_at
+        due = self.return_due_at
+        return self.awaiting_return() and due is not None and now >= due
+
+    def reminder_instants(self, policy: Policy) -> list[datetime]:
+        """Rule D7: reminders go out before the return date (policy: days before it)."""
+        due = self.return_due_at
+        if due is None or not self.awaiting_return():
+            return []
+        return sorted({due - timedelta(days=d) for d in policy.device_reminder_days_before})
+
+    def ship(
+        self,
+        *,
+        at: datetime,
+        eula_due_at: datetime,
+        devices: list[ShippedDevice],
+        carrier: str,
+        tracking: str,
+        return_carrier: str,
+        policy: Policy,
+    ) -> None:
+        """The trials team ships the order (rule D4); the return date follows the EULA due
+        date, not the trial's end date (rule D7)."""
+        if self.status != ShipmentStatus.ORDERED:
+            raise Conflict(f"This shipment is already {self.status}.", rule="D4")
+        self.status = ShipmentStatus.SHIPPED.value
+        self.shipped_at = at
+        self.eula_due_at = eula_due_at
+        self.return_due_at = eula_due_at + timedelta(days=policy.device_return_days)
+        self.devices = devices
+        self.carrier = carrier
+        self.tracking = tracking
+        self.return_carrier = return_carrier
+
+    def record_event(self, action: str, at: datetime, **after: object) -> None:
+        self.record(
+            DomainEvent(
+                action=action,
+                subject_type="shipment",
+                subject_id=self.id,
+                at=at,
+                after=dict(after) or None,
+                partner_id=self.partner_id,
+                org_id=self.org_id,
+                trial_id=self.trial_id,
+            )
+        )
 
 
 @dataclass(eq=False)
@@ -194,6 +261,21 @@ def return_carrier(country: str, region: str) -> str:
     return "trials team"
 
 
+RETURN_INSTRUCTIONS = {
+    "UPS": "Keep the original packaging, affix the return label that came in the box and call "
+    "UPS for a pickup. A lost label can be re-requested (United States only).",
+    "DHL": "Contact DHL to arrange the pickup of the devices, in their original packaging.",
+    "Expeditors": "Contact Expeditors to arrange the pickup of the devices, in their original "
+    "packaging.",
+    "trials team": "The trials team will contact you to arrange the return of the devices.",
+}
+
+
+def return_instructions(carrier: str | None) -> str | None:
+    """Rule D8: how the customer sends the devices back with its region's carrier."""
+    return RETURN_INSTRUCTIONS.get(carrier or "")
+
+
 @dataclass(frozen=True)
 class ReturnCheck:
     accepted: bool
@@ -201,10 +283,14 @@ class ReturnCheck:
     unexpected: tuple[str, ...]
 
 
+def normalize_serial(serial: str) -> str:
+    return serial.strip().upper()
+
+
 def check_return(shipment: DeviceShipment, returned_serials: list[str]) -> ReturnCheck:
     """Rule D8: a return is accepted only when the serial numbers match; mismatches listed."""
-    shipped = {d.serial_number.strip().upper() for d in shipment.devices}
-    got = {s.strip().upper() for s in returned_serials}
+    shipped = {normalize_serial(d.serial_number) for d in shipment.devices}
+    got = {normalize_serial(s) for s in returned_serials}
     missing = tuple(sorted(shipped - got))
     unexpected = tuple(sorted(got - shipped))
     return ReturnCheck(

@@ -35,6 +35,8 @@ class Policy:
     device_trial_max_days: int = 120
     # rule D7: devices due back this long after the device due date
     device_return_days: int = 14
+    # rule D7: reminders this many days before the return date (14: on the device due date)
+    device_reminder_days_before: tuple[int, ...] = (14, 3)
     # rule D1: device order limits
     devices_per_order: tuple[int, int] = (1, 5)
     max_room_devices: int = 3

@@ -20,7 +20,10 @@ TEMPLATES = (
     "access_ended",
     "trial_lapsed",
     "numbers_released",
+    "devices_shipped",
     "device_return_reminder",
+    "devices_overdue",
+    "return_label",
 )
 
 
@@ -36,6 +39,8 @@ _OPTIONAL = (
     "audience",
     "org_id",
     "recipient_is_full_admin",
+    "carrier",
+    "tracking",
 )
 
 

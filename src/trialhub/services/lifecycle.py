@@ -1,5 +1,5 @@
 """The lifecycle worker's use case: apply every due deadline exactly once, in order
-(rules K6, T4-T8, T10).
+(rules K6, T4-T8, D7, T10).
 
 `tick` claims due rows in batches; each row is marked done by a conditional UPDATE and its
 effect (status change, emails in the outbox, next deadlines) is written in the same
@@ -26,8 +26,9 @@ from trialhub.domain.model import (
     Trial,
     new_id,
 )
-from trialhub.domain.roles import Action, Reach, Role, reach
 from trialhub.domain.states import TrialStatus, transition
+from trialhub.services import devices
+from trialhub.services.audience import managing_admin_emails
 from trialhub.services.consent import end_request
 from trialhub.services.context import Context
 from trialhub.services.outbox import queue_email
@@ -312,6 +313,16 @@ def _number_release(ctx: Context, uow: UnitOfWork, trial: Trial, row: DueEvent) 
     return "released"
 
 
+def _device_reminder(ctx: Context, uow: UnitOfWork, trial: Trial, row: DueEvent) -> str:
+    """Rule D7: devices due back soon; reminders go out before the return date."""
+    return devices.send_reminders(ctx, uow, trial, row.due_at)
+
+
+def _device_overdue(ctx: Context, uow: UnitOfWork, trial: Trial, row: DueEvent) -> str:
+    """Rule D7: the return date passed with devices still out; the shipment is flagged."""
+    return devices.flag_overdue(ctx, uow, trial, row.due_at)
+
+
 _HANDLERS: dict[DeadlineKind, Handler] = {
     DeadlineKind.CONSENT_EXPIRY: _consent_expiry,
     DeadlineKind.NOTICE_BEFORE_END: _notice,
@@ -320,24 +331,12 @@ _HANDLERS: dict[DeadlineKind, Handler] = {
     DeadlineKind.USER_NOTICE: _user_notice,
     DeadlineKind.GRACE_END: _grace_end,
     DeadlineKind.NUMBER_RELEASE: _number_release,
+    DeadlineKind.DEVICE_REMINDER: _device_reminder,
+    DeadlineKind.DEVICE_OVERDUE: _device_overdue,
 }
 
 
 # ---- helpers -------------------------------------------------------------------------------
-
-
-def managing_admin_emails(uow: UnitOfWork, customer: Customer) -> list[str]:
-    """Every partner administrator who manages the customer (rules T4, P2): roles that reach
-    all customers, and own-reach roles that provisioned it or were assigned it."""
-    out = []
-    for admin in uow.admins.list_for_partner(customer.partner_id):
-        if admin.disabled_at is not None:
-            continue
-        roles = frozenset(Role(r) for r in admin.roles)
-        got = reach(roles, Action.EDIT_TRIAL)
-        if got is Reach.ALL or (got is Reach.OWN and customer.reachable_by(admin.id)):
-            out.append(admin.email)
-    return sorted(out)
 
 
 def _email(

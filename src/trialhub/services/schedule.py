@@ -1,8 +1,9 @@
 """Keeps the due-events table in step with every trial a transaction changed (rule T10).
 
 Runs as a unit-of-work hook, so no use case can forget it: a trial started, extended,
-cancelled, deleted or moved along by the worker gets its future deadlines rewritten in the
-same transaction. Rows already done are history and are never rewritten.
+cancelled, deleted or moved along by the worker, or one whose devices were shipped or
+returned, gets its future deadlines rewritten in the same transaction. Rows already done are
+history and are never rewritten.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import datetime
 
 from trialhub.catalog import Catalog
 from trialhub.domain.deadlines import trial_deadlines
+from trialhub.domain.devices import DeviceShipment
 from trialhub.domain.model import DueEvent, Trial
 from trialhub.domain.policy import Policy
 from trialhub.store.uow import UnitOfWork
@@ -28,7 +30,12 @@ def keeps_numbers(catalog: Catalog, trial: Trial) -> bool:
 def sync_trial(
     uow: UnitOfWork, trial: Trial, policy: Policy, catalog: Catalog, now: datetime
 ) -> None:
-    deadlines = trial_deadlines(trial, policy, keeps_numbers=keeps_numbers(catalog, trial))
+    deadlines = trial_deadlines(
+        trial,
+        policy,
+        keeps_numbers=keeps_numbers(catalog, trial),
+        shipments=uow.shipments.for_trial(trial.id),
+    )
     wanted = {(d.kind.value, d.at) for d in deadlines}
     existing = uow.due.for_trial(trial.id)
     have = {(e.kind, e.due_at) for e in existing}
@@ -50,12 +57,18 @@ def schedule_hook(
     """The before-commit hook for one context."""
 
     def hook(uow: UnitOfWork) -> None:
-        changed = [o for o in uow.touched() if isinstance(o, Trial)]
-        if not changed:
+        touched = uow.touched()
+        changed = {o.id: o for o in touched if isinstance(o, Trial)}
+        shipped = {o.trial_id for o in touched if isinstance(o, DeviceShipment)}
+        if not changed and not shipped:
             return
         now = clock_now()
         uow.session.flush()  # new trials must exist before their due rows
-        for trial in changed:
+        for trial_id in sorted(shipped - set(changed)):
+            trial = uow.trials.get(trial_id)
+            if trial is not None:
+                changed[trial_id] = trial
+        for trial in changed.values():
             sync_trial(uow, trial, policy, catalog, now)
 
     return hook

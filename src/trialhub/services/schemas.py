@@ -388,3 +388,105 @@ class TimelineView(View):
 
 class AssignCustomer(Command):
     admin_id: str = Field(description="A partner administrator of your organization")
+
+
+# ---- devices (rules D1-D9) ------------------------------------------------------------------
+
+
+class ShippingAddress(Command):
+    """Where the devices go, and who signs for them (rule D1)."""
+
+    name: str = Field(min_length=1, max_length=100, description="The recipient's name")
+    phone: str = Field(min_length=5, max_length=30, description="The recipient's phone")
+    email: str = Field(description="The recipient's email: return reminders go there too (D7)")
+    street: str = Field(min_length=1, max_length=200)
+    city: str = Field(min_length=1, max_length=100)
+    postal_code: str = Field(min_length=1, max_length=20)
+    country: str = Field(description="ISO 3166-1 alpha-2; the models must ship there (D1)")
+
+
+class DeviceOrderLine(Command):
+    model: str = Field(description="A device model code from the catalog (rule D1)")
+    quantity: int = Field(ge=1, le=5, description="1-5 devices per order (rule D1)")
+
+
+class OrderShipment(Command):
+    """The device step of a trial: one shipment of one device type (rules D1-D3)."""
+
+    recipient: Literal["customer", "partner"] = Field(
+        description="Ship to the customer or to the partner (rule D1)"
+    )
+    address: ShippingAddress
+    devices: list[DeviceOrderLine] = Field(min_length=1, max_length=10)
+    poe_supported: bool | None = Field(
+        default=None,
+        description="Phones ship without power supplies: does the customer support PoE? (D3)",
+    )
+    deal_id: str | None = Field(
+        default=None, max_length=60, description="Required for shipments to the US (rule D1)"
+    )
+
+
+class ShippedDeviceInput(Command):
+    model: str
+    serial_number: str = Field(min_length=3, max_length=60)
+
+
+class DispatchShipment(Command):
+    """The trials team ships an order: carrier, tracking and each serial number (rule D4)."""
+
+    carrier: str = Field(min_length=2, max_length=60)
+    tracking: str = Field(min_length=3, max_length=100)
+    devices: list[ShippedDeviceInput] = Field(min_length=1, max_length=10)
+    device_due_at: datetime | None = Field(
+        default=None,
+        description="The device due date of the EULA email; default: the trial's end date, at "
+        "most 120 days after its start (rules D5, D7)",
+    )
+
+
+class RecordReturn(Command):
+    """The devices came back; accepted only when the serial numbers match (rule D8)."""
+
+    serial_numbers: list[str] = Field(min_length=1, max_length=10)
+
+
+class DeviceLineView(View):
+    model: str
+    name: str
+    quantity: int
+
+
+class ShippedDeviceView(View):
+    model: str
+    device_type: str
+    serial_number: str
+
+
+class ShipmentView(View):
+    id: str
+    trial_id: str
+    org_id: str
+    demo_order: str
+    device_type: str
+    status: str
+    recipient: str
+    address: dict[str, str]
+    lines: list[DeviceLineView]
+    poe_supported: bool | None
+    contact_trials_team: bool
+    contact_trials_team_reason: str | None
+    deal_id: str | None
+    ordered_at: datetime | None
+    shipped_at: datetime | None
+    carrier: str | None
+    tracking: str | None
+    devices: list[ShippedDeviceView]
+    device_due_at: datetime | None
+    return_due_at: datetime | None
+    return_carrier: str | None
+    return_instructions: str | None
+    overdue: bool
+    overdue_at: datetime | None
+    returned_at: datetime | None
+    labels_requested: int

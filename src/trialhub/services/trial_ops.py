@@ -280,7 +280,12 @@ def timeline(ctx: Context, actor: Actor, trial_id: str) -> TimelineView:
         events = uow.audit.since(after=None, limit=10_000, trial_id=trial.id)
         ahead = [
             d
-            for d in trial_deadlines(trial, ctx.policy, keeps_numbers=_keeps_numbers(ctx, trial))
+            for d in trial_deadlines(
+                trial,
+                ctx.policy,
+                keeps_numbers=_keeps_numbers(ctx, trial),
+                shipments=uow.shipments.for_trial(trial.id),
+            )
             if d.at > now
         ]
         status = TrialStatus(trial.status)

@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import registry, relationship
 
-from trialhub.domain import model
+from trialhub.domain import devices, model
 from trialhub.store.types import UTCDateTime
 
 metadata = MetaData(
@@ -244,6 +244,48 @@ meetings_sites = Table(
     ),
 )
 
+device_shipments = Table(
+    "device_shipments",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("trial_id", ID, ForeignKey("trials.id"), nullable=False),
+    Column("partner_id", ID, ForeignKey("partners.id"), nullable=False, index=True),
+    Column("org_id", ID, ForeignKey("organizations.id"), nullable=False, index=True),
+    Column("device_type", String(20), nullable=False),
+    Column("demo_order", String(16), nullable=False, unique=True),  # rule D9
+    Column("recipient", String(20), nullable=False),
+    Column("address", JSON, nullable=False),
+    Column("lines", JSON, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("ordered_at", UTCDateTime(), nullable=True),
+    Column("ordered_by_admin_id", ID, ForeignKey("admins.id"), nullable=True),
+    Column("shipped_at", UTCDateTime(), nullable=True),
+    Column("eula_due_at", UTCDateTime(), nullable=True),
+    Column("return_due_at", UTCDateTime(), nullable=True),
+    Column("carrier", String(60), nullable=True),
+    Column("tracking", String(100), nullable=True),
+    Column("return_carrier", String(40), nullable=True),
+    Column("poe_supported", Boolean, nullable=True),
+    Column("contact_trials_team", Boolean, nullable=False),
+    Column("deal_id", String(60), nullable=True),
+    Column("returned_at", UTCDateTime(), nullable=True),
+    Column("overdue_at", UTCDateTime(), nullable=True),
+    Column("labels_requested", Integer, nullable=False),
+    Column("version", Integer, nullable=False),
+    # rule D2: one shipment per device type per trial, enforced by the database
+    UniqueConstraint("trial_id", "device_type"),
+)
+
+shipped_devices = Table(
+    "shipped_devices",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("shipment_id", ID, ForeignKey("device_shipments.id"), nullable=False, index=True),
+    Column("model", String(60), nullable=False),
+    Column("device_type", String(20), nullable=False),
+    Column("serial_number", String(60), nullable=False, index=True),  # rule D9 lookups
+)
+
 audit_events = Table(
     "audit_events",
     metadata,
@@ -438,6 +480,17 @@ def start_mappers() -> None:
             ),
             "extensions": relationship(model.Extension, order_by=extensions.c.at, lazy="selectin"),
             "site": relationship(model.MeetingsSite, uselist=False, lazy="selectin"),
+        },
+    )
+    m(devices.ShippedDevice, shipped_devices)
+    m(
+        devices.DeviceShipment,
+        device_shipments,
+        version_id_col=device_shipments.c.version,
+        properties={
+            "devices": relationship(
+                devices.ShippedDevice, order_by=shipped_devices.c.serial_number, lazy="selectin"
+            ),
         },
     )
     m(model.ConsentToken, consent_tokens)

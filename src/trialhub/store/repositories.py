@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Select, and_, delete, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
+from trialhub.domain.devices import DeviceShipment, ShipmentStatus, ShippedDevice
 from trialhub.domain.model import (
     NO_END,
     Admin,
@@ -610,6 +611,74 @@ class WebhookRepository(_Repo):
 
     def add_delivery(self, delivery: WebhookDelivery) -> None:
         self.session.add(delivery)
+
+
+class ShipmentRepository(_Repo):
+    """Device shipments of the caller's partner (rules D1-D9); the operator sees all."""
+
+    def add(self, shipment: DeviceShipment) -> None:
+        self.session.add(shipment)
+
+    def get(self, shipment_id: str) -> DeviceShipment | None:
+        stmt = select(DeviceShipment).where(orm.device_shipments.c.id == shipment_id)
+        stmt = self._scoped(stmt, orm.device_shipments.c.partner_id)
+        return self.session.scalars(stmt).one_or_none()
+
+    def for_trial(self, trial_id: str) -> list[DeviceShipment]:
+        stmt = (
+            select(DeviceShipment)
+            .where(orm.device_shipments.c.trial_id == trial_id)
+            .order_by(orm.device_shipments.c.ordered_at, orm.device_shipments.c.id)
+        )
+        return list(self.session.scalars(self._scoped(stmt, orm.device_shipments.c.partner_id)))
+
+    def demo_order_taken(self, number: str) -> bool:
+        """Unscoped: demo order numbers are unique across partners (rule D9)."""
+        stmt = select(func.count()).where(orm.device_shipments.c.demo_order == number)
+        return bool(self.session.scalar(stmt))
+
+    def device_trials_out(self, partner_id: str) -> int:
+        """Rule D1: the partner's trials with devices ordered or out (not yet returned)."""
+        stmt = select(func.count(func.distinct(orm.device_shipments.c.trial_id))).where(
+            orm.device_shipments.c.partner_id == partner_id,
+            orm.device_shipments.c.status != ShipmentStatus.RETURNED.value,
+        )
+        return int(self.session.scalar(stmt) or 0)
+
+    def serials_out(self, serials: Sequence[str]) -> list[str]:
+        """Unscoped: serial numbers already in a shipment that has not come back (rule D4)."""
+        if not serials:
+            return []
+        stmt = (
+            select(orm.shipped_devices.c.serial_number)
+            .join(
+                orm.device_shipments,
+                orm.device_shipments.c.id == orm.shipped_devices.c.shipment_id,
+            )
+            .where(
+                orm.shipped_devices.c.serial_number.in_(list(serials)),
+                orm.device_shipments.c.status != ShipmentStatus.RETURNED.value,
+            )
+        )
+        return sorted(set(self.session.scalars(stmt)))
+
+    def find_demo_orders(self, org_id: str, *, serial: str | None = None) -> list[DeviceShipment]:
+        """Rule D9: an organization's shipments, by serial number or (when the caller proved
+        it knows an administrator's email) all of them."""
+        stmt = select(DeviceShipment).where(orm.device_shipments.c.org_id == org_id)
+        if serial is not None:
+            stmt = stmt.where(
+                orm.device_shipments.c.id.in_(
+                    select(orm.shipped_devices.c.shipment_id).where(
+                        orm.shipped_devices.c.serial_number == serial
+                    )
+                )
+            )
+        stmt = stmt.order_by(orm.device_shipments.c.ordered_at, orm.device_shipments.c.id)
+        return list(self.session.scalars(self._scoped(stmt, orm.device_shipments.c.partner_id)))
+
+    def add_device(self, device: ShippedDevice) -> None:
+        self.session.add(device)
 
 
 class MailboxRepository(_Repo):

@@ -27,6 +27,7 @@ from trialhub.store.repositories import (
     OutboxRepository,
     PartnerRepository,
     Scope,
+    ShipmentRepository,
     TrialRepository,
     WebhookRepository,
 )
@@ -50,6 +51,12 @@ _CONSTRAINT_ERRORS: dict[str, tuple[str, str | None, str | None]] = {
     "uq_customers_partner_id": ("The organization is already in this customer list.", None, "C4"),
     "pk_idempotency_keys": ("A request with this Idempotency-Key is in progress.", None, None),
     "uq_outbox_channel": ("That message was already queued.", None, "E2"),
+    "uq_device_shipments_trial_id": (
+        "This trial already had its shipment of that device type; only one is allowed.",
+        "devices",
+        "D2",
+    ),
+    "uq_device_shipments_demo_order": ("That demo order number is taken; retry.", None, "D9"),
 }
 
 # SQLite names columns, not constraints: "UNIQUE constraint failed: trial_services.org_id, ..."
@@ -63,6 +70,8 @@ _SQLITE_COLUMNS: dict[str, str] = {
     "customers.partner_id, customers.org_id": "uq_customers_partner_id",
     "idempotency_keys.admin_id, idempotency_keys.key": "pk_idempotency_keys",
     "outbox.channel, outbox.recipient, outbox.cause": "uq_outbox_channel",
+    "device_shipments.trial_id, device_shipments.device_type": "uq_device_shipments_trial_id",
+    "device_shipments.demo_order": "uq_device_shipments_demo_order",
 }
 
 
@@ -146,6 +155,7 @@ class UnitOfWork:
         self.due = DueEventRepository(s, scope)
         self.webhooks = WebhookRepository(s, scope)
         self.mailbox = MailboxRepository(s, scope)
+        self.shipments = ShipmentRepository(s, scope)
         return self
 
     def __exit__(

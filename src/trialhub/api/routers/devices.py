@@ -1,0 +1,77 @@
+"""Device shipments and returns (rules D1-D5, D7-D9)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from trialhub.api.deps import ContextDep, CurrentActor, IdempotentDep
+from trialhub.services import devices
+from trialhub.services.schemas import DispatchShipment, OrderShipment, RecordReturn, ShipmentView
+
+router = APIRouter(prefix="/v1", tags=["devices"])
+
+
+@router.post("/trials/{trial_id}/shipments", status_code=201, response_model=ShipmentView)
+def order_shipment(trial_id: str, cmd: OrderShipment, run: IdempotentDep) -> JSONResponse:
+    """Order the devices of a trial: one shipment per device type (rules D1-D3, D9)."""
+    return run.run(
+        lambda: devices.order_shipment(run.ctx, run.actor, trial_id, cmd),
+        status_code=201,
+        body=cmd.model_dump(),
+    )
+
+
+@router.get("/trials/{trial_id}/shipments", response_model=list[ShipmentView])
+def list_shipments(trial_id: str, ctx: ContextDep, actor: CurrentActor) -> list[ShipmentView]:
+    """The trial's shipments, oldest first."""
+    return devices.list_shipments(ctx, actor, trial_id)
+
+
+@router.get("/shipments/{shipment_id}", response_model=ShipmentView)
+def get_shipment(shipment_id: str, ctx: ContextDep, actor: CurrentActor) -> ShipmentView:
+    """One shipment: devices and serial numbers, due dates, return carrier, overdue flag."""
+    return devices.get_shipment(ctx, actor, shipment_id)
+
+
+@router.post("/shipments/{shipment_id}/dispatch", response_model=ShipmentView)
+def dispatch(shipment_id: str, cmd: DispatchShipment, run: IdempotentDep) -> JSONResponse:
+    """Trials team: ship the order with carrier, tracking and serial numbers (rule D4); the
+    customer gets the EULA email with the device due date (rule D7)."""
+    return run.run(
+        lambda: devices.dispatch_shipment(run.ctx, run.actor, shipment_id, cmd),
+        body=cmd.model_dump(mode="json"),
+    )
+
+
+@router.post("/shipments/{shipment_id}/returns", response_model=ShipmentView)
+def record_return(shipment_id: str, cmd: RecordReturn, run: IdempotentDep) -> JSONResponse:
+    """Trials team: take the devices back; the serial numbers must match (rule D8)."""
+    return run.run(
+        lambda: devices.record_return(run.ctx, run.actor, shipment_id, cmd),
+        body=cmd.model_dump(),
+    )
+
+
+@router.post("/shipments/{shipment_id}/return-label", response_model=ShipmentView)
+def request_return_label(shipment_id: str, run: IdempotentDep) -> JSONResponse:
+    """Re-request a lost UPS return label, United States only (rule D8)."""
+    return run.run(lambda: devices.request_return_label(run.ctx, run.actor, shipment_id))
+
+
+@router.get("/demo-orders", response_model=list[ShipmentView])
+def find_demo_orders(
+    ctx: ContextDep,
+    actor: CurrentActor,
+    org_id: Annotated[str, Query(description="The customer organization's id")],
+    admin_email: Annotated[
+        str | None, Query(description="A customer administrator's email")
+    ] = None,
+    serial: Annotated[str | None, Query(description="A trialed device's serial number")] = None,
+) -> list[ShipmentView]:
+    """Rule D9: look a demo order up by organization id plus admin email or serial number."""
+    return devices.find_demo_orders(
+        ctx, actor, org_id=org_id, admin_email=admin_email, serial=serial
+    )

@@ -1,0 +1,21 @@
+"""Who hears about a customer's trial on the partner side (rules T4, D7, P2)."""
+
+from __future__ import annotations
+
+from trialhub.domain.model import Customer
+from trialhub.domain.roles import Action, Reach, Role, reach
+from trialhub.store.uow import UnitOfWork
+
+
+def managing_admin_emails(uow: UnitOfWork, customer: Customer) -> list[str]:
+    """Every partner administrator who manages the customer (rules T4, P2): roles that reach
+    all customers, and own-reach roles that provisioned it or were assigned it."""
+    out = []
+    for admin in uow.admins.list_for_partner(customer.partner_id):
+        if admin.disabled_at is not None:
+            continue
+        roles = frozenset(Role(r) for r in admin.roles)
+        got = reach(roles, Action.EDIT_TRIAL)
+        if got is Reach.ALL or (got is Reach.OWN and customer.reachable_by(admin.id)):
+            out.append(admin.email)
+    return sorted(out)
