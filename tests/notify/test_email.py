@@ -72,6 +72,19 @@ _SHIPMENT = {
     "return_instructions": "Affix the return label that came in the box and call UPS.",
     "audience": "customer",
 }
+PAYLOADS["device_extension_requested"] = {
+    "organization": "Globex",
+    "partner": "Reseller",
+    "trial_id": "trl_1",
+    "request_id": "dxr_1",
+    "requested_end": "2026-08-01T00:00:00+00:00",
+    "reason": "<b>pilot</b> runs late",
+}
+PAYLOADS["device_extension_decided"] = {
+    **PAYLOADS["device_extension_requested"],
+    "decision": "approved",
+    "note": None,
+}
 for _name in ("devices_shipped", "device_return_reminder", "devices_overdue", "return_label"):
     PAYLOADS[_name] = _SHIPMENT
 

@@ -134,6 +134,22 @@ class DeviceShipment(EventSource):
         self.tracking = tracking
         self.return_carrier = return_carrier
 
+    def extend(self, device_due_at: datetime, policy: Policy, now: datetime) -> None:
+        """Rule D6: an approved device extension moves the device due date, and with it the
+        return date (rule D7); an overdue flag that no longer holds is lifted."""
+        previous = self.eula_due_at
+        self.eula_due_at = device_due_at
+        self.return_due_at = device_due_at + timedelta(days=policy.device_return_days)
+        if self.overdue_at is not None and self.return_due_at > now:
+            self.overdue_at = None
+        self.record_event(
+            "shipment.due_date_moved",
+            now,
+            previous_device_due_at=previous,
+            device_due_at=device_due_at,
+            return_due_at=self.return_due_at,
+        )
+
     def record_event(self, action: str, at: datetime, **after: object) -> None:
         self.record(
             DomainEvent(
@@ -150,7 +166,7 @@ class DeviceShipment(EventSource):
 
 
 @dataclass(eq=False)
-class DeviceExtensionRequest:
+class DeviceExtensionRequest(EventSource):
     """A partner asks the trials team for more device time (rule D6)."""
 
     id: str
@@ -160,6 +176,25 @@ class DeviceExtensionRequest:
     reason: str | None = None
     decision: str = ExtensionDecision.PENDING.value
     decided_at: datetime | None = None
+    partner_id: str = ""
+    org_id: str = ""
+    requested_by_admin_id: str | None = None
+    decided_by_admin_id: str | None = None
+    note: str | None = None  # the trials team's word on its decision
+
+    def record_event(self, action: str, at: datetime, **after: object) -> None:
+        self.record(
+            DomainEvent(
+                action=action,
+                subject_type="device_extension_request",
+                subject_id=self.id,
+                at=at,
+                after=dict(after) or None,
+                partner_id=self.partner_id,
+                org_id=self.org_id,
+                trial_id=self.trial_id,
+            )
+        )
 
 
 def validate_order(

@@ -24,6 +24,8 @@ TEMPLATES = (
     "device_return_reminder",
     "devices_overdue",
     "return_label",
+    "device_extension_requested",
+    "device_extension_decided",
 )
 
 
@@ -41,6 +43,8 @@ _OPTIONAL = (
     "recipient_is_full_admin",
     "carrier",
     "tracking",
+    "reason",
+    "note",
 )
 
 

@@ -13,12 +13,15 @@ import secrets
 from datetime import datetime, timedelta
 
 from trialhub.domain.devices import (
+    DeviceExtensionRequest,
     DeviceLine,
     DeviceShipment,
+    ExtensionDecision,
     Recipient,
     ShipmentStatus,
     ShippedDevice,
     check_return,
+    decide_extension,
     device_trial_cap,
     normalize_serial,
     return_carrier,
@@ -30,13 +33,14 @@ from trialhub.domain.errors import (
     ErrorCollector,
     Forbidden,
     InvalidTransition,
+    IrreversibleLapse,
     NotFound,
     ValidationFailed,
 )
-from trialhub.domain.model import Trial, new_id
+from trialhub.domain.model import Extension, Trial, new_id
 from trialhub.domain.roles import Action
 from trialhub.domain.rules import normalize_email
-from trialhub.domain.states import TrialStatus
+from trialhub.domain.states import TrialStatus, transition
 from trialhub.services.audience import managing_admin_emails
 from trialhub.services.context import (
     Actor,
@@ -47,13 +51,17 @@ from trialhub.services.context import (
 )
 from trialhub.services.outbox import queue_email
 from trialhub.services.schemas import (
+    DecideDeviceExtension,
+    DeviceExtensionView,
     DeviceLineView,
     DispatchShipment,
     OrderShipment,
     RecordReturn,
+    RequestDeviceExtension,
     ShipmentView,
     ShippedDeviceView,
 )
+from trialhub.services.trial_ops import has_device_services
 from trialhub.services.trials import load_trial
 from trialhub.store.uow import UnitOfWork
 
@@ -346,6 +354,238 @@ def find_demo_orders(
         return [shipment_view(ctx, s, now) for s in found if _in_reach(uow, actor, s)]
 
 
+# ---- device extensions (rules D5, D6) ----------------------------------------------------------
+
+
+def request_extension(
+    ctx: Context, actor: Actor, trial_id: str, cmd: RequestDeviceExtension
+) -> DeviceExtensionView:
+    """Rule D6: a device trial is extended by the trials team on request, never past 120 days
+    from its start (rule D5). One request waits at a time."""
+    now = ctx.now()
+    with ctx.uow(actor.scope) as uow:
+        trial = load_trial(uow, actor, trial_id, Action.EDIT_TRIAL)
+        if trial.status == TrialStatus.LAPSED:
+            raise IrreversibleLapse(
+                "The trial lapsed after its grace period; it cannot be extended.", rule="T7"
+            )
+        if trial.status not in (TrialStatus.ACTIVE, TrialStatus.EXPIRED):
+            raise InvalidTransition(
+                f"Only an active trial or one in its grace period can be extended; this one is "
+                f"{TrialStatus(trial.status).label.lower()}.",
+                rule="D6",
+            )
+        out = [s for s in uow.shipments.for_trial(trial.id) if s.awaiting_return()]
+        if not has_device_services(ctx.catalog, trial) and not out:
+            raise ValidationFailed(
+                "This trial has no device services and no devices out: extend it by 30 days "
+                "instead (rule T3).",
+                field="trial",
+                rule="D6",
+            )
+        errors = ErrorCollector()
+        wanted = cmd.requested_end
+        current = device_end(ctx, trial, out)
+        cap = device_trial_cap(trial.starts_at or trial.created_at, ctx.policy)
+        if wanted.tzinfo is None:
+            errors.add("requested_end", "Give the time zone (for example 2026-06-01T00:00Z).")
+        elif current is not None and wanted <= current:
+            errors.add(
+                "requested_end",
+                f"The device trial already runs to {current:%Y-%m-%d}; ask for a later end.",
+                "D6",
+            )
+        elif wanted > cap:
+            errors.add(
+                "requested_end",
+                f"A device trial lasts at most {ctx.policy.device_trial_max_days} days from its "
+                f"start, extensions included: {cap:%Y-%m-%d} at the latest.",
+                "D5",
+            )
+        errors.raise_if_any()
+        if uow.shipments.extension_requests(decision=ExtensionDecision.PENDING, trial_id=trial.id):
+            raise Conflict(
+                "A device extension request for this trial already waits for the trials team.",
+                rule="D6",
+            )
+        request = DeviceExtensionRequest(
+            id=new_id("dxr"),
+            trial_id=trial.id,
+            requested_end=wanted,
+            requested_at=now,
+            reason=cmd.reason,
+            partner_id=trial.partner_id,
+            org_id=trial.org_id,
+            requested_by_admin_id=actor.admin_id,
+        )
+        uow.shipments.add_extension_request(request)
+        request.record_event(
+            "device_extension.requested", now, requested_end=wanted, reason=cmd.reason
+        )
+        payload = _extension_payload(uow, request, trial, actor.partner_name or "")
+        for operator in uow.admins.operators():
+            queue_email(
+                uow,
+                template="device_extension_requested",
+                recipient=operator.email,
+                cause=f"dxr:{request.id}",
+                payload=payload,
+                now=now,
+                partner_id=trial.partner_id,
+                org_id=trial.org_id,
+                trial_id=trial.id,
+            )
+        uow.commit()
+        return extension_view(ctx, request, trial)
+
+
+def list_extension_requests(
+    ctx: Context, actor: Actor, *, decision: str | None = None, trial_id: str | None = None
+) -> list[DeviceExtensionView]:
+    """The trials team's queue (every partner) or a partner's own requests."""
+    if decision is not None and decision not in {d.value for d in ExtensionDecision}:
+        raise ValidationFailed(
+            "decision is one of pending, approved, denied.", field="decision", rule="D6"
+        )
+    if not actor.is_operator:
+        require_partner(actor, Action.READ_CUSTOMERS)
+    with ctx.uow(actor.scope) as uow:
+        out = []
+        for request in uow.shipments.extension_requests(decision=decision, trial_id=trial_id):
+            trial = uow.trials.get(request.trial_id)
+            if trial is None or not _trial_in_reach(uow, actor, trial):
+                continue
+            out.append(extension_view(ctx, request, trial))
+        return out
+
+
+def decide_extension_request(
+    ctx: Context, actor: Actor, request_id: str, cmd: DecideDeviceExtension
+) -> DeviceExtensionView:
+    """Rule D6: the trials team approves or denies; an approval past the 120-day limit is
+    refused (rule D5). An approval moves the end of the trial's device services and the device
+    due date of the devices still out, so their reminders move too (rule D7)."""
+    require_operator(actor)
+    now = ctx.now()
+    with ctx.uow(actor.scope) as uow:
+        request = uow.shipments.extension_request(request_id)
+        if request is None:
+            raise NotFound("No such device extension request.", rule="P3")
+        trial = uow.trials.get(request.trial_id)
+        assert trial is not None
+        if cmd.approve and trial.status not in (TrialStatus.ACTIVE, TrialStatus.EXPIRED):
+            raise InvalidTransition(
+                f"The trial is {TrialStatus(trial.status).label.lower()}; it cannot be extended.",
+                rule="T7" if trial.status == TrialStatus.LAPSED else "D6",
+            )
+        decide_extension(
+            request,
+            approve=cmd.approve,
+            started_at=trial.starts_at or trial.created_at,
+            now=now,
+            policy=ctx.policy,
+        )
+        request.decided_by_admin_id = actor.admin_id
+        request.note = cmd.note
+        request.record_event(
+            f"device_extension.{request.decision}",
+            now,
+            requested_end=request.requested_end,
+            note=cmd.note,
+        )
+        if cmd.approve:
+            _apply_extension(ctx, uow, trial, request, actor, now)
+        requester = (
+            uow.admins.get(request.requested_by_admin_id) if request.requested_by_admin_id else None
+        )
+        if requester is not None:
+            partner = uow.partners.get(trial.partner_id)
+            queue_email(
+                uow,
+                template="device_extension_decided",
+                recipient=requester.email,
+                cause=f"dxr-decided:{request.id}",
+                payload={
+                    **_extension_payload(uow, request, trial, partner.name if partner else ""),
+                    "decision": request.decision,
+                    "note": cmd.note,
+                },
+                now=now,
+                partner_id=trial.partner_id,
+                org_id=trial.org_id,
+                trial_id=trial.id,
+            )
+        uow.commit()
+        return extension_view(ctx, request, trial)
+
+
+def _apply_extension(
+    ctx: Context,
+    uow: UnitOfWork,
+    trial: Trial,
+    request: DeviceExtensionRequest,
+    actor: Actor,
+    now: datetime,
+) -> None:
+    new_end = request.requested_end
+    if has_device_services(ctx.catalog, trial) and trial.ends_at is not None:
+        previous = trial.ends_at
+        if new_end > previous:
+            trial.ends_at = new_end
+            trial.extensions.append(
+                Extension(
+                    id=new_id("ext"),
+                    trial_id=trial.id,
+                    admin_id=actor.admin_id,
+                    at=now,
+                    previous_end=previous,
+                    new_end=new_end,
+                    reason=f"device extension approved by the trials team (request {request.id})"
+                    + (f": {request.reason}" if request.reason else ""),
+                )
+            )
+            trial.updated_at = now
+            trial.event("trial.extended", now, previous_end=previous, new_end=new_end, rule="D6")
+            if trial.status == TrialStatus.EXPIRED:
+                transition(trial, TrialStatus.ACTIVE, now, reason="device extension approved")
+    for shipment in uow.shipments.for_trial(trial.id):
+        if not shipment.awaiting_return() or shipment.eula_due_at is None:
+            continue
+        if new_end > shipment.eula_due_at:
+            shipment.extend(new_end, ctx.policy, now)
+
+
+def device_end(ctx: Context, trial: Trial, out: list[DeviceShipment]) -> datetime | None:
+    """Where the device trial ends now: the device services' end, or the latest device due
+    date of the devices still out."""
+    ends = [s.eula_due_at for s in out if s.eula_due_at is not None]
+    if has_device_services(ctx.catalog, trial) and trial.ends_at is not None:
+        ends.append(trial.ends_at)
+    return max(ends) if ends else None
+
+
+def extension_view(
+    ctx: Context, request: DeviceExtensionRequest, trial: Trial
+) -> DeviceExtensionView:
+    view = DeviceExtensionView.model_validate(request)
+    view.cap = device_trial_cap(trial.starts_at or trial.created_at, ctx.policy)
+    return view
+
+
+def _extension_payload(
+    uow: UnitOfWork, request: DeviceExtensionRequest, trial: Trial, partner: str
+) -> dict[str, object]:
+    org = uow.organizations.get(trial.org_id)
+    return {
+        "organization": org.name if org else "",
+        "partner": partner,
+        "trial_id": trial.id,
+        "request_id": request.id,
+        "requested_end": request.requested_end.isoformat(),
+        "reason": request.reason,
+    }
+
+
 # ---- the worker's handlers (rule D7), called by trialhub.services.lifecycle -------------------
 
 
@@ -546,6 +786,19 @@ def _load(uow: UnitOfWork, actor: Actor, shipment_id: str, action: Action) -> De
     if action is not Action.READ_CUSTOMERS and actor.is_operator:
         raise Forbidden("The trials team ships and takes returns; the partner orders.", rule="P2")
     return shipment
+
+
+def _trial_in_reach(uow: UnitOfWork, actor: Actor, trial: Trial) -> bool:
+    if actor.is_operator:
+        return True
+    customer = uow.customers.get(trial.customer_id, include_removed=True)
+    if customer is None:
+        return False
+    try:
+        require_reach(actor, Action.READ_CUSTOMERS, customer)
+    except NotFound:
+        return False
+    return True
 
 
 def _in_reach(

@@ -490,3 +490,36 @@ class ShipmentView(View):
     overdue_at: datetime | None
     returned_at: datetime | None
     labels_requested: int
+
+
+class RequestDeviceExtension(Command):
+    """Ask the trials team for more device time (rule D6)."""
+
+    requested_end: datetime = Field(
+        description="The new end of the device trial, at most 120 days after its start (D5)"
+    )
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class DecideDeviceExtension(Command):
+    """The trials team's decision on a device extension request (rule D6)."""
+
+    approve: bool
+    note: str | None = Field(default=None, max_length=500)
+
+
+class DeviceExtensionView(View):
+    id: str
+    trial_id: str
+    org_id: str
+    requested_end: datetime
+    requested_at: datetime
+    requested_by_admin_id: str | None
+    reason: str | None
+    decision: str
+    decided_at: datetime | None
+    decided_by_admin_id: str | None
+    note: str | None
+    cap: datetime | None = Field(
+        default=None, description="The latest end the trials team can approve (rule D5)"
+    )

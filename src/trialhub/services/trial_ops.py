@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from trialhub.catalog import Catalog
 from trialhub.domain.deadlines import trial_deadlines
 from trialhub.domain.errors import (
     ErrorCollector,
@@ -188,6 +189,15 @@ def extend_trial(ctx: Context, actor: Actor, trial_id: str, cmd: ExtendTrial) ->
                 f"{status.label.lower()}.",
                 rule="T3",
             )
+        if has_device_services(ctx.catalog, trial):
+            raise ValidationFailed(
+                "Device services are extended by the trials team, at most 120 days from the "
+                "start: file a device extension request instead "
+                f"(POST /v1/trials/{trial.id}/device-extension-requests).",
+                field="trial",
+                rule="D6",
+                code="device_extension_required",
+            )
         if policy.max_extensions is not None and len(trial.extensions) >= policy.max_extensions:
             raise ValidationFailed(
                 f"This trial was already extended {len(trial.extensions)} times, the most allowed.",
@@ -254,6 +264,14 @@ def delete_trial(ctx: Context, actor: Actor, trial_id: str, *, confirm: bool) ->
             trial.numbers_release_at = now + ctx.policy.number_retention
         uow.commit()
         return trial_view(ctx.catalog, trial, now)
+
+
+def has_device_services(catalog: Catalog, trial: Trial) -> bool:
+    """Rule T3: device services follow D5 and D6 instead of the 30-day extension."""
+    return any(
+        (d := catalog.services.get(s.service)) is not None and d.license_kind == "device"
+        for s in trial.open_services()
+    )
 
 
 def _keeps_numbers(ctx: Context, trial: Trial) -> bool:

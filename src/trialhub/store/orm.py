@@ -286,6 +286,31 @@ shipped_devices = Table(
     Column("serial_number", String(60), nullable=False, index=True),  # rule D9 lookups
 )
 
+device_extension_requests = Table(
+    "device_extension_requests",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("trial_id", ID, ForeignKey("trials.id"), nullable=False, index=True),
+    Column("partner_id", ID, ForeignKey("partners.id"), nullable=False, index=True),
+    Column("org_id", ID, ForeignKey("organizations.id"), nullable=False),
+    Column("requested_by_admin_id", ID, ForeignKey("admins.id"), nullable=True),
+    Column("requested_end", UTCDateTime(), nullable=False),
+    Column("requested_at", UTCDateTime(), nullable=False),
+    Column("reason", String(500), nullable=True),
+    Column("decision", String(20), nullable=False),
+    Column("decided_at", UTCDateTime(), nullable=True),
+    Column("decided_by_admin_id", ID, ForeignKey("admins.id"), nullable=True),
+    Column("note", String(500), nullable=True),
+    # rule D6: one request waits for the trials team per trial at a time
+    Index(
+        "uq_device_extension_requests_pending",
+        "trial_id",
+        unique=True,
+        sqlite_where=text("decision = 'pending'"),
+        postgresql_where=text("decision = 'pending'"),
+    ),
+)
+
 audit_events = Table(
     "audit_events",
     metadata,
@@ -493,6 +518,7 @@ def start_mappers() -> None:
             ),
         },
     )
+    m(devices.DeviceExtensionRequest, device_extension_requests)
     m(model.ConsentToken, consent_tokens)
     m(model.OutboxMessage, outbox)
     m(model.DueEvent, due_events)

@@ -12,7 +12,12 @@ from typing import Any
 from sqlalchemy import Select, and_, delete, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
-from trialhub.domain.devices import DeviceShipment, ShipmentStatus, ShippedDevice
+from trialhub.domain.devices import (
+    DeviceExtensionRequest,
+    DeviceShipment,
+    ShipmentStatus,
+    ShippedDevice,
+)
 from trialhub.domain.model import (
     NO_END,
     Admin,
@@ -119,6 +124,15 @@ class AdminRepository(_Repo):
             select(Admin).where(orm.admins.c.partner_id == partner_id).order_by(orm.admins.c.email)
         )
         return list(self.session.scalars(self._scoped(stmt, orm.admins.c.partner_id)))
+
+    def operators(self) -> list[Admin]:
+        """The trials team (unscoped: partners' requests are addressed to it)."""
+        stmt = (
+            select(Admin)
+            .where(orm.admins.c.partner_id.is_(None), orm.admins.c.disabled_at.is_(None))
+            .order_by(orm.admins.c.email)
+        )
+        return [a for a in self.session.scalars(stmt) if "operator" in a.roles]
 
     def add_token(self, token: ApiToken) -> None:
         self.session.add(token)
@@ -679,6 +693,26 @@ class ShipmentRepository(_Repo):
 
     def add_device(self, device: ShippedDevice) -> None:
         self.session.add(device)
+
+    def add_extension_request(self, request: DeviceExtensionRequest) -> None:
+        self.session.add(request)
+
+    def extension_request(self, request_id: str) -> DeviceExtensionRequest | None:
+        r = orm.device_extension_requests
+        stmt = select(DeviceExtensionRequest).where(r.c.id == request_id)
+        return self.session.scalars(self._scoped(stmt, r.c.partner_id)).one_or_none()
+
+    def extension_requests(
+        self, *, decision: str | None = None, trial_id: str | None = None, limit: int = 200
+    ) -> list[DeviceExtensionRequest]:
+        r = orm.device_extension_requests
+        stmt = select(DeviceExtensionRequest)
+        if decision is not None:
+            stmt = stmt.where(r.c.decision == decision)
+        if trial_id is not None:
+            stmt = stmt.where(r.c.trial_id == trial_id)
+        stmt = stmt.order_by(r.c.requested_at, r.c.id).limit(limit)
+        return list(self.session.scalars(self._scoped(stmt, r.c.partner_id)))
 
 
 class MailboxRepository(_Repo):

@@ -57,6 +57,11 @@ _CONSTRAINT_ERRORS: dict[str, tuple[str, str | None, str | None]] = {
         "D2",
     ),
     "uq_device_shipments_demo_order": ("That demo order number is taken; retry.", None, "D9"),
+    "uq_device_extension_requests_pending": (
+        "A device extension request for this trial already waits for the trials team.",
+        None,
+        "D6",
+    ),
 }
 
 # SQLite names columns, not constraints: "UNIQUE constraint failed: trial_services.org_id, ..."
@@ -72,6 +77,7 @@ _SQLITE_COLUMNS: dict[str, str] = {
     "outbox.channel, outbox.recipient, outbox.cause": "uq_outbox_channel",
     "device_shipments.trial_id, device_shipments.device_type": "uq_device_shipments_trial_id",
     "device_shipments.demo_order": "uq_device_shipments_demo_order",
+    "device_extension_requests.trial_id": "uq_device_extension_requests_pending",
 }
 
 

@@ -1,4 +1,4 @@
-"""Device shipments and returns (rules D1-D5, D7-D9)."""
+"""Device shipments, returns and extensions (rules D1-D9)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,15 @@ from fastapi.responses import JSONResponse
 
 from trialhub.api.deps import ContextDep, CurrentActor, IdempotentDep
 from trialhub.services import devices
-from trialhub.services.schemas import DispatchShipment, OrderShipment, RecordReturn, ShipmentView
+from trialhub.services.schemas import (
+    DecideDeviceExtension,
+    DeviceExtensionView,
+    DispatchShipment,
+    OrderShipment,
+    RecordReturn,
+    RequestDeviceExtension,
+    ShipmentView,
+)
 
 router = APIRouter(prefix="/v1", tags=["devices"])
 
@@ -74,4 +82,44 @@ def find_demo_orders(
     """Rule D9: look a demo order up by organization id plus admin email or serial number."""
     return devices.find_demo_orders(
         ctx, actor, org_id=org_id, admin_email=admin_email, serial=serial
+    )
+
+
+@router.post(
+    "/trials/{trial_id}/device-extension-requests",
+    status_code=201,
+    response_model=DeviceExtensionView,
+)
+def request_device_extension(
+    trial_id: str, cmd: RequestDeviceExtension, run: IdempotentDep
+) -> JSONResponse:
+    """Ask the trials team for more device time, at most 120 days from the start (D5, D6)."""
+    return run.run(
+        lambda: devices.request_extension(run.ctx, run.actor, trial_id, cmd),
+        status_code=201,
+        body=cmd.model_dump(mode="json"),
+    )
+
+
+@router.get("/device-extension-requests", response_model=list[DeviceExtensionView])
+def list_device_extension_requests(
+    ctx: ContextDep,
+    actor: CurrentActor,
+    decision: Annotated[
+        str | None, Query(description="pending, approved or denied (all when absent)")
+    ] = None,
+    trial_id: Annotated[str | None, Query(description="One trial's requests")] = None,
+) -> list[DeviceExtensionView]:
+    """The trials team's queue of requests, or a partner's own (rule D6)."""
+    return devices.list_extension_requests(ctx, actor, decision=decision, trial_id=trial_id)
+
+
+@router.post("/device-extension-requests/{request_id}/decision", response_model=DeviceExtensionView)
+def decide_device_extension(
+    request_id: str, cmd: DecideDeviceExtension, run: IdempotentDep
+) -> JSONResponse:
+    """Trials team: approve or deny; an approval past 120 days is refused (rules D5, D6)."""
+    return run.run(
+        lambda: devices.decide_extension_request(run.ctx, run.actor, request_id, cmd),
+        body=cmd.model_dump(),
     )
