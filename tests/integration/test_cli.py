@@ -3,30 +3,8 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
-
-import pytest
-from typer.testing import CliRunner
-
-from trialhub.cli import app
 
 SALES = "sales@demo-partner.example"
-
-
-@pytest.fixture
-def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("TRIALHUB_DATABASE_URL", f"sqlite:///{tmp_path}/cli.db")
-    monkeypatch.setenv("COLUMNS", "250")
-    runner = CliRunner()
-
-    def invoke(*args: str, ok: bool = True) -> str:
-        result = runner.invoke(app, list(args))
-        out = result.output
-        assert (result.exit_code == 0) is ok, out
-        return out
-
-    invoke("demo")
-    return invoke
 
 
 def test_start_a_trial_and_list_customers(run) -> None:  # type: ignore[no-untyped-def]

@@ -62,6 +62,21 @@ def fail(error: TrialhubError) -> None:
     raise typer.Exit(code=1)
 
 
+@contextmanager
+def checked_input() -> Iterator[None]:
+    """Input the command models refuse (a quantity out of range, a short serial number) is
+    printed field by field, like the API's 422, instead of a traceback."""
+    from pydantic import ValidationError
+
+    try:
+        yield
+    except ValidationError as error:
+        for e in error.errors():
+            where = ".".join(str(p) for p in e["loc"]) or "input"
+            err.print(f"[bold red]error[/]: {where}: {e['msg']}", highlight=False)
+        raise typer.Exit(code=1) from None
+
+
 def redact(url: str) -> str:
     from urllib.parse import urlsplit
 
