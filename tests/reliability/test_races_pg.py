@@ -17,7 +17,9 @@ pytestmark = pytest.mark.postgres
 RACERS = 8
 
 
-def race(url: str, calls: list[tuple[dict[str, Any], dict[str, str]]]) -> list[httpx.Response]:
+def race(
+    url: str, calls: list[tuple[dict[str, Any], dict[str, str]]], path: str = "/v1/trials"
+) -> list[httpx.Response]:
     """Fires every call at once (released together by a barrier) and returns the answers."""
     barrier = threading.Barrier(len(calls))
     out: list[httpx.Response | None] = [None] * len(calls)
@@ -25,7 +27,7 @@ def race(url: str, calls: list[tuple[dict[str, Any], dict[str, str]]]) -> list[h
     def go(i: int, body: dict[str, Any], headers: dict[str, str]) -> None:
         with httpx.Client(base_url=url, timeout=30) as client:
             barrier.wait()
-            out[i] = client.post("/v1/trials", json=body, headers=headers)
+            out[i] = client.post(path, json=body, headers=headers)
 
     threads = [threading.Thread(target=go, args=(i, b, h)) for i, (b, h) in enumerate(calls)]
     for t in threads:
@@ -93,3 +95,24 @@ def test_concurrent_retries_with_one_key_create_one_trial(pg_live_server: LiveSe
         if r.status_code == 409:
             assert r.json()["code"] == "idempotency_in_progress"
     assert open_rows(pg_live_server, "messaging") == 1
+
+
+def test_concurrent_orders_of_one_device_type_leave_one_shipment(
+    pg_live_server: LiveServer,
+) -> None:  # rule D2, held by the unique constraint when the check in the service races
+    from tests.devices.test_shipments import order_body
+
+    world = make_world(pg_live_server.ctx)
+    h = world.sales_full.headers
+    body = new_customer_body(services=[{"code": "calling"}], meetings=None, user_licenses=5)
+    trial = httpx.post(f"{pg_live_server.url}/v1/trials", json=body, headers=h, timeout=30).json()
+    path = f"/v1/trials/{trial['id']}/shipments"
+    answers = race(pg_live_server.url, [(order_body(), h)] * RACERS, path=path)
+    codes = Counter(r.status_code for r in answers)
+    assert codes == {201: 1, 409: RACERS - 1}, codes
+    assert {r.json()["rule"] for r in answers if r.status_code == 409} == {"D2"}
+    with pg_live_server.ctx.db.engine.connect() as conn:
+        count = conn.execute(
+            text("select count(*) from device_shipments where trial_id = :t"), {"t": trial["id"]}
+        ).scalar_one()
+    assert count == 1
