@@ -99,3 +99,28 @@ def test_cli_clock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert "applied 0 deadlines" in moved.output
     later = runner.invoke(cli, ["clock", "show", "--database-url", sbx])
     assert later.output[:10] > first.output[:10]
+
+
+def test_devices_come_due_on_the_sandbox_clock(sandbox: Context) -> None:  # rule D7
+    from tests.devices.test_shipments import dispatch_body, order_body
+
+    world = make_world(sandbox)
+    h = world.sales_full.headers
+    with TestClient(create_app(sandbox)) as client:
+        body = new_customer_body(services=[{"code": "calling"}], meetings=None, user_licenses=5)
+        trial = client.post("/v1/trials", json=body, headers=h).json()
+        order = client.post(f"/v1/trials/{trial['id']}/shipments", json=order_body(), headers=h)
+        shipment = order.json()["id"]
+        sent = client.post(
+            f"/v1/shipments/{shipment}/dispatch",
+            json=dispatch_body("SBX-1", "SBX-2"),
+            headers=world.operator.headers,
+        )
+        assert sent.status_code == 200
+        client.post("/v1/sandbox/clock", json={"advance": "P110D"}, headers=h)
+        view = client.get(f"/v1/shipments/{shipment}", headers=h).json()
+        assert view["overdue"] is True
+    subjects = [m.subject for m in mailbox.list_mailbox(sandbox)]
+    assert sum("trial devices are on their way" in s for s in subjects) == 2  # contact, admin
+    assert any("Please return the trial devices" in s for s in subjects)
+    assert any("are overdue" in s for s in subjects)
