@@ -6,6 +6,7 @@ import subprocess
 import sys
 import threading
 from collections import Counter
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,10 +14,11 @@ import pytest
 from sqlalchemy import event, text
 
 from tests.conftest import START, make_world, new_customer_body
+from tests.devices.test_shipments import dispatch_body, order_body
 from trialhub.clock import MovableClock
-from trialhub.services import lifecycle, trials
+from trialhub.services import devices, lifecycle, trials
 from trialhub.services.context import Context
-from trialhub.services.schemas import StartTrial
+from trialhub.services.schemas import DispatchShipment, OrderShipment, StartTrial
 from trialhub.store.db import Database
 
 CRASHER = """
@@ -165,3 +167,57 @@ def test_a_tick_costs_what_is_due_not_what_exists(sqlite_template: Path, tmp_pat
     many = _cost_with(urls[1], idle=200)  # ten times the trials, the same 3 due
     assert few == many, (few, many)
     assert few % 1000 <= 2  # a pass with nothing due: one query (and an empty commit)
+
+
+def _ship_many(ctx: Context, n: int, *, due_in_days: int) -> None:
+    """n Calling trials, each with two phones out, due back `due_in_days` + 14 days from now."""
+    from datetime import timedelta as td
+
+    world = make_world(ctx)
+    body = {"services": [{"code": "calling"}], "meetings": None, "user_licenses": 1}
+    for i in range(n):
+        trial = trials.start_trial(
+            ctx,
+            world.sales_full.actor,
+            StartTrial.model_validate(new_customer_body(duration_days=90, **body)),
+        )
+        order = devices.order_shipment(
+            ctx, world.sales_full.actor, trial.id, OrderShipment.model_validate(order_body())
+        )
+        due = ctx.now() + td(days=due_in_days)
+        devices.dispatch_shipment(
+            ctx,
+            world.operator.actor,
+            order.id,
+            DispatchShipment.model_validate(
+                dispatch_body(
+                    f"SN-{due_in_days}-{i}-A", f"SN-{due_in_days}-{i}-B", device_due_at=due
+                )
+            ),
+        )
+
+
+def _device_cost_with(url: str, idle: int) -> int:
+    clock = MovableClock(START)
+    ctx = Context(db=Database.open(url), clock=clock)
+    ctx.policy = replace(ctx.policy, max_active_device_trials_per_partner=1000)
+    _ship_many(ctx, idle, due_in_days=60)  # devices out, nothing due for weeks
+    _ship_many(ctx, 3, due_in_days=10)
+    clock.advance(timedelta(days=10))  # only the 3 first reminders are due (rule D7)
+    cost = _statements_per_tick(ctx)
+    ctx.db.dispose()
+    return cost
+
+
+def test_device_reminders_cost_what_is_due_not_what_is_out(
+    sqlite_template: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    urls = []
+    for name in ("few", "many"):
+        shutil.copyfile(sqlite_template, tmp_path / f"{name}.db")
+        urls.append(f"sqlite:///{tmp_path}/{name}.db")
+    few = _device_cost_with(urls[0], idle=5)
+    many = _device_cost_with(urls[1], idle=40)  # eight times the shipments out, the same 3 due
+    assert few == many, (few, many)
