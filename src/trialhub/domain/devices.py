@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import ClassVar
 
 from trialhub.catalog import Catalog
 from trialhub.domain.errors import Conflict, ErrorCollector, ValidationFailed
@@ -45,6 +46,30 @@ class DeviceLine:
     quantity: int
 
 
+class _PartOfTrial(EventSource):
+    """An entity that belongs to one trial and records its changes in the trial's history."""
+
+    SUBJECT_TYPE: ClassVar[str]
+    id: str
+    trial_id: str
+    partner_id: str
+    org_id: str
+
+    def record_event(self, action: str, at: datetime, **after: object) -> None:
+        self.record(
+            DomainEvent(
+                action=action,
+                subject_type=self.SUBJECT_TYPE,
+                subject_id=self.id,
+                at=at,
+                after=dict(after) or None,
+                partner_id=self.partner_id,
+                org_id=self.org_id,
+                trial_id=self.trial_id,
+            )
+        )
+
+
 @dataclass(eq=False)
 class ShippedDevice:
     """One device of a shipment and its serial number (rule D4)."""
@@ -57,12 +82,14 @@ class ShippedDevice:
 
 
 @dataclass(eq=False)
-class DeviceShipment(EventSource):
+class DeviceShipment(_PartOfTrial):
     """One shipment of one device type for one trial (rules D2, D4, D9).
 
     `address` holds name, phone, email, street, city, postal_code and country (ISO alpha-2);
     `lines` the ordered models and quantities.
     """
+
+    SUBJECT_TYPE: ClassVar[str] = "shipment"
 
     id: str
     trial_id: str
@@ -150,24 +177,12 @@ class DeviceShipment(EventSource):
             return_due_at=self.return_due_at,
         )
 
-    def record_event(self, action: str, at: datetime, **after: object) -> None:
-        self.record(
-            DomainEvent(
-                action=action,
-                subject_type="shipment",
-                subject_id=self.id,
-                at=at,
-                after=dict(after) or None,
-                partner_id=self.partner_id,
-                org_id=self.org_id,
-                trial_id=self.trial_id,
-            )
-        )
-
 
 @dataclass(eq=False)
-class DeviceExtensionRequest(EventSource):
+class DeviceExtensionRequest(_PartOfTrial):
     """A partner asks the trials team for more device time (rule D6)."""
+
+    SUBJECT_TYPE: ClassVar[str] = "device_extension_request"
 
     id: str
     trial_id: str
@@ -181,20 +196,6 @@ class DeviceExtensionRequest(EventSource):
     requested_by_admin_id: str | None = None
     decided_by_admin_id: str | None = None
     note: str | None = None  # the trials team's word on its decision
-
-    def record_event(self, action: str, at: datetime, **after: object) -> None:
-        self.record(
-            DomainEvent(
-                action=action,
-                subject_type="device_extension_request",
-                subject_id=self.id,
-                at=at,
-                after=dict(after) or None,
-                partner_id=self.partner_id,
-                org_id=self.org_id,
-                trial_id=self.trial_id,
-            )
-        )
 
 
 def validate_order(

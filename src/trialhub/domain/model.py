@@ -302,6 +302,34 @@ class Trial(EventSource):
         seconds = (self.ends_at - now).total_seconds()
         return max(0, int(-(-seconds // 86400)))
 
+    def extend_to(
+        self,
+        new_end: datetime,
+        at: datetime,
+        *,
+        admin_id: str | None,
+        reason: str | None,
+        rule: str,
+    ) -> None:
+        """Moves the end date and keeps the extension with who, when and why (rules T3, D6)."""
+        previous = self.ends_at
+        self.ends_at = new_end
+        self.extensions.append(
+            Extension(
+                id=new_id("ext"),
+                trial_id=self.id,
+                admin_id=admin_id,
+                at=at,
+                previous_end=previous,
+                new_end=new_end,
+                reason=reason,
+            )
+        )
+        self.updated_at = at
+        self.event(
+            "trial.extended", at, previous_end=previous, new_end=new_end, reason=reason, rule=rule
+        )
+
     def event(self, action: str, at: datetime, **after: object) -> None:
         """Record a non-status change of this trial (rule E1)."""
         self.record(

@@ -37,7 +37,7 @@ from trialhub.domain.errors import (
     NotFound,
     ValidationFailed,
 )
-from trialhub.domain.model import Extension, Trial, new_id
+from trialhub.domain.model import Trial, new_id
 from trialhub.domain.roles import Action
 from trialhub.domain.rules import normalize_email
 from trialhub.domain.states import TrialStatus, transition
@@ -424,16 +424,14 @@ def request_extension(
         )
         payload = _extension_payload(uow, request, trial, actor.partner_name or "")
         for operator in uow.admins.operators():
-            queue_email(
+            _queue(
                 uow,
-                template="device_extension_requested",
-                recipient=operator.email,
-                cause=f"dxr:{request.id}",
-                payload=payload,
-                now=now,
-                partner_id=trial.partner_id,
-                org_id=trial.org_id,
-                trial_id=trial.id,
+                request,
+                "device_extension_requested",
+                operator.email,
+                f"dxr:{request.id}",
+                now,
+                payload,
             )
         uow.commit()
         return extension_view(ctx, request, trial)
@@ -500,21 +498,13 @@ def decide_extension_request(
         )
         if requester is not None:
             partner = uow.partners.get(trial.partner_id)
-            queue_email(
-                uow,
-                template="device_extension_decided",
-                recipient=requester.email,
-                cause=f"dxr-decided:{request.id}",
-                payload={
-                    **_extension_payload(uow, request, trial, partner.name if partner else ""),
-                    "decision": request.decision,
-                    "note": cmd.note,
-                },
-                now=now,
-                partner_id=trial.partner_id,
-                org_id=trial.org_id,
-                trial_id=trial.id,
-            )
+            payload = {
+                **_extension_payload(uow, request, trial, partner.name if partner else ""),
+                "decision": request.decision,
+                "note": cmd.note,
+            }
+            cause = f"dxr-decided:{request.id}"
+            _queue(uow, request, "device_extension_decided", requester.email, cause, now, payload)
         uow.commit()
         return extension_view(ctx, request, trial)
 
@@ -528,26 +518,18 @@ def _apply_extension(
     now: datetime,
 ) -> None:
     new_end = request.requested_end
-    if has_device_services(ctx.catalog, trial) and trial.ends_at is not None:
-        previous = trial.ends_at
-        if new_end > previous:
-            trial.ends_at = new_end
-            trial.extensions.append(
-                Extension(
-                    id=new_id("ext"),
-                    trial_id=trial.id,
-                    admin_id=actor.admin_id,
-                    at=now,
-                    previous_end=previous,
-                    new_end=new_end,
-                    reason=f"device extension approved by the trials team (request {request.id})"
-                    + (f": {request.reason}" if request.reason else ""),
-                )
-            )
-            trial.updated_at = now
-            trial.event("trial.extended", now, previous_end=previous, new_end=new_end, rule="D6")
-            if trial.status == TrialStatus.EXPIRED:
-                transition(trial, TrialStatus.ACTIVE, now, reason="device extension approved")
+    end = trial.ends_at
+    if has_device_services(ctx.catalog, trial) and end is not None and new_end > end:
+        reason = f"device extension approved by the trials team (request {request.id})"
+        trial.extend_to(
+            new_end,
+            now,
+            admin_id=actor.admin_id,
+            reason=reason + (f": {request.reason}" if request.reason else ""),
+            rule="D6",
+        )
+        if trial.status == TrialStatus.EXPIRED:
+            transition(trial, TrialStatus.ACTIVE, now, reason="device extension approved")
     for shipment in uow.shipments.for_trial(trial.id):
         if not shipment.awaiting_return() or shipment.eula_due_at is None:
             continue
@@ -596,20 +578,8 @@ def send_reminders(ctx: Context, uow: UnitOfWork, trial: Trial, at: datetime) ->
     if not due:
         return "obsolete"
     for shipment in due:
-        payload = shipment_payload(ctx, uow, shipment)
         cause = f"device_reminder:{shipment.id}:{at.isoformat()}"
-        for email in _customer_recipients(uow, shipment):
-            _queue(uow, shipment, "device_return_reminder", email, cause, at, payload)
-        for email in _partner_recipients(uow, shipment):
-            _queue(
-                uow,
-                shipment,
-                "device_return_reminder",
-                email,
-                cause,
-                at,
-                {**payload, "audience": "partner"},
-            )
+        _tell_everyone(ctx, uow, shipment, "device_return_reminder", cause, at)
         shipment.record_event("shipment.return_reminder", at, return_due_at=shipment.return_due_at)
     return "notified"
 
@@ -627,13 +597,7 @@ def flag_overdue(ctx: Context, uow: UnitOfWork, trial: Trial, at: datetime) -> s
     for shipment in late:
         shipment.overdue_at = at
         shipment.record_event("shipment.overdue", at, return_due_at=at)
-        payload = shipment_payload(ctx, uow, shipment)
-        cause = f"device_overdue:{shipment.id}"
-        for email in _customer_recipients(uow, shipment):
-            _queue(uow, shipment, "devices_overdue", email, cause, at, payload)
-        for email in _partner_recipients(uow, shipment):
-            partner_payload = {**payload, "audience": "partner"}
-            _queue(uow, shipment, "devices_overdue", email, cause, at, partner_payload)
+        _tell_everyone(ctx, uow, shipment, "devices_overdue", f"device_overdue:{shipment.id}", at)
     return "flagged"
 
 
@@ -712,9 +676,21 @@ def shipment_payload(ctx: Context, uow: UnitOfWork, s: DeviceShipment) -> dict[s
     }
 
 
+def _tell_everyone(
+    ctx: Context, uow: UnitOfWork, s: DeviceShipment, template: str, cause: str, at: datetime
+) -> None:
+    """The shipment's contact and customer administrators, then the partner administrators
+    who manage the customer, each with their own wording (rule D7)."""
+    payload = shipment_payload(ctx, uow, s)
+    for email in _customer_recipients(uow, s):
+        _queue(uow, s, template, email, cause, at, payload)
+    for email in _partner_recipients(uow, s):
+        _queue(uow, s, template, email, cause, at, {**payload, "audience": "partner"})
+
+
 def _queue(
     uow: UnitOfWork,
-    s: DeviceShipment,
+    s: DeviceShipment | DeviceExtensionRequest,
     template: str,
     recipient: str,
     cause: str,

@@ -18,7 +18,6 @@ from trialhub.domain.errors import (
 from trialhub.domain.events import DomainEvent
 from trialhub.domain.model import (
     AccessLevel,
-    Extension,
     MeetingsSite,
     OrgUser,
     Trial,
@@ -214,22 +213,7 @@ def extend_trial(ctx: Context, actor: Actor, trial_id: str, cmd: ExtendTrial) ->
                     field="trial",
                     rule="T3",
                 )
-        trial.ends_at = new_end
-        trial.extensions.append(
-            Extension(
-                id=new_id("ext"),
-                trial_id=trial.id,
-                admin_id=actor.admin_id,
-                at=now,
-                previous_end=previous,
-                new_end=new_end,
-                reason=cmd.reason,
-            )
-        )
-        trial.updated_at = now
-        trial.event(
-            "trial.extended", now, previous_end=previous, new_end=new_end, reason=cmd.reason
-        )
+        trial.extend_to(new_end, now, admin_id=actor.admin_id, reason=cmd.reason, rule="T3")
         if status is TrialStatus.EXPIRED:
             transition(trial, TrialStatus.ACTIVE, now, reason="extended in grace period")
         uow.commit()
