@@ -764,14 +764,18 @@ def _load(uow: UnitOfWork, actor: Actor, shipment_id: str, action: Action) -> De
     return shipment
 
 
-def _trial_in_reach(uow: UnitOfWork, actor: Actor, trial: Trial) -> bool:
+def _trial_in_reach(
+    uow: UnitOfWork, actor: Actor, trial: Trial, action: Action = Action.READ_CUSTOMERS
+) -> bool:
+    """Whether the caller's role reaches the trial's customer (rules P2, P3); the trials team
+    reaches every trial. A role that lacks the action still raises Forbidden."""
     if actor.is_operator:
         return True
     customer = uow.customers.get(trial.customer_id, include_removed=True)
     if customer is None:
         return False
     try:
-        require_reach(actor, Action.READ_CUSTOMERS, customer)
+        require_reach(actor, action, customer)
     except NotFound:
         return False
     return True
@@ -780,13 +784,4 @@ def _trial_in_reach(uow: UnitOfWork, actor: Actor, trial: Trial) -> bool:
 def _in_reach(
     uow: UnitOfWork, actor: Actor, s: DeviceShipment, action: Action = Action.READ_CUSTOMERS
 ) -> bool:
-    if actor.is_operator:
-        return True
-    customer = uow.customers.get(_trial(uow, s).customer_id, include_removed=True)
-    if customer is None:
-        return False
-    try:
-        require_reach(actor, action, customer)
-    except NotFound:
-        return False
-    return True
+    return _trial_in_reach(uow, actor, _trial(uow, s), action)
