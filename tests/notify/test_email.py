@@ -85,6 +85,18 @@ PAYLOADS["device_extension_decided"] = {
     "decision": "approved",
     "note": None,
 }
+PAYLOADS["trial_converted"] = {
+    "organization": "Globex",
+    "org_id": "org_9",
+    "partner": "Reseller",
+    "order_id": "ord_1",
+    "services": ["calling"],
+    "lost_services": ["messaging"],
+    "provisioning_email": "hank@globex.example",
+    "audience": "customer",
+}
+PAYLOADS["conversion_requested"] = PAYLOADS["trial_converted"]
+PAYLOADS["conversion_declined"] = {**PAYLOADS["trial_converted"], "note": "<i>no credit</i>"}
 for _name in ("devices_shipped", "device_return_reminder", "devices_overdue", "return_label"):
     PAYLOADS[_name] = _SHIPMENT
 

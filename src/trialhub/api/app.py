@@ -12,6 +12,7 @@ from trialhub.api.routers import (
     customers,
     devices,
     me,
+    orders,
     organizations,
     sandbox,
     trial_ops,
@@ -51,6 +52,7 @@ def create_app(ctx: Context) -> FastAPI:
         sandbox.router,
         webhooks.router,
         devices.router,
+        orders.router,
     ):
         app.include_router(router)
     app.include_router(pages.router)

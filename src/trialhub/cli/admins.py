@@ -53,6 +53,9 @@ def admin_create(
     role: Annotated[list[str], typer.Option("--role", help="A role; repeat for several")],
     partner: Annotated[str | None, typer.Option(help="Partner id (omit for operators)")] = None,
     password: Annotated[str | None, typer.Option(help="Password for the portal")] = None,
+    distributor: Annotated[
+        str | None, typer.Option(help="Distributor id, for the distributor role (dst_…)")
+    ] = None,
     database_url: DatabaseOpt = None,
 ) -> None:
     """Create an administrator with roles (rule P2)."""
@@ -61,7 +64,13 @@ def admin_create(
             ctx,
             demo.SYSTEM_OPERATOR,
             partner,
-            CreateAdmin(email=email, name=name, roles=role, password=password),
+            CreateAdmin(
+                email=email,
+                name=name,
+                roles=role,
+                password=password,
+                distributor_id=distributor,
+            ),
         )
         console.print(f"Administrator [bold]{a.email}[/] created: {a.id} ({', '.join(a.roles)})")
 

@@ -1,7 +1,7 @@
 """Converting a trial to a paid order (rules V1-V5), as pure domain.
 
-The use case arrives with the conversion issue; who may convert, what the order must name
-and what it loses are decided here.
+Who may convert, what the order must name and what it loses are decided here; the use cases
+are in `trialhub.services.conversion`.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from trialhub.domain.errors import Forbidden, InvalidTransition, IrreversibleLapse, ValidationFailed
+from trialhub.domain.events import DomainEvent, EventSource
 from trialhub.domain.states import TrialStatus
 
 
@@ -19,19 +20,50 @@ class ConversionPath(StrEnum):
     DISTRIBUTOR_REQUEST = "distributor_request"  # a tier-2 partner files a request
 
 
+class OrderStatus(StrEnum):
+    REQUESTED = "requested"  # a tier-2 partner's request, waiting for its distributor
+    COMPLETED = "completed"  # the trial is converted (rule V5)
+    DECLINED = "declined"  # the distributor declined the request
+
+
 @dataclass(eq=False)
-class ConversionOrder:
-    """The paid order a trial becomes (rules V2, V5)."""
+class ConversionOrder(EventSource):
+    """The paid order a trial becomes (rules V1-V5)."""
 
     id: str
     trial_id: str
-    services: list[str]
+    services: list[dict[str, object]]  # [{"service": code, "quantity": n}]
     provisioning_email: str
     path: str
     created_at: datetime
+    partner_id: str = ""
+    org_id: str = ""
+    status: str = OrderStatus.COMPLETED.value
+    created_by_admin_id: str | None = None
+    distributor_id: str | None = None
     new_organization_confirmed: bool = False
     lost_services: list[str] = field(default_factory=list)
     processed_at: datetime | None = None  # by the distributor, for tier 2
+    processed_by_admin_id: str | None = None
+    note: str | None = None
+
+    @property
+    def service_codes(self) -> list[str]:
+        return [str(line["service"]) for line in self.services]
+
+    def record_event(self, action: str, at: datetime, **after: object) -> None:
+        self.record(
+            DomainEvent(
+                action=action,
+                subject_type="order",
+                subject_id=self.id,
+                at=at,
+                after=dict(after) or None,
+                partner_id=self.partner_id,
+                org_id=self.org_id,
+                trial_id=self.trial_id,
+            )
+        )
 
 
 def conversion_path(tier: int, *, is_distributor: bool = False) -> ConversionPath:

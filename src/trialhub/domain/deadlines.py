@@ -84,6 +84,7 @@ def trial_deadlines(
     if trial.numbers_release_at is not None and status in (
         TrialStatus.LAPSED,
         TrialStatus.DELETED,
+        TrialStatus.CONVERTED,  # Calling left out of the order (rule V3)
     ):
         out.append(Deadline(DeadlineKind.NUMBER_RELEASE, trial.numbers_release_at))
     for shipment in shipments:

@@ -26,6 +26,9 @@ TEMPLATES = (
     "return_label",
     "device_extension_requested",
     "device_extension_decided",
+    "trial_converted",
+    "conversion_requested",
+    "conversion_declined",
 )
 
 

@@ -101,9 +101,15 @@ def create_admin(ctx: Context, actor: Actor, partner_id: str | None, cmd: Create
         errors.add("roles", "An administrator of a partner holds partner roles only.", "P2")
     if partner_id is None and any(r in PARTNER_ROLES for r in roles):
         errors.add("roles", "Partner roles need a partner organization.", "P2")
+    if Role.DISTRIBUTOR in roles and not cmd.distributor_id:
+        errors.add("distributor_id", "A distributor administrator acts for a distributor.", "V1")
+    if cmd.distributor_id and Role.DISTRIBUTOR not in roles:
+        errors.add("distributor_id", "Only the distributor role acts for a distributor.", "V1")
     with ctx.uow(actor.scope) as uow:
         if partner_id is not None and uow.partners.get(partner_id) is None:
             raise NotFound("No such partner.", rule="P3")
+        if cmd.distributor_id and uow.partners.get_distributor(cmd.distributor_id) is None:
+            errors.add("distributor_id", "No such distributor.", "V1")
         if email and uow.admins.get_by_email(email) is not None:
             errors.add("email", "An administrator with that email already exists.")
         errors.raise_if_any()
@@ -113,6 +119,7 @@ def create_admin(ctx: Context, actor: Actor, partner_id: str | None, cmd: Create
             name=cmd.name,
             roles=[r.value for r in roles],
             partner_id=partner_id,
+            distributor_id=cmd.distributor_id,
             password_hash=hash_password(cmd.password) if cmd.password else None,
             created_at=now,
         )

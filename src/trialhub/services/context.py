@@ -90,6 +90,10 @@ class Actor:
         return Role.OPERATOR in self.roles
 
     @property
+    def is_distributor(self) -> bool:
+        return Role.DISTRIBUTOR in self.roles and self.distributor_id is not None
+
+    @property
     def is_partner_admin(self) -> bool:
         return self.partner_id is not None and bool(self.roles & PARTNER_ROLES)
 
@@ -100,6 +104,7 @@ class Actor:
             actor_label=self.email,
             partner_id=self.partner_id,
             is_operator=self.is_operator,
+            distributor_id=self.distributor_id if self.is_distributor else None,
         )
 
 

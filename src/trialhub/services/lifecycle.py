@@ -299,7 +299,7 @@ def _release_organization(uow: UnitOfWork, trial: Trial, org: Organization, at: 
 
 def _number_release(ctx: Context, uow: UnitOfWork, trial: Trial, row: DueEvent) -> str:
     """Rules T8, T9: the kept Calling numbers are released."""
-    if trial.status not in (TrialStatus.LAPSED, TrialStatus.DELETED):
+    if trial.status not in (TrialStatus.LAPSED, TrialStatus.DELETED, TrialStatus.CONVERTED):
         return "obsolete"
     if trial.numbers_release_at != row.due_at:
         return "obsolete"

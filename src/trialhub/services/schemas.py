@@ -80,6 +80,9 @@ class CreateAdmin(Command):
     name: str = Field(min_length=1, max_length=200)
     roles: list[str] = Field(min_length=1)
     password: str | None = Field(default=None, min_length=8, max_length=200)
+    distributor_id: str | None = Field(
+        default=None, description="For the distributor role: the distributor it acts for (V1)"
+    )
 
 
 class IssueToken(Command):
@@ -523,3 +526,61 @@ class DeviceExtensionView(View):
     cap: datetime | None = Field(
         default=None, description="The latest end the trials team can approve (rule D5)"
     )
+
+
+# ---- conversion to a paid order (rules V1-V5) -----------------------------------------------
+
+
+class OrderLineInput(Command):
+    code: str = Field(description="A service of the trial")
+    quantity: int | None = Field(
+        default=None, description="Licenses to buy; default: what the trial has"
+    )
+
+
+class ConvertTrial(Command):
+    """The paid order a trial becomes (rules V1-V5)."""
+
+    services: list[OrderLineInput] = Field(min_length=1, max_length=20)
+    provisioning_email: str = Field(
+        description="A partner administrator of the managing partner or a customer "
+        "administrator (rule V2)"
+    )
+    confirm_new_organization: bool = Field(
+        default=False,
+        description="The provisioning email is intended to create a new organization (V2)",
+    )
+    confirm_lost_services: bool = Field(
+        default=False, description="The trial's services the order leaves out will be lost (V3)"
+    )
+
+
+class DecideConversion(Command):
+    """The distributor processes or declines a tier-2 partner's conversion request (V1)."""
+
+    approve: bool
+    note: str | None = Field(default=None, max_length=500)
+
+
+class OrderLineView(View):
+    code: str
+    name: str
+    quantity: int
+
+
+class OrderView(View):
+    id: str
+    trial_id: str
+    org_id: str
+    partner_id: str
+    status: str
+    path: str
+    services: list[OrderLineView]
+    provisioning_email: str
+    new_organization_confirmed: bool
+    lost_services: list[str]
+    created_at: datetime
+    created_by_admin_id: str | None
+    distributor_id: str | None
+    processed_at: datetime | None
+    note: str | None

@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import registry, relationship
 
-from trialhub.domain import devices, model
+from trialhub.domain import conversion, devices, model
 from trialhub.store.types import UTCDateTime
 
 metadata = MetaData(
@@ -311,6 +311,35 @@ device_extension_requests = Table(
     ),
 )
 
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("trial_id", ID, ForeignKey("trials.id"), nullable=False, index=True),
+    Column("partner_id", ID, ForeignKey("partners.id"), nullable=False, index=True),
+    Column("org_id", ID, ForeignKey("organizations.id"), nullable=False),
+    Column("services", JSON, nullable=False),
+    Column("provisioning_email", String(320), nullable=False),
+    Column("path", String(30), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("created_by_admin_id", ID, ForeignKey("admins.id"), nullable=True),
+    Column("distributor_id", ID, ForeignKey("distributors.id"), nullable=True, index=True),
+    Column("new_organization_confirmed", Boolean, nullable=False),
+    Column("lost_services", JSON, nullable=False),
+    Column("processed_at", UTCDateTime(), nullable=True),
+    Column("processed_by_admin_id", ID, ForeignKey("admins.id"), nullable=True),
+    Column("note", String(500), nullable=True),
+    # rule V1: one conversion request waits for the distributor per trial at a time
+    Index(
+        "uq_orders_requested",
+        "trial_id",
+        unique=True,
+        sqlite_where=text("status = 'requested'"),
+        postgresql_where=text("status = 'requested'"),
+    ),
+)
+
 audit_events = Table(
     "audit_events",
     metadata,
@@ -519,6 +548,7 @@ def start_mappers() -> None:
         },
     )
     m(devices.DeviceExtensionRequest, device_extension_requests)
+    m(conversion.ConversionOrder, orders)
     m(model.ConsentToken, consent_tokens)
     m(model.OutboxMessage, outbox)
     m(model.DueEvent, due_events)

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Select, and_, delete, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
+from trialhub.domain.conversion import ConversionOrder
 from trialhub.domain.devices import (
     DeviceExtensionRequest,
     DeviceShipment,
@@ -37,6 +38,7 @@ from trialhub.domain.model import (
     OrgUser,
     OutboxMessage,
     Partner,
+    Subscription,
     Trial,
     TrialService,
     WebhookDelivery,
@@ -54,6 +56,7 @@ class Scope:
     actor_label: str
     partner_id: str | None
     is_operator: bool = False
+    distributor_id: str | None = None  # a distributor sees the partners it serves (rule V1)
 
     @classmethod
     def system(cls, label: str = "system") -> Scope:
@@ -86,6 +89,11 @@ class _Repo:
         """Adds the partner filter unless the caller is the unrestricted operator (rule P3)."""
         if self.scope.unrestricted:
             return stmt
+        if self.scope.distributor_id is not None:
+            served = select(orm.partners.c.id).where(
+                orm.partners.c.distributor_id == self.scope.distributor_id
+            )
+            return stmt.where(partner_column.in_(served))
         return stmt.where(partner_column == self.scope.partner_id)
 
 
@@ -124,6 +132,17 @@ class AdminRepository(_Repo):
             select(Admin).where(orm.admins.c.partner_id == partner_id).order_by(orm.admins.c.email)
         )
         return list(self.session.scalars(self._scoped(stmt, orm.admins.c.partner_id)))
+
+    def of_distributor(self, distributor_id: str) -> list[Admin]:
+        """A distributor's administrators (unscoped: a tier-2 partner's request reaches them)."""
+        stmt = (
+            select(Admin)
+            .where(
+                orm.admins.c.distributor_id == distributor_id, orm.admins.c.disabled_at.is_(None)
+            )
+            .order_by(orm.admins.c.email)
+        )
+        return list(self.session.scalars(stmt))
 
     def operators(self) -> list[Admin]:
         """The trials team (unscoped: partners' requests are addressed to it)."""
@@ -713,6 +732,31 @@ class ShipmentRepository(_Repo):
             stmt = stmt.where(r.c.trial_id == trial_id)
         stmt = stmt.order_by(r.c.requested_at, r.c.id).limit(limit)
         return list(self.session.scalars(self._scoped(stmt, r.c.partner_id)))
+
+
+class OrderRepository(_Repo):
+    """Conversion orders and tier-2 conversion requests (rules V1-V5)."""
+
+    def add(self, order: ConversionOrder) -> None:
+        self.session.add(order)
+
+    def get(self, order_id: str) -> ConversionOrder | None:
+        stmt = select(ConversionOrder).where(orm.orders.c.id == order_id)
+        return self.session.scalars(self._scoped(stmt, orm.orders.c.partner_id)).one_or_none()
+
+    def listed(
+        self, *, status: str | None = None, trial_id: str | None = None, limit: int = 200
+    ) -> list[ConversionOrder]:
+        stmt = select(ConversionOrder)
+        if status is not None:
+            stmt = stmt.where(orm.orders.c.status == status)
+        if trial_id is not None:
+            stmt = stmt.where(orm.orders.c.trial_id == trial_id)
+        stmt = stmt.order_by(orm.orders.c.created_at, orm.orders.c.id).limit(limit)
+        return list(self.session.scalars(self._scoped(stmt, orm.orders.c.partner_id)))
+
+    def add_subscription(self, subscription: Subscription) -> None:
+        self.session.add(subscription)
 
 
 class MailboxRepository(_Repo):

@@ -23,6 +23,7 @@ from trialhub.store.repositories import (
     DueEventRepository,
     IdempotencyRepository,
     MailboxRepository,
+    OrderRepository,
     OrganizationRepository,
     OutboxRepository,
     PartnerRepository,
@@ -57,6 +58,11 @@ _CONSTRAINT_ERRORS: dict[str, tuple[str, str | None, str | None]] = {
         "D2",
     ),
     "uq_device_shipments_demo_order": ("That demo order number is taken; retry.", None, "D9"),
+    "uq_orders_requested": (
+        "A conversion request for this trial already waits for the distributor.",
+        None,
+        "V1",
+    ),
     "uq_device_extension_requests_pending": (
         "A device extension request for this trial already waits for the trials team.",
         None,
@@ -78,6 +84,7 @@ _SQLITE_COLUMNS: dict[str, str] = {
     "device_shipments.trial_id, device_shipments.device_type": "uq_device_shipments_trial_id",
     "device_shipments.demo_order": "uq_device_shipments_demo_order",
     "device_extension_requests.trial_id": "uq_device_extension_requests_pending",
+    "orders.trial_id": "uq_orders_requested",
 }
 
 
@@ -162,6 +169,7 @@ class UnitOfWork:
         self.webhooks = WebhookRepository(s, scope)
         self.mailbox = MailboxRepository(s, scope)
         self.shipments = ShipmentRepository(s, scope)
+        self.orders = OrderRepository(s, scope)
         return self
 
     def __exit__(
