@@ -97,6 +97,13 @@ def test_the_secret_is_shown_once(sqlite_client: TestClient, sqlite_world: World
         "hooks.example.com/x",
         "http://hooks.example.com/",  # clear text off this machine
         "http://10.0.0.7/hook",
+        "https://10.0.0.7/hook",  # private networks (SSRF)
+        "https://192.168.1.20/hook",
+        "https://169.254.169.254/latest/meta-data/",  # cloud metadata
+        "https://[fd00::1]/hook",
+        "https://0.0.0.0/hook",
+        "https://user:secret@hooks.example.com/x",  # credentials would be listed in clear
+        "https://token@hooks.example.com/x",
     ],
 )
 def test_bad_urls_are_refused_and_store_nothing(
@@ -115,7 +122,7 @@ def test_bad_urls_are_refused_and_store_nothing(
         "https://hooks.example.com/trialhub?x=1",
         "https://hooks.example.com:8443/x",
         "https://bücher.example/hook",  # sent as its punycode form
-        "https://203.0.113.9/hook",
+        "https://93.184.215.14/hook",  # a public address
         "http://localhost:8080/hook",
         "http://127.0.0.1:9/hook",
         "http://[::1]:9/hook",

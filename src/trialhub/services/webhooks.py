@@ -130,10 +130,25 @@ def url_problem(url: str) -> str | None:
         return "The port must be a number between 1 and 65535."
     if not _valid_host(host):
         return "The host is not a valid domain name or IP address."
+    if parts.username is not None or parts.password is not None:
+        # they would be stored and listed in clear; the signature authenticates trialhub
+        return "Put no user name or password in the URL; verify the signature instead."
+    if _internal_address(host):
+        # no requests into private networks or cloud metadata services (SSRF)
+        return "The URL points into a private or reserved network; use a public address."
     if parts.scheme == "http" and host not in _LOOPBACK:
         # a signed payload still leaks trial data in clear over http, so only to this machine
         return "Webhooks go over https:// (http:// only to this machine)."
     return None
+
+
+def _internal_address(host: str) -> bool:
+    """A literal IP address that is neither public nor this machine's loopback."""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return not ip.is_loopback and not ip.is_global
 
 
 def _valid_host(host: str) -> bool:
