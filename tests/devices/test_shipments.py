@@ -321,6 +321,20 @@ def test_bad_orders_name_the_field_and_write_nothing(
     assert listed.json() == []
 
 
+def test_every_problem_of_an_order_is_listed_at_once(client: TestClient, world: World) -> None:
+    trial = start_calling_trial(client, world.sales_full)
+    body = order_body(
+        address={**order_body()["address"], "email": "nope"},
+        devices=[{"model": "no-such", "quantity": 1}],
+        poe_supported=None,
+    )
+    r = client.post(
+        f"/v1/trials/{trial['id']}/shipments", json=body, headers=world.sales_full.headers
+    )
+    assert r.status_code == 422
+    assert {e["field"] for e in r.json()["errors"]} == {"address.email", "devices[0].model"}
+
+
 def test_phones_without_poe_are_flagged_for_the_trials_team(
     client: TestClient, world: World
 ) -> None:  # rule D3

@@ -99,17 +99,21 @@ def order_shipment(ctx: Context, actor: Actor, trial_id: str, cmd: OrderShipment
                 field="devices",
                 rule="D1",
             )
-        errors.raise_if_any()
         shipped_types = {s.device_type for s in uow.shipments.for_trial(trial.id)}
-        device_type = validate_order(
-            ctx.catalog,
-            ctx.policy,
-            lines=[DeviceLine(line.model, line.quantity) for line in cmd.devices],
-            country=country,
-            already_shipped_types=shipped_types,
-            active_device_trials_of_partner=_device_trials_out(uow, trial),
-            poe_supported=cmd.poe_supported,
-        )
+        try:
+            device_type = validate_order(
+                ctx.catalog,
+                ctx.policy,
+                lines=[DeviceLine(line.model, line.quantity) for line in cmd.devices],
+                country=country,
+                already_shipped_types=shipped_types,
+                active_device_trials_of_partner=_device_trials_out(uow, trial),
+                poe_supported=cmd.poe_supported,
+            )
+        except ValidationFailed as failed:  # every problem at once, the address's included
+            for e in failed.errors:
+                errors.add(e.field or "devices", e.message, e.rule)
+        errors.raise_if_any()
         shipment = DeviceShipment(
             id=new_id("shp"),
             trial_id=trial.id,
