@@ -290,6 +290,11 @@ class Trial(EventSource):
         return TrialStatus(self.status)
 
     @property
+    def trial_id(self) -> str:
+        """The trial's id under the name its parts use (shipments, requests, orders)."""
+        return self.id
+
+    @property
     def is_open(self) -> bool:
         return self.status_enum in OPEN_STATUSES
 

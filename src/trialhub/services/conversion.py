@@ -34,11 +34,11 @@ from trialhub.domain.roles import Action
 from trialhub.domain.rules import normalize_email
 from trialhub.domain.states import TrialStatus, transition
 from trialhub.services.audience import managing_admin_emails
-from trialhub.services.context import Actor, Context, require_partner, require_reach
-from trialhub.services.outbox import queue_email
+from trialhub.services.context import Actor, Context, require_partner
+from trialhub.services.outbox import queue_trial_email
 from trialhub.services.schemas import ConvertTrial, DecideConversion, OrderLineView, OrderView
 from trialhub.services.trial_create import org_of
-from trialhub.services.trials import load_trial
+from trialhub.services.trials import load_trial, trial_in_reach
 from trialhub.store.uow import UnitOfWork
 
 
@@ -135,7 +135,7 @@ def decide_request(ctx: Context, actor: Actor, order_id: str, cmd: DecideConvers
                 uow.admins.get(order.created_by_admin_id) if order.created_by_admin_id else None
             )
             if requester is not None:
-                _email(
+                queue_trial_email(
                     uow,
                     order,
                     "conversion_declined",
@@ -283,12 +283,12 @@ def _complete(
     payload = _payload(uow, trial, order)
     cause = f"converted:{trial.id}"
     for admin in org.admins:
-        _email(uow, order, "trial_converted", admin.email, cause, at, payload)
+        queue_trial_email(uow, order, "trial_converted", admin.email, cause, at, payload)
     customer = uow.customers.get(trial.customer_id, include_removed=True)
     if customer is not None:
         partner_payload = {**payload, "audience": "partner"}
         for email in managing_admin_emails(uow, customer):
-            _email(uow, order, "trial_converted", email, cause, at, partner_payload)
+            queue_trial_email(uow, order, "trial_converted", email, cause, at, partner_payload)
 
 
 def _tell_distributor(
@@ -298,7 +298,7 @@ def _tell_distributor(
         return
     payload = {**_payload(uow, trial, order), "partner": partner}
     for admin in uow.admins.of_distributor(order.distributor_id):
-        _email(
+        queue_trial_email(
             uow, order, "conversion_requested", admin.email, f"requested:{order.id}", at, payload
         )
 
@@ -318,42 +318,13 @@ def _payload(uow: UnitOfWork, trial: Trial, order: ConversionOrder) -> dict[str,
     }
 
 
-def _email(
-    uow: UnitOfWork,
-    order: ConversionOrder,
-    template: str,
-    recipient: str,
-    cause: str,
-    at: datetime,
-    payload: dict[str, object],
-) -> None:
-    queue_email(
-        uow,
-        template=template,
-        recipient=recipient,
-        cause=cause,
-        payload=payload,
-        now=at,
-        partner_id=order.partner_id,
-        org_id=order.org_id,
-        trial_id=order.trial_id,
-    )
-
-
 def _reaches(uow: UnitOfWork, actor: Actor, order: ConversionOrder) -> bool:
     """The repositories already keep other partners' orders out (rule P3); own-reach roles
     see only their customers' (rule P2)."""
     if not actor.is_partner_admin:
         return True
     trial = uow.trials.get(order.trial_id)
-    customer = uow.customers.get(trial.customer_id, include_removed=True) if trial else None
-    if customer is None:
-        return False
-    try:
-        require_reach(actor, Action.READ_CUSTOMERS, customer)
-    except NotFound:
-        return False
-    return True
+    return trial is not None and trial_in_reach(uow, actor, trial)
 
 
 def order_view(ctx: Context, order: ConversionOrder) -> OrderView:

@@ -47,9 +47,8 @@ from trialhub.services.context import (
     Context,
     require_operator,
     require_partner,
-    require_reach,
 )
-from trialhub.services.outbox import queue_email
+from trialhub.services.outbox import queue_trial_email
 from trialhub.services.schemas import (
     DecideDeviceExtension,
     DeviceExtensionView,
@@ -62,7 +61,7 @@ from trialhub.services.schemas import (
     ShippedDeviceView,
 )
 from trialhub.services.trial_ops import has_device_services
-from trialhub.services.trials import load_trial
+from trialhub.services.trials import load_trial, trial_in_reach
 from trialhub.store.uow import UnitOfWork
 
 # a device shipment can be ordered and shipped while the trial runs (rule D1)
@@ -253,7 +252,9 @@ def dispatch_shipment(
         )
         payload = shipment_payload(ctx, uow, shipment)
         for email in _customer_recipients(uow, shipment):
-            _queue(uow, shipment, "devices_shipped", email, f"shipped:{shipment.id}", now, payload)
+            queue_trial_email(
+                uow, shipment, "devices_shipped", email, f"shipped:{shipment.id}", now, payload
+            )
         uow.commit()
         return shipment_view(ctx, shipment, now)
 
@@ -308,7 +309,7 @@ def request_return_label(ctx: Context, actor: Actor, shipment_id: str) -> Shipme
         shipment.labels_requested += 1
         shipment.record_event("shipment.label_requested", now, count=shipment.labels_requested)
         payload = shipment_payload(ctx, uow, shipment)
-        _queue(
+        queue_trial_email(
             uow,
             shipment,
             "return_label",
@@ -428,7 +429,7 @@ def request_extension(
         )
         payload = _extension_payload(uow, request, trial, actor.partner_name or "")
         for operator in uow.admins.operators():
-            _queue(
+            queue_trial_email(
                 uow,
                 request,
                 "device_extension_requested",
@@ -455,7 +456,7 @@ def list_extension_requests(
         out = []
         for request in uow.shipments.extension_requests(decision=decision, trial_id=trial_id):
             trial = uow.trials.get(request.trial_id)
-            if trial is None or not _trial_in_reach(uow, actor, trial):
+            if trial is None or not trial_in_reach(uow, actor, trial):
                 continue
             out.append(extension_view(ctx, request, trial))
         return out
@@ -508,7 +509,9 @@ def decide_extension_request(
                 "note": cmd.note,
             }
             cause = f"dxr-decided:{request.id}"
-            _queue(uow, request, "device_extension_decided", requester.email, cause, now, payload)
+            queue_trial_email(
+                uow, request, "device_extension_decided", requester.email, cause, now, payload
+            )
         uow.commit()
         return extension_view(ctx, request, trial)
 
@@ -687,31 +690,9 @@ def _tell_everyone(
     who manage the customer, each with their own wording (rule D7)."""
     payload = shipment_payload(ctx, uow, s)
     for email in _customer_recipients(uow, s):
-        _queue(uow, s, template, email, cause, at, payload)
+        queue_trial_email(uow, s, template, email, cause, at, payload)
     for email in _partner_recipients(uow, s):
-        _queue(uow, s, template, email, cause, at, {**payload, "audience": "partner"})
-
-
-def _queue(
-    uow: UnitOfWork,
-    s: DeviceShipment | DeviceExtensionRequest,
-    template: str,
-    recipient: str,
-    cause: str,
-    at: datetime,
-    payload: dict[str, object],
-) -> None:
-    queue_email(
-        uow,
-        template=template,
-        recipient=recipient,
-        cause=cause,
-        payload=payload,
-        now=at,
-        partner_id=s.partner_id,
-        org_id=s.org_id,
-        trial_id=s.trial_id,
-    )
+        queue_trial_email(uow, s, template, email, cause, at, {**payload, "audience": "partner"})
 
 
 def _customer_recipients(uow: UnitOfWork, s: DeviceShipment) -> list[str]:
@@ -768,24 +749,7 @@ def _load(uow: UnitOfWork, actor: Actor, shipment_id: str, action: Action) -> De
     return shipment
 
 
-def _trial_in_reach(
-    uow: UnitOfWork, actor: Actor, trial: Trial, action: Action = Action.READ_CUSTOMERS
-) -> bool:
-    """Whether the caller's role reaches the trial's customer (rules P2, P3); the trials team
-    reaches every trial. A role that lacks the action still raises Forbidden."""
-    if actor.is_operator:
-        return True
-    customer = uow.customers.get(trial.customer_id, include_removed=True)
-    if customer is None:
-        return False
-    try:
-        require_reach(actor, action, customer)
-    except NotFound:
-        return False
-    return True
-
-
 def _in_reach(
     uow: UnitOfWork, actor: Actor, s: DeviceShipment, action: Action = Action.READ_CUSTOMERS
 ) -> bool:
-    return _trial_in_reach(uow, actor, _trial(uow, s), action)
+    return trial_in_reach(uow, actor, _trial(uow, s), action)

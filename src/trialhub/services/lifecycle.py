@@ -11,7 +11,7 @@ should have happened.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -31,7 +31,7 @@ from trialhub.services import devices
 from trialhub.services.audience import managing_admin_emails
 from trialhub.services.consent import end_request
 from trialhub.services.context import Context
-from trialhub.services.outbox import queue_email
+from trialhub.services.outbox import queue_email, queue_trial_email
 from trialhub.services.schedule import keeps_numbers
 from trialhub.store.repositories import Scope
 from trialhub.store.uow import UnitOfWork
@@ -149,7 +149,7 @@ def _notice(ctx: Context, uow: UnitOfWork, trial: Trial, row: DueEvent) -> str:
     }
     cause = f"{row.kind}:{trial.id}:{row.due_at.isoformat()}"
     for admin in org.admins:
-        _email(
+        queue_trial_email(
             uow,
             trial,
             "expiry_notice",
@@ -159,7 +159,7 @@ def _notice(ctx: Context, uow: UnitOfWork, trial: Trial, row: DueEvent) -> str:
             {**common, "audience": "customer"},
         )
     for email in managing_admin_emails(uow, customer):
-        _email(
+        queue_trial_email(
             uow,
             trial,
             "expiry_notice",
@@ -190,7 +190,9 @@ def _user_notice(ctx: Context, uow: UnitOfWork, trial: Trial, row: DueEvent) -> 
     payload = {"organization": org.name, "services": [s.service for s in trial.open_services()]}
     people = {u.email for u in org.users} | {a.email for a in org.admins}
     for email in sorted(people):
-        _email(uow, trial, "access_ended", email, f"access_ended:{trial.id}", row.due_at, payload)
+        queue_trial_email(
+            uow, trial, "access_ended", email, f"access_ended:{trial.id}", row.due_at, payload
+        )
     trial.event("trial.users_notified", row.due_at, recipients=len(people))
     return "notified"
 
@@ -213,7 +215,7 @@ def _grace_end(ctx: Context, uow: UnitOfWork, trial: Trial, row: DueEvent) -> st
         "services": [s.service for s in trial.open_services()],
     }
     for admin in org.admins:
-        _email(
+        queue_trial_email(
             uow,
             trial,
             "trial_lapsed",
@@ -223,7 +225,7 @@ def _grace_end(ctx: Context, uow: UnitOfWork, trial: Trial, row: DueEvent) -> st
             {**payload, "audience": "customer"},
         )
     for email in managing_admin_emails(uow, customer):
-        _email(
+        queue_trial_email(
             uow,
             trial,
             "trial_lapsed",
@@ -308,7 +310,9 @@ def _number_release(ctx: Context, uow: UnitOfWork, trial: Trial, row: DueEvent) 
     partner = uow.partners.get(trial.partner_id)
     payload = {"organization": org.name, "partner": partner.name if partner else ""}
     for email in managing_admin_emails(uow, customer):
-        _email(uow, trial, "numbers_released", email, f"numbers:{trial.id}", row.due_at, payload)
+        queue_trial_email(
+            uow, trial, "numbers_released", email, f"numbers:{trial.id}", row.due_at, payload
+        )
     trial.event("trial.numbers_released", row.due_at)
     return "released"
 
@@ -337,28 +341,6 @@ _HANDLERS: dict[DeadlineKind, Handler] = {
 
 
 # ---- helpers -------------------------------------------------------------------------------
-
-
-def _email(
-    uow: UnitOfWork,
-    trial: Trial,
-    template: str,
-    recipient: str,
-    cause: str,
-    at: datetime,
-    payload: Mapping[str, object],
-) -> None:
-    queue_email(
-        uow,
-        template=template,
-        recipient=recipient,
-        cause=cause,
-        payload=dict(payload),
-        now=at,
-        partner_id=trial.partner_id,
-        org_id=trial.org_id,
-        trial_id=trial.id,
-    )
 
 
 def _org(uow: UnitOfWork, trial: Trial) -> Organization:

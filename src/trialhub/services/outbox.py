@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel
 
@@ -39,6 +40,43 @@ def queue_email(
             org_id=org_id,
             trial_id=trial_id,
         )
+    )
+
+
+class OfTrial(Protocol):
+    """Anything that belongs to one trial: the trial itself, a shipment, a request, an order."""
+
+    @property
+    def partner_id(self) -> str: ...
+
+    @property
+    def org_id(self) -> str: ...
+
+    @property
+    def trial_id(self) -> str: ...
+
+
+def queue_trial_email(
+    uow: UnitOfWork,
+    about: OfTrial,
+    template: str,
+    recipient: str,
+    cause: str,
+    at: datetime,
+    payload: Mapping[str, Any],
+) -> bool:
+    """An email about a trial (or one of its parts), filed under its partner, organization
+    and trial so that each sees it in its outbox and timeline."""
+    return queue_email(
+        uow,
+        template=template,
+        recipient=recipient,
+        cause=cause,
+        payload=dict(payload),
+        now=at,
+        partner_id=about.partner_id,
+        org_id=about.org_id,
+        trial_id=about.trial_id,
     )
 
 

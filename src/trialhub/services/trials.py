@@ -192,6 +192,23 @@ def load_trial(uow: UnitOfWork, actor: Actor, trial_id: str, action: Action) -> 
     return trial
 
 
+def trial_in_reach(
+    uow: UnitOfWork, actor: Actor, trial: Trial, action: Action = Action.READ_CUSTOMERS
+) -> bool:
+    """Whether the caller reaches the trial's customer (rules P2, P3); the trials team
+    reaches every trial. A role that lacks the action still raises Forbidden."""
+    if actor.is_operator:
+        return True
+    customer = uow.customers.get(trial.customer_id, include_removed=True)
+    if customer is None:
+        return False
+    try:
+        require_reach(actor, action, customer)
+    except NotFound:
+        return False
+    return True
+
+
 # ---- helpers ------------------------------------------------------------------------------
 
 
