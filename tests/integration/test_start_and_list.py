@@ -200,7 +200,15 @@ def _set(body: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
     return out
 
 
-DELETE = object()
+class _Delete:
+    """Marks a key to remove from the body; a stable repr keeps test ids equal across
+    pytest-xdist workers."""
+
+    def __repr__(self) -> str:
+        return "<deleted>"
+
+
+DELETE = _Delete()
 
 BAD_INPUT = [
     ("customer.company_name", "", "customer.company_name", "C1"),
