@@ -3,13 +3,16 @@ a client sends, the answer is never a 500, and every error is problem+json (rule
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import schemathesis
+from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 
 from tests.conftest import World
 from trialhub.api.app import create_app
+from trialhub.store.repositories import encode_cursor
 
 SKIP = {("POST", "/v1/sandbox/clock")}  # answers 404 here (not a sandbox), fuzzed elsewhere
 
@@ -48,3 +51,71 @@ def test_never_a_server_error(sqlite_world: World) -> None:
 
         fuzz()
     assert seen >= 30  # every operation of the API was fuzzed
+
+
+# ---- integers out of range (issue 8, item 13) -------------------------------------------
+
+HUGE = ("99999999999999999999999", str(2**63), "-99999999999999999999999", "-1", "1e400")
+
+
+def _is_integer(schema: dict[str, Any]) -> bool:
+    kinds = [schema, *schema.get("anyOf", [])]
+    return any(kind.get("type") == "integer" for kind in kinds)
+
+
+def _integer_parameters(app: Any) -> list[tuple[str, str, dict[str, Any]]]:
+    found = []
+    for path, operations in app.openapi()["paths"].items():
+        for method, operation in operations.items():
+            for parameter in operation.get("parameters", []):
+                if _is_integer(parameter["schema"]):
+                    found.append((method.upper(), path, parameter))
+    return found
+
+
+def test_every_integer_parameter_is_bounded(sqlite_world: World) -> None:
+    """The schema promises a range for every integer, so clients (and schemathesis) know it."""
+    found = _integer_parameters(create_app(sqlite_world.ctx))
+    assert len(found) >= 5  # after, limit, expiring_within_days, the deliveries' limit ...
+    for method, path, parameter in found:
+        kinds = [parameter["schema"], *parameter["schema"].get("anyOf", [])]
+        (integer,) = [k for k in kinds if k.get("type") == "integer"]
+        assert "minimum" in integer, (method, path, parameter["name"])
+        assert integer.get("maximum", 2**64) <= 2**63 - 1, (method, path, parameter["name"])
+
+
+def test_huge_integers_answer_422_naming_the_field(sqlite_world: World) -> None:
+    """`GET /v1/events?after=99999999999999999999999` was a 500 (OverflowError, rule E3)."""
+    app = create_app(sqlite_world.ctx)
+    client = TestClient(app, raise_server_exceptions=False)
+    for method, path, parameter in _integer_parameters(app):
+        for value in HUGE:
+            name = parameter["name"]
+            url = re.sub(r"\{[^}]+\}", "x", path.replace("{" + name + "}", value))
+            params = {name: value} if parameter["in"] == "query" else {}
+            got = client.request(method, url, params=params, headers=sqlite_world.operator.headers)
+            problem = got.json()
+            assert got.status_code == 422, (url, params, got.text)
+            assert got.headers["content-type"].startswith("application/problem+json")
+            assert problem["field"] == name, problem
+
+
+def test_garbage_cursors_are_a_422(sqlite_world: World) -> None:
+    """A cursor is opaque, but a client can still forge one: huge numbers, naive or
+    out-of-range times and wrong shapes inside it were 500s on SQLite (rule E3)."""
+    client = TestClient(create_app(sqlite_world.ctx), raise_server_exceptions=False)
+    forged = [
+        ["2026-01-01T00:00:00+00:00", 10**30, 10**30],
+        ["2026-01-01T00:00:00", "a", "b"],
+        ["0001-01-01T00:00:00+01:00", "a", "b"],
+        ["9999-12-31T23:59:59-05:00", "a", "b"],
+        [None, None, None],
+        ["2026-01-01T00:00:00+00:00", "a"],
+    ]
+    for values in forged:
+        cursor = encode_cursor(values)
+        got = client.get(
+            "/v1/customers", params={"cursor": cursor}, headers=sqlite_world.sales_full.headers
+        )
+        assert got.status_code == 422, (values, got.text)
+        assert got.json()["field"] == "cursor"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from trialhub import __version__
 from trialhub.api import problems
@@ -20,7 +21,7 @@ from trialhub.api.routers import (
     webhooks,
 )
 from trialhub.services.context import Context
-from trialhub.web import consent_pages, mailbox_pages, pages
+from trialhub.web import consent_pages, errors, mailbox_pages, pages
 
 
 def create_app(ctx: Context) -> FastAPI:
@@ -41,6 +42,7 @@ def create_app(ctx: Context) -> FastAPI:
     # signs form CSRF tokens; a restart only invalidates forms left open
     app.state.secret = ctx.secret_key
     problems.install(app)
+    errors.install(app)  # outside /v1 the same problems are shown as pages
     for router in (
         me.router,
         accounts.router,
@@ -58,4 +60,6 @@ def create_app(ctx: Context) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(mailbox_pages.router)
     app.include_router(consent_pages.router)
+    # the pages' stylesheet and scripts, from the package: no CDN, nothing inline (CSP)
+    app.mount("/static", StaticFiles(packages=[("trialhub.web", "static")]), name="static")
     return app

@@ -6,7 +6,7 @@ import base64
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, and_, delete, func, literal, or_, select, update
@@ -78,6 +78,24 @@ def decode_cursor(cursor: str) -> list[Any]:
     if not isinstance(values, list):
         raise ValueError("cursor")
     return values
+
+
+def decode_key(cursor: str, *kinds: type) -> tuple[Any, ...]:
+    """A keyset cursor: an aware instant, then values of `kinds`. Anything else, such as a
+    number too large for the database or a naive time, is a ValueError (rule E3)."""
+    values = decode_cursor(cursor)
+    if len(values) != 1 + len(kinds) or not isinstance(values[0], str):
+        raise ValueError("cursor")
+    instant = datetime.fromisoformat(values[0])
+    if instant.tzinfo is None:
+        raise ValueError("cursor")
+    try:  # the database stores UTC: an offset can push year 1 or 9999 out of range
+        instant = instant.astimezone(UTC)
+    except OverflowError as error:
+        raise ValueError("cursor") from error
+    if not all(type(v) is kind for v, kind in zip(values[1:], kinds, strict=True)):
+        raise ValueError("cursor")
+    return (instant, *values[1:])
 
 
 class _Repo:
@@ -305,8 +323,7 @@ class CustomerRepository(_Repo):
                 )
             )
         if cursor:
-            k_end, k_name, k_id = decode_cursor(cursor)
-            end = datetime.fromisoformat(k_end)
+            end, k_name, k_id = decode_key(cursor, str, str)
             stmt = stmt.where(
                 or_(
                     c.c.sort_end > end,

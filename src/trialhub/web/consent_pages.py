@@ -70,7 +70,8 @@ def consent_submit(
     full_admin: Annotated[str | None, Form()] = None,
 ) -> HTMLResponse:
     expected = csrf_token(request.app.state.secret, token)
-    if not hmac.compare_digest(csrf, expected):
+    # bytes: compare_digest refuses str with non-ASCII characters (a TypeError, a 500)
+    if not hmac.compare_digest(csrf.encode(), expected.encode()):
         return _page(request, token, error="The form expired; please try again.", status=403)
     if decision not in ("accept", "decline"):
         return _page(request, token, error="Choose accept or decline.", status=422)

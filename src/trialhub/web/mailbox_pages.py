@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
+from trialhub.api.params import RowId
 from trialhub.services import mailbox
 from trialhub.web.pages import templates
 
@@ -24,7 +25,7 @@ def mailbox_list(
 
 
 @router.get("/mailbox/{mail_id}", response_class=HTMLResponse)
-def mailbox_item(request: Request, mail_id: int) -> HTMLResponse:
+def mailbox_item(request: Request, mail_id: RowId) -> HTMLResponse:
     ctx = request.app.state.ctx
     mail = mailbox.get_mail(ctx, mail_id)
     return HTMLResponse(templates().get_template("mail.html").render(mail=mail))

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from trialhub.api.deps import ContextDep, CurrentActor, IdempotentDep
+from trialhub.api.params import AfterId, Days, PageSize
 from trialhub.services import customers
 from trialhub.services.schemas import AssignCustomer, CustomerDetail, CustomerPage, EventPage
 
@@ -24,8 +25,8 @@ def list_customers(
     text: Annotated[
         str | None, Query(max_length=200, description="Matches the name or admin email")
     ] = None,
-    expiring_within_days: Annotated[int | None, Query(ge=0, le=3650)] = None,
-    limit: Annotated[int | None, Query(ge=1, le=200)] = None,
+    expiring_within_days: Days = None,
+    limit: PageSize = None,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> CustomerPage:
     """Your customers, soonest-ending trial first (rules P2, P3)."""
@@ -50,8 +51,8 @@ def get_customer(customer_id: str, ctx: ContextDep, actor: CurrentActor) -> Cust
 def list_events(
     ctx: ContextDep,
     actor: CurrentActor,
-    after: Annotated[int | None, Query(ge=0, description="The last event id you have")] = None,
-    limit: Annotated[int | None, Query(ge=1, le=200)] = None,
+    after: AfterId = None,
+    limit: PageSize = None,
     trial_id: Annotated[str | None, Query(max_length=40)] = None,
 ) -> EventPage:
     """The audit log of your scope, oldest first (rule E1)."""
