@@ -5,6 +5,7 @@ from __future__ import annotations
 from trialhub.clock import Clock, SystemClock
 from trialhub.notify.setup import build_email_adapters, build_webhook_sender
 from trialhub.services.context import Context
+from trialhub.services.demo import has_demo_world
 from trialhub.services.sandbox import SandboxClock, enable, is_sandbox
 from trialhub.settings import Settings
 from trialhub.store.db import Database, upgrade
@@ -16,10 +17,12 @@ def build_context(
     database_url: str | None = None,
     public_url: str | None = None,
     sandbox: bool | None = None,
+    demo: bool | None = None,
     migrate: bool = True,
 ) -> Context:
     """Everything a server, worker or command needs. `sandbox=True` turns the database into
-    a sandbox (its clock can be moved); None follows the database."""
+    a sandbox (its clock can be moved); None follows the database. `demo` says whether this
+    is a demo server (`serve --demo`); None: whether the database holds the demo world."""
     url = database_url or settings.database_url
     if migrate:
         upgrade(url)
@@ -29,16 +32,43 @@ def build_context(
     in_sandbox = is_sandbox(db) if sandbox is None else sandbox
     clock: Clock = SandboxClock(db) if in_sandbox else SystemClock()
     public = public_url or settings.public_url or f"http://127.0.0.1:{settings.port}"
-    renderer, mailer = build_email_adapters(settings, db, clock, public)
     ctx = Context(
         db=db,
         clock=clock,
         sandbox=in_sandbox,
         public_url=public,
-        renderer=renderer,
-        mailer=mailer,
         webhook_sender=build_webhook_sender(),
+    )
+    is_demo = has_demo_world(ctx) if demo is None else demo
+    ctx.local_mailbox = local_mailbox_served(settings, demo=is_demo, sandbox=in_sandbox)
+    ctx.renderer, ctx.mailer = build_email_adapters(
+        settings, db, clock, public, local_mailbox=ctx.local_mailbox
     )
     if settings.secret_key:
         ctx.secret_key = settings.secret_key
     return ctx
+
+
+def local_mailbox_served(settings: Settings, *, demo: bool, sandbox: bool) -> bool:
+    """The local mailbox shows every partner's emails, consent links included, to whoever
+    reaches it: a development tool for demo and sandbox databases only, and never once
+    emails leave by SMTP (then nothing should be readable locally)."""
+    return (demo or sandbox) and not settings.smtp_host
+
+
+def describe_email(settings: Settings, ctx: Context) -> str:
+    """One start-up line: where emails go, and why the local mailbox is on or off."""
+    if settings.smtp_host:
+        return (
+            f"Emails: sent through SMTP {settings.smtp_host}:{settings.smtp_port}; "
+            "the local mailbox is off."
+        )
+    if ctx.local_mailbox:
+        return (
+            f"Emails: local mailbox at {ctx.public_url}/mailbox (demo/sandbox only). Warning: "
+            "anyone who can reach this port can read every email there, consent links included."
+        )
+    return (
+        "Emails: waiting in the outbox until TRIALHUB_SMTP_HOST is set; the local mailbox is "
+        "off (it serves only demo and sandbox databases)."
+    )

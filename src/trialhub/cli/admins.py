@@ -175,11 +175,15 @@ def outbox_command(
     """The queue of emails and webhooks: what waits, what was sent, what keeps failing."""
     with open_context(database_url) as ctx:
         messages = outbox.list_messages(ctx, demo.SYSTEM_OPERATOR, limit=10_000)[-limit:]
+        # a consent link accepts the trial for whoever holds it: shown only where the local
+        # mailbox is (demo, sandbox), never into a production terminal or its logs
+        show_links = ctx.local_mailbox
     table = Table(title="Outbox")
     for column in ("#", "When (UTC)", "To", "Template", "Link", "Sent", "Tries"):
         table.add_column(column, overflow="fold")
     for m in messages:
         link = str(m.payload.get("consent_url") or "")
+        link = link if show_links or not link else "(hidden)"
         sent = m.sent_at.strftime("%Y-%m-%d %H:%M") if m.sent_at else "queued"
         table.add_row(
             str(m.id),
@@ -200,8 +204,9 @@ def mail(
     limit: Annotated[int, typer.Option(help="How many, newest first")] = 30,
     database_url: DatabaseOpt = None,
 ) -> None:
-    """The local mailbox: emails delivered while no SMTP server is configured."""
+    """The local mailbox of demo and sandbox databases (refused elsewhere, and with SMTP)."""
     with open_context(database_url) as ctx:
+        mailbox.require_served(ctx)
         if show is not None:
             one = mailbox.get_mail(ctx, show)
             console.print(f"To: {one.recipient}\nSubject: {one.subject}\n", highlight=False)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from trialhub.bootstrap import build_context
+from trialhub.bootstrap import build_context, describe_email
 from trialhub.cli.common import DatabaseOpt, console, database_url, open_context, redact
 from trialhub.services import demo, sandbox
 from trialhub.settings import Settings
@@ -40,6 +40,7 @@ def serve(
     import uvicorn
 
     from trialhub.api.app import create_app
+    from trialhub.api.security import redact_access_log
 
     settings = Settings()
     url = database_url(database_url_opt)
@@ -51,6 +52,7 @@ def serve(
         database_url=url,
         public_url=settings.public_url or f"http://{shown}:{bind_port}",
         sandbox=True if sandbox_mode else None,
+        demo=demo_data,
     )
     logging.basicConfig(level=settings.log_level.upper())
     # the served address comes first: it is the line people (and scripts) look for
@@ -64,11 +66,16 @@ def serve(
             "`trialhub clock advance 7d` or POST /v1/sandbox/clock",
             highlight=False,
         )
+    console.print(describe_email(settings, ctx), highlight=False, soft_wrap=True)
     stop = None
     if run_worker:
         _, stop = Worker(ctx, interval=settings.worker_interval).start_thread()
     try:
-        uvicorn.run(create_app(ctx), host=bind_host, port=bind_port, log_level=settings.log_level)
+        config = uvicorn.Config(
+            create_app(ctx), host=bind_host, port=bind_port, log_level=settings.log_level
+        )
+        redact_access_log()  # after uvicorn configured its loggers: no consent token in logs
+        uvicorn.Server(config).run()
     finally:
         if stop is not None:
             stop.set()

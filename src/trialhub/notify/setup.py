@@ -1,4 +1,5 @@
-"""Chooses the delivery adapters from settings: SMTP when configured, else the mailbox."""
+"""Chooses the delivery adapters from settings: SMTP when configured, else the local mailbox
+where it is served (demo and sandbox), else none: emails wait in the outbox."""
 
 from __future__ import annotations
 
@@ -13,10 +14,10 @@ from trialhub.store.db import Database
 
 
 def build_email_adapters(
-    settings: Settings, db: Database, clock: Clock, public_url: str
-) -> tuple[JinjaRenderer, Mailer]:
+    settings: Settings, db: Database, clock: Clock, public_url: str, *, local_mailbox: bool
+) -> tuple[JinjaRenderer, Mailer | None]:
     renderer = JinjaRenderer(public_url, settings.purchase_url)
-    mailer: Mailer
+    mailer: Mailer | None = None
     if settings.smtp_host:
         mailer = SmtpMailer(
             settings.smtp_host,
@@ -27,7 +28,9 @@ def build_email_adapters(
             username=settings.smtp_username,
             password=settings.smtp_password,
         )
-    else:
+    elif local_mailbox:
+        # nobody could read a mailbox that is not served: emails then stay in the outbox,
+        # and go out once SMTP is configured, instead of being marked sent into nowhere
         mailer = MailboxMailer(db, clock)
     return renderer, mailer
 

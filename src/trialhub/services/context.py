@@ -33,6 +33,9 @@ class Context:
     policy: Policy = DEFAULT_POLICY
     catalog: Catalog = field(default_factory=get_catalog)
     sandbox: bool = False
+    # the local mailbox (/mailbox, `trialhub mail`) is readable: demo and sandbox only, never
+    # with SMTP configured (decided once, in bootstrap); anyone who reaches it reads consent links
+    local_mailbox: bool = False
     public_url: str = "http://127.0.0.1:8000"  # where links in emails point
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     # delivery adapters (trialhub.notify); None: messages wait in the outbox

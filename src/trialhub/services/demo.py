@@ -53,6 +53,11 @@ def ensure_demo(ctx: Context) -> list[DemoLogin]:
     return logins
 
 
+def has_demo_world(ctx: Context) -> bool:
+    """Whether `ensure_demo` ran on this database (its sales administrator exists)."""
+    return _admin_id(ctx, SALES_EMAIL) is not None
+
+
 def _admin_id(ctx: Context, email: str) -> str | None:
     try:
         return accounts.actor_for_email(ctx, email).admin_id

@@ -1,4 +1,7 @@
-"""Reading the local mailbox: every email delivered without a mail server (development)."""
+"""Reading the local mailbox: every email delivered without a mail server (development).
+
+It holds every partner's emails, consent links included, so it is readable only where the
+composition root turned it on (`ctx.local_mailbox`: demo and sandbox, never with SMTP)."""
 
 from __future__ import annotations
 
@@ -39,14 +42,27 @@ def _view(m: MailboxEmail) -> MailView:
     )
 
 
+OFF = (
+    "The local mailbox is off: it is served only on demo and sandbox databases "
+    "(trialhub serve --demo or --sandbox), and never when TRIALHUB_SMTP_HOST is set."
+)
+
+
+def require_served(ctx: Context) -> None:
+    if not ctx.local_mailbox:
+        raise NotFound(OFF)
+
+
 def list_mailbox(ctx: Context, *, recipient: str | None = None, limit: int = 100) -> list[MailView]:
     """Newest first."""
+    require_served(ctx)
     with ctx.uow(Scope.system("mailbox")) as uow:
         wanted = recipient.strip().lower() if recipient else None
         return [_view(m) for m in uow.mailbox.newest(recipient=wanted, limit=limit)]
 
 
 def get_mail(ctx: Context, mail_id: int) -> MailDetail:
+    require_served(ctx)
     with ctx.uow(Scope.system("mailbox")) as uow:
         m = uow.mailbox.get(mail_id)
         if m is None:

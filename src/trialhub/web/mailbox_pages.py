@@ -1,17 +1,25 @@
-"""The local mailbox in the browser: /mailbox lists the emails, /mailbox/{id} shows one."""
+"""The local mailbox in the browser: /mailbox lists the emails, /mailbox/{id} shows one.
+
+Only where the composition root serves it (demo and sandbox, never with SMTP): elsewhere
+every /mailbox path answers 404 before anything else is looked at."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
 from trialhub.api.params import RowId
 from trialhub.services import mailbox
 from trialhub.web.pages import templates
 
-router = APIRouter(include_in_schema=False)
+
+def _served(request: Request) -> None:
+    mailbox.require_served(request.app.state.ctx)
+
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(_served)])
 
 
 @router.get("/mailbox", response_class=HTMLResponse)

@@ -26,7 +26,12 @@ def landing(request: Request) -> HTMLResponse:
     html = (
         templates()
         .get_template("landing.html")
-        .render(version=__version__, sandbox=ctx.sandbox, database=ctx.db.dialect)
+        .render(
+            version=__version__,
+            sandbox=ctx.sandbox,
+            database=ctx.db.dialect,
+            mailbox=ctx.local_mailbox,
+        )
     )
     return HTMLResponse(html)
 

@@ -1,0 +1,91 @@
+"""`trialhub serve` as `make serve` runs it, in a real process on a loopback port: what it
+prints at start-up, what it serves, and what its access log keeps."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import free_port
+
+TRIALHUB = Path(sys.executable).parent / "trialhub"
+
+
+@dataclass
+class Served:
+    url: str
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+
+@contextmanager
+def serving(url: str, tmp_path: Path, *args: str, **env: str) -> Iterator[Served]:
+    """`trialhub serve` on `url` (a migrated copy: start-up then skips the migrations)."""
+    port = free_port()
+    log = tmp_path / "serve.log"
+    environ = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("TRIALHUB_")},
+        "TRIALHUB_DATABASE_URL": url,
+        "COLUMNS": "200",
+        **env,
+    }
+    command = [str(TRIALHUB), "serve", "--port", str(port), "--no-worker", *args]
+    with log.open("w") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=environ)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert process.poll() is None, log.read_text()
+            try:
+                httpx.get(f"{base}/healthz", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        yield Served(url=base, log=log)
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_demo_server_serves_the_mailbox_and_says_who_can_read_it(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    with serving(sqlite_url, tmp_path, "--demo") as served:
+        assert httpx.get(f"{served.url}/mailbox").status_code == 200
+        token = "tok3nTh4tMustN0tB3Logg3d"
+        assert httpx.get(f"{served.url}/consent/{token}").status_code == 404
+        assert httpx.get(f"{served.url}/v1/consent/{token}").status_code == 404
+        time.sleep(0.2)  # the access log line is written after the response
+        out = served.output()
+    assert f"local mailbox at {served.url}/mailbox" in out
+    assert "anyone who can reach this port can read every email" in out
+    assert "GET /consent/*** HTTP/1.1" in out  # the access log works, without the token
+    assert token not in out
+
+
+def test_smtp_configured_turns_the_mailbox_off_even_in_demo(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    port = str(free_port())  # nobody listens: emails would wait, none is sent here
+    smtp = {"TRIALHUB_SMTP_HOST": "127.0.0.1", "TRIALHUB_SMTP_PORT": port}
+    with serving(sqlite_url, tmp_path, "--demo", **smtp) as served:
+        assert httpx.get(f"{served.url}/mailbox").status_code == 404
+        assert httpx.get(f"{served.url}/mailbox/1").status_code == 404
+        out = served.output()
+    assert f"sent through SMTP 127.0.0.1:{port}; the local mailbox is off" in out
