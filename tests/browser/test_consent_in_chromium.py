@@ -2,50 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-
-from tests.conftest import IN_CI, LiveServer, World, make_world, start_live_server
+from tests.conftest import LiveServer, World, make_world
 from tests.integration.test_after_start import links, make_org
 from trialhub.services import trials
-from trialhub.services.context import Context
 from trialhub.services.schemas import NewCustomer, StartTrial
 from trialhub.store.repositories import Scope
-
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-if not CHROMIUM.exists():
-    if IN_CI:
-        raise RuntimeError("Chromium is required in CI: apt-get install -y chromium")
-    pytest.skip("Chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
-
-sync_api = pytest.importorskip("playwright.sync_api")
-
-
-@pytest.fixture
-def live(sqlite_ctx: Context) -> Iterator[LiveServer]:
-    yield from start_live_server(sqlite_ctx)
-
-
-@pytest.fixture
-def page() -> Iterator[object]:
-    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        yield browser.new_page()
-        browser.close()
 
 
 def test_accept_with_provisioning_access_only(live: LiveServer, page: object) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 from trialhub import __version__
 from trialhub.api import problems
@@ -20,13 +21,20 @@ from trialhub.api.routers import (
     trials,
     webhooks,
 )
+from trialhub.api.security import SecurityHeaders
 from trialhub.services.context import Context
-from trialhub.web import consent_pages, errors, mailbox_pages, pages
+from trialhub.web import api_docs, consent_pages, errors, mailbox_pages, pages
+
+
+class _App(FastAPI):
+    def build_middleware_stack(self) -> ASGIApp:
+        # outermost, around Starlette's ServerErrorMiddleware: a 500 gets the headers too
+        return SecurityHeaders(super().build_middleware_stack())
 
 
 def create_app(ctx: Context) -> FastAPI:
     """One app per context; nothing happens at import time."""
-    app = FastAPI(
+    app = _App(
         title="trialhub",
         version=__version__,
         description=(
@@ -35,8 +43,10 @@ def create_app(ctx: Context) -> FastAPI:
             "`rule` and `errors[].field`. Every POST accepts an `Idempotency-Key`."
         ),
         openapi_url="/openapi.json",
-        docs_url="/docs",
-        redoc_url="/redoc",
+        # /docs is web.api_docs (Swagger UI from a package, no inline script); ReDoc injects
+        # inline styles as it runs, which the CSP refuses, so it is not served
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.ctx = ctx
     # signs form CSRF tokens; a restart only invalidates forms left open
@@ -60,6 +70,8 @@ def create_app(ctx: Context) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(mailbox_pages.router)
     app.include_router(consent_pages.router)
-    # the pages' stylesheet and scripts, from the package: no CDN, nothing inline (CSP)
+    app.include_router(api_docs.router)
+    # the pages' stylesheet and scripts, from packages: no CDN, nothing inline (CSP)
+    app.mount("/static/swagger-ui", api_docs.swagger_ui_files(), name="swagger-ui")
     app.mount("/static", StaticFiles(packages=[("trialhub.web", "static")]), name="static")
     return app
