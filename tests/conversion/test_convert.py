@@ -202,7 +202,7 @@ def test_bad_orders_change_nothing(
     if rule:
         assert rule in [e["rule"] for e in r.json()["errors"]]
     listed = client.get("/v1/orders", headers=world.sales_full.headers).json()
-    assert listed == []
+    assert listed == {"items": [], "next_cursor": None}
 
 
 def test_only_active_or_grace_trials_convert(
@@ -260,7 +260,7 @@ def test_who_may_convert(client: TestClient, world: World) -> None:  # rules P2,
     assert (r.status_code, r.json()["rule"]) == (403, "V1")
     other = make_world(world.ctx, name="B")
     assert convert(client, other.sales_full, trial["id"], **body).status_code == 404
-    assert client.get("/v1/orders", headers=other.sales_full.headers).json() == []
+    assert client.get("/v1/orders", headers=other.sales_full.headers).json()["items"] == []
 
 
 def test_tier_two_asks_its_distributor(
@@ -284,8 +284,8 @@ def test_tier_two_asks_its_distributor(
     assert (twice.status_code, twice.json()["rule"]) == (409, "V1")
     # the distributor's queue holds it; another distributor sees nothing and cannot act
     queue = client.get("/v1/orders", params={"status": "requested"}, headers=dist.headers)
-    assert [o["id"] for o in queue.json()] == [request["id"]]
-    assert client.get("/v1/orders", headers=other_dist.headers).json() == []
+    assert [o["id"] for o in queue.json()["items"]] == [request["id"]]
+    assert client.get("/v1/orders", headers=other_dist.headers).json()["items"] == []
     url = f"/v1/orders/{request['id']}/decision"
     assert client.post(url, json={"approve": True}, headers=other_dist.headers).status_code == 404
     assert client.post(url, json={"approve": True}, headers=sales.headers).status_code == 403

@@ -104,7 +104,7 @@ def test_request_then_approval_moves_the_end_and_the_device_due_dates(
         "/v1/device-extension-requests",
         params={"decision": "pending"},
         headers=world.operator.headers,
-    ).json()
+    ).json()["items"]
     assert [q["id"] for q in queue] == [request["id"]]
 
     r = decide(client, world, request["id"], True, note="ok for the pilot")
@@ -153,7 +153,7 @@ def test_bad_requests_name_the_rule_and_change_nothing(client: TestClient, world
     r = ask(client, world, plain["id"], end + DAY)
     assert (r.status_code, r.json()["rule"]) == (422, "D6")  # use rule T3 instead
     listed = client.get("/v1/device-extension-requests", headers=world.operator.headers).json()
-    assert listed == []
+    assert listed == {"items": [], "next_cursor": None}
     bad = client.get(
         "/v1/device-extension-requests",
         params={"decision": "maybe"},
@@ -185,7 +185,7 @@ def test_denial_moves_nothing_and_an_approval_past_the_cap_is_refused(
         "/v1/device-extension-requests",
         params={"trial_id": trial["id"], "decision": "pending"},
         headers=world.sales_full.headers,
-    ).json()
+    ).json()["items"]
     assert [s["id"] for s in still] == [late["id"]]
 
 
@@ -229,9 +229,9 @@ def test_who_may_ask_and_decide(client: TestClient, world: World) -> None:  # ru
         )
         assert r.status_code == 403
     theirs = client.get("/v1/device-extension-requests", headers=other.sales_full.headers)
-    assert theirs.json() == []
+    assert theirs.json()["items"] == []
     mine = client.get("/v1/device-extension-requests", headers=world.read_only.headers)
-    assert [m["id"] for m in mine.json()] == [request["id"]]
+    assert [m["id"] for m in mine.json()["items"]] == [request["id"]]
 
 
 def test_an_approval_in_grace_brings_the_trial_back(

@@ -25,3 +25,7 @@ PageSize = Annotated[
     Query(ge=1, le=DEFAULT_POLICY.max_page_size, description="How many items per page"),
 ]
 Days = Annotated[int | None, Query(ge=0, le=3650, description="A number of days (0-3650)")]
+Cursor = Annotated[
+    str | None,
+    Query(max_length=1000, description="The `next_cursor` of the previous page"),
+]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Annotated
+from typing import Annotated, Protocol, TypeVar
 
 import typer
 from rich.console import Console
@@ -14,6 +14,7 @@ from trialhub.services import accounts
 from trialhub.services.context import Actor, Context
 from trialhub.settings import Settings
 
+Item = TypeVar("Item", covariant=True)
 console = Console()
 err = Console(stderr=True)
 
@@ -42,6 +43,25 @@ def open_context(url: str | None, *, migrate: bool = True) -> Iterator[Context]:
         fail(error)
     finally:
         ctx.db.dispose()
+
+
+class _Page(Protocol[Item]):
+    @property
+    def items(self) -> Sequence[Item]: ...
+    @property
+    def next_cursor(self) -> str | None: ...
+
+
+def every_page(fetch: Callable[[str | None], _Page[Item]]) -> list[Item]:
+    """A whole list: a command prints everything, page after page."""
+    items: list[Item] = []
+    cursor: str | None = None
+    while True:
+        page = fetch(cursor)
+        items += page.items
+        cursor = page.next_cursor
+        if cursor is None:
+            return items
 
 
 def acting(ctx: Context, email: str) -> Actor:

@@ -16,6 +16,7 @@ from trialhub.cli.common import (
     checked_input,
     console,
     err,
+    every_page,
     open_context,
 )
 from trialhub.services import devices
@@ -246,7 +247,12 @@ def requests(
 ) -> None:
     """Device extension requests: the trials team's queue, or your own."""
     with open_context(database_url) as ctx:
-        found = devices.list_extension_requests(ctx, acting(ctx, as_), decision=decision)
+        actor = acting(ctx, as_)
+        found = every_page(
+            lambda cursor: devices.list_extension_requests(
+                ctx, actor, decision=decision, cursor=cursor
+            )
+        )
     table = Table(title="Device extension requests")
     for column in ("Request", "Trial", "Asked until", "Reason", "Decision"):
         table.add_column(column)

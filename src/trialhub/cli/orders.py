@@ -7,7 +7,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from trialhub.cli.common import AsOpt, DatabaseOpt, acting, checked_input, console, open_context
+from trialhub.cli.common import (
+    AsOpt,
+    DatabaseOpt,
+    acting,
+    checked_input,
+    console,
+    every_page,
+    open_context,
+)
 from trialhub.cli.trials import trial_app
 from trialhub.services import conversion
 from trialhub.services.schemas import ConvertTrial, DecideConversion, OrderLineInput, OrderView
@@ -72,7 +80,10 @@ def list_orders(
 ) -> None:
     """Your orders and requests, or a distributor's queue."""
     with open_context(database_url) as ctx:
-        found = conversion.list_orders(ctx, acting(ctx, as_), status=status)
+        actor = acting(ctx, as_)
+        found = every_page(
+            lambda cursor: conversion.list_orders(ctx, actor, status=status, cursor=cursor)
+        )
     table = Table(title="Orders")
     for column in ("Order", "Trial", "Services", "Lost", "Status", "Created (UTC)"):
         table.add_column(column)

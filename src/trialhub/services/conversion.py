@@ -27,16 +27,22 @@ from trialhub.domain.errors import (
     ErrorCollector,
     Forbidden,
     NotFound,
-    ValidationFailed,
 )
 from trialhub.domain.model import Subscription, Trial, new_id
 from trialhub.domain.roles import Action
 from trialhub.domain.rules import normalize_email
 from trialhub.domain.states import TrialStatus, transition
+from trialhub.services import paging
 from trialhub.services.audience import managing_admin_emails
 from trialhub.services.context import Actor, Context, require_partner
 from trialhub.services.outbox import queue_trial_email
-from trialhub.services.schemas import ConvertTrial, DecideConversion, OrderLineView, OrderView
+from trialhub.services.schemas import (
+    ConvertTrial,
+    DecideConversion,
+    OrderLineView,
+    OrderPage,
+    OrderView,
+)
 from trialhub.services.trial_create import org_of
 from trialhub.services.trials import load_trial, trial_in_reach
 from trialhub.store.uow import UnitOfWork
@@ -149,17 +155,32 @@ def decide_request(ctx: Context, actor: Actor, order_id: str, cmd: DecideConvers
 
 
 def list_orders(
-    ctx: Context, actor: Actor, *, status: str | None = None, trial_id: str | None = None
-) -> list[OrderView]:
-    """A partner's orders and requests, a distributor's queue, or every order (operator)."""
+    ctx: Context,
+    actor: Actor,
+    *,
+    status: str | None = None,
+    trial_id: str | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> OrderPage:
+    """A partner's orders and requests, a distributor's queue, or every order (operator),
+    oldest first, a page at a time."""
+    errors = ErrorCollector()
     if status is not None and status not in {s.value for s in OrderStatus}:
-        raise ValidationFailed(
-            "status is one of requested, completed, declined.", field="status", rule="V1"
-        )
+        errors.add("status", "status is one of requested, completed, declined.", "V1")
+    size = paging.page_size(ctx.policy, limit, errors)
+    after = paging.read_cursor(cursor, errors)
+    errors.raise_if_any()
     _require_reader(actor)
     with ctx.uow(actor.scope) as uow:
-        found = uow.orders.listed(status=status, trial_id=trial_id)
-        return [order_view(ctx, o) for o in found if _reaches(uow, actor, o)]
+        found, next_cursor = paging.walk(
+            lambda key, n: uow.orders.listed(status=status, trial_id=trial_id, limit=n, after=key),
+            lambda o: _reaches(uow, actor, o),
+            lambda o: (o.created_at, o.id),
+            size=size,
+            after=after,
+        )
+        return OrderPage(items=[order_view(ctx, o) for o in found], next_cursor=next_cursor)
 
 
 def get_order(ctx: Context, actor: Actor, order_id: str) -> OrderView:

@@ -41,6 +41,7 @@ from trialhub.domain.model import Trial, new_id
 from trialhub.domain.roles import Action
 from trialhub.domain.rules import normalize_email
 from trialhub.domain.states import TrialStatus, transition
+from trialhub.services import paging
 from trialhub.services.audience import managing_admin_emails
 from trialhub.services.context import (
     Actor,
@@ -51,6 +52,7 @@ from trialhub.services.context import (
 from trialhub.services.outbox import queue_trial_email
 from trialhub.services.schemas import (
     DecideDeviceExtension,
+    DeviceExtensionPage,
     DeviceExtensionView,
     DeviceLineView,
     DispatchShipment,
@@ -443,23 +445,44 @@ def request_extension(
 
 
 def list_extension_requests(
-    ctx: Context, actor: Actor, *, decision: str | None = None, trial_id: str | None = None
-) -> list[DeviceExtensionView]:
-    """The trials team's queue (every partner) or a partner's own requests."""
+    ctx: Context,
+    actor: Actor,
+    *,
+    decision: str | None = None,
+    trial_id: str | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> DeviceExtensionPage:
+    """The trials team's queue (every partner) or a partner's own requests, oldest first,
+    a page at a time."""
+    errors = ErrorCollector()
     if decision is not None and decision not in {d.value for d in ExtensionDecision}:
-        raise ValidationFailed(
-            "decision is one of pending, approved, denied.", field="decision", rule="D6"
-        )
+        errors.add("decision", "decision is one of pending, approved, denied.", "D6")
+    size = paging.page_size(ctx.policy, limit, errors)
+    after = paging.read_cursor(cursor, errors)
+    errors.raise_if_any()
     if not actor.is_operator:
         require_partner(actor, Action.READ_CUSTOMERS)
     with ctx.uow(actor.scope) as uow:
-        out = []
-        for request in uow.shipments.extension_requests(decision=decision, trial_id=trial_id):
+
+        def fetch(key: paging.Key | None, n: int) -> list[DeviceExtensionRequest]:
+            return uow.shipments.extension_requests(
+                decision=decision, trial_id=trial_id, limit=n, after=key
+            )
+
+        def reached(request: DeviceExtensionRequest) -> bool:
             trial = uow.trials.get(request.trial_id)
-            if trial is None or not trial_in_reach(uow, actor, trial):
-                continue
-            out.append(extension_view(ctx, request, trial))
-        return out
+            return trial is not None and trial_in_reach(uow, actor, trial)
+
+        found, next_cursor = paging.walk(
+            fetch, reached, lambda r: (r.requested_at, r.id), size=size, after=after
+        )
+        items = []
+        for request in found:
+            trial = uow.trials.get(request.trial_id)
+            assert trial is not None
+            items.append(extension_view(ctx, request, trial))
+        return DeviceExtensionPage(items=items, next_cursor=next_cursor)
 
 
 def decide_extension_request(

@@ -528,6 +528,11 @@ class DeviceExtensionView(View):
     )
 
 
+class DeviceExtensionPage(View):
+    items: list[DeviceExtensionView]
+    next_cursor: str | None = None
+
+
 # ---- conversion to a paid order (rules V1-V5) -----------------------------------------------
 
 
@@ -584,3 +589,8 @@ class OrderView(View):
     distributor_id: str | None
     processed_at: datetime | None
     note: str | None
+
+
+class OrderPage(View):
+    items: list[OrderView]
+    next_cursor: str | None = None

@@ -98,6 +98,11 @@ def decode_key(cursor: str, *kinds: type) -> tuple[Any, ...]:
     return (instant, *values[1:])
 
 
+def _after(instant: Any, row_id: Any, key: tuple[datetime, str]) -> Any:
+    """Rows after `key` in (instant, id) order: a keyset page's condition."""
+    return or_(instant > key[0], and_(instant == key[0], row_id > key[1]))
+
+
 class _Repo:
     def __init__(self, session: Session, scope: Scope) -> None:
         self.session = session
@@ -739,14 +744,22 @@ class ShipmentRepository(_Repo):
         return self.session.scalars(self._scoped(stmt, r.c.partner_id)).one_or_none()
 
     def extension_requests(
-        self, *, decision: str | None = None, trial_id: str | None = None, limit: int = 200
+        self,
+        *,
+        decision: str | None = None,
+        trial_id: str | None = None,
+        limit: int = 200,
+        after: tuple[datetime, str] | None = None,
     ) -> list[DeviceExtensionRequest]:
+        """Oldest first; `after` is the (requested_at, id) key of the last one seen."""
         r = orm.device_extension_requests
         stmt = select(DeviceExtensionRequest)
         if decision is not None:
             stmt = stmt.where(r.c.decision == decision)
         if trial_id is not None:
             stmt = stmt.where(r.c.trial_id == trial_id)
+        if after is not None:
+            stmt = stmt.where(_after(r.c.requested_at, r.c.id, after))
         stmt = stmt.order_by(r.c.requested_at, r.c.id).limit(limit)
         return list(self.session.scalars(self._scoped(stmt, r.c.partner_id)))
 
@@ -762,14 +775,23 @@ class OrderRepository(_Repo):
         return self.session.scalars(self._scoped(stmt, orm.orders.c.partner_id)).one_or_none()
 
     def listed(
-        self, *, status: str | None = None, trial_id: str | None = None, limit: int = 200
+        self,
+        *,
+        status: str | None = None,
+        trial_id: str | None = None,
+        limit: int = 200,
+        after: tuple[datetime, str] | None = None,
     ) -> list[ConversionOrder]:
+        """Oldest first; `after` is the (created_at, id) key of the last one seen."""
+        o = orm.orders
         stmt = select(ConversionOrder)
         if status is not None:
-            stmt = stmt.where(orm.orders.c.status == status)
+            stmt = stmt.where(o.c.status == status)
         if trial_id is not None:
-            stmt = stmt.where(orm.orders.c.trial_id == trial_id)
-        stmt = stmt.order_by(orm.orders.c.created_at, orm.orders.c.id).limit(limit)
+            stmt = stmt.where(o.c.trial_id == trial_id)
+        if after is not None:
+            stmt = stmt.where(_after(o.c.created_at, o.c.id, after))
+        stmt = stmt.order_by(o.c.created_at, o.c.id).limit(limit)
         return list(self.session.scalars(self._scoped(stmt, orm.orders.c.partner_id)))
 
     def add_subscription(self, subscription: Subscription) -> None:

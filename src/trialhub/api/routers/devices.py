@@ -8,9 +8,11 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from trialhub.api.deps import ContextDep, CurrentActor, IdempotentDep
+from trialhub.api.params import Cursor, PageSize
 from trialhub.services import devices
 from trialhub.services.schemas import (
     DecideDeviceExtension,
+    DeviceExtensionPage,
     DeviceExtensionView,
     DispatchShipment,
     OrderShipment,
@@ -101,17 +103,24 @@ def request_device_extension(
     )
 
 
-@router.get("/device-extension-requests", response_model=list[DeviceExtensionView])
+@router.get("/device-extension-requests", response_model=DeviceExtensionPage)
 def list_device_extension_requests(
     ctx: ContextDep,
     actor: CurrentActor,
     decision: Annotated[
         str | None, Query(description="pending, approved or denied (all when absent)")
     ] = None,
-    trial_id: Annotated[str | None, Query(description="One trial's requests")] = None,
-) -> list[DeviceExtensionView]:
-    """The trials team's queue of requests, or a partner's own (rule D6)."""
-    return devices.list_extension_requests(ctx, actor, decision=decision, trial_id=trial_id)
+    trial_id: Annotated[
+        str | None, Query(max_length=40, description="One trial's requests")
+    ] = None,
+    limit: PageSize = None,
+    cursor: Cursor = None,
+) -> DeviceExtensionPage:
+    """The trials team's queue of requests, or a partner's own (rule D6). Oldest first, a
+    page at a time."""
+    return devices.list_extension_requests(
+        ctx, actor, decision=decision, trial_id=trial_id, limit=limit, cursor=cursor
+    )
 
 
 @router.post("/device-extension-requests/{request_id}/decision", response_model=DeviceExtensionView)

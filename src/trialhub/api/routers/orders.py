@@ -8,8 +8,9 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from trialhub.api.deps import ContextDep, CurrentActor, IdempotentDep
+from trialhub.api.params import Cursor, PageSize
 from trialhub.services import conversion
-from trialhub.services.schemas import ConvertTrial, DecideConversion, OrderView
+from trialhub.services.schemas import ConvertTrial, DecideConversion, OrderPage, OrderView
 
 router = APIRouter(prefix="/v1", tags=["orders"])
 
@@ -32,17 +33,22 @@ def convert(trial_id: str, cmd: ConvertTrial, run: IdempotentDep) -> JSONRespons
     )
 
 
-@router.get("/orders", response_model=list[OrderView])
+@router.get("/orders", response_model=OrderPage)
 def list_orders(
     ctx: ContextDep,
     actor: CurrentActor,
     status: Annotated[
         str | None, Query(description="requested, completed or declined (all when absent)")
     ] = None,
-    trial_id: Annotated[str | None, Query(description="One trial's orders")] = None,
-) -> list[OrderView]:
-    """Your orders and conversion requests; a distributor's queue; every order (operator)."""
-    return conversion.list_orders(ctx, actor, status=status, trial_id=trial_id)
+    trial_id: Annotated[str | None, Query(max_length=40, description="One trial's orders")] = None,
+    limit: PageSize = None,
+    cursor: Cursor = None,
+) -> OrderPage:
+    """Your orders and conversion requests; a distributor's queue; every order (operator).
+    Oldest first, a page at a time."""
+    return conversion.list_orders(
+        ctx, actor, status=status, trial_id=trial_id, limit=limit, cursor=cursor
+    )
 
 
 @router.get("/orders/{order_id}", response_model=OrderView)
