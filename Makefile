@@ -9,11 +9,14 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 .PHONY: serve sandbox test lint typecheck unit pytest bench clean install
 
 $(BIN)/python:
+	@echo "Creating the virtual environment in $(VENV)..."
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# pip shows what it fetches and builds: the first run takes about two minutes
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@echo "Installing trialhub and its dependencies into $(VENV) (about two minutes the first time)..."
+	$(BIN)/python -m pip install --progress-bar on -e '.[dev]'
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 

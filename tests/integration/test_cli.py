@@ -181,3 +181,11 @@ def _demo_partner_id() -> str:
         partner_id = str(found.scalar_one())
     engine.dispose()
     return partner_id
+
+
+def test_demo_prints_the_organizations_to_try(run) -> None:  # type: ignore[no-untyped-def]
+    out = run("demo")
+    assert "Demo organizations" in out
+    assert re.search(r"Globex \(European Union\), org_[0-9a-f]+", out)
+    assert "hank@globex.example" in out
+    assert "casey@gmail.example" in out

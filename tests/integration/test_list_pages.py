@@ -68,9 +68,7 @@ def test_orders_come_a_page_at_a_time(client: TestClient, world: World) -> None:
     _bad_input(client, "/v1/orders", world.operator)
 
 
-def test_device_extension_requests_come_a_page_at_a_time(
-    client: TestClient, world: World
-) -> None:
+def test_device_extension_requests_come_a_page_at_a_time(client: TestClient, world: World) -> None:
     services = [{"code": "room_devices", "quantity": 2}, {"code": "calling"}]
     people = [world.sales_full, world.sales, world.sales_full]
     ids = []

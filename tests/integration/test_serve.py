@@ -4,6 +4,7 @@ prints at start-up, what it serves, and what its access log keeps."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -68,12 +69,21 @@ def test_demo_server_serves_the_mailbox_and_says_who_can_read_it(
 ) -> None:
     with serving(sqlite_url, tmp_path, "--demo") as served:
         assert httpx.get(f"{served.url}/mailbox").status_code == 200
+        landing = httpx.get(f"{served.url}/").text
+        assert f"{served.url}/v1/me" in landing  # the port actually served, not 8000
         token = "tok3nTh4tMustN0tB3Logg3d"
         assert httpx.get(f"{served.url}/consent/{token}").status_code == 404
         assert httpx.get(f"{served.url}/v1/consent/{token}").status_code == 404
         time.sleep(0.2)  # the access log line is written after the response
         out = served.output()
     assert f"local mailbox at {served.url}/mailbox" in out
+    # the demo organizations, after the sign-ins, with an administrator email to try (C3)
+    signins, _, rest = out.partition("Demo organizations")
+    assert "sales@demo-partner.example" in signins
+    assert re.search(r"Globex \(European Union\), org_[0-9a-f]+", rest)
+    assert "hank@globex.example" in rest
+    assert "Webex Free (United States)" in rest
+    assert f"{served.url}/v1/customers" in out
     assert "anyone who can reach this port can read every email" in out
     assert "GET /consent/*** HTTP/1.1" in out  # the access log works, without the token
     assert token not in out

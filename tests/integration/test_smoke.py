@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from tests.conftest import World, new_customer_body
+from trialhub.api.app import create_app
+from trialhub.services.context import Context
 
 
 def test_start_trial_then_list_customer(client: TestClient, world: World) -> None:
@@ -21,3 +23,11 @@ def test_start_trial_then_list_customer(client: TestClient, world: World) -> Non
     assert [c["name"] for c in items] == [body["customer"]["company_name"]]
     assert items[0]["region"]["code"] == "EU"  # rule C2: FR -> European Union
     assert items[0]["status"] == "active"
+
+
+def test_landing_page_shows_the_address_it_was_reached_at(sqlite_ctx: Context) -> None:
+    """It always said port 8000, whatever `make serve PORT=…` used."""
+    client = TestClient(create_app(sqlite_ctx), base_url="http://127.0.0.1:8123")
+    page = client.get("/").text
+    assert "http://127.0.0.1:8123/v1/me" in page
+    assert ":8000" not in page

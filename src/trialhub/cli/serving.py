@@ -10,6 +10,7 @@ import typer
 from trialhub.bootstrap import build_context, describe_email
 from trialhub.cli.common import DatabaseOpt, console, database_url, open_context, redact
 from trialhub.services import demo, sandbox
+from trialhub.services.context import Context
 from trialhub.settings import Settings
 from trialhub.store.db import upgrade
 from trialhub.worker import Worker
@@ -58,7 +59,7 @@ def serve(
     # the served address comes first: it is the line people (and scripts) look for
     console.print(f"trialhub is running at [bold]http://{shown}:{bind_port}[/] (API docs at /docs)")
     if demo_data:
-        _print_demo(demo.ensure_demo(ctx), bind_port)
+        _print_demo(ctx, demo.ensure_demo(ctx), f"http://{shown}:{bind_port}")
     console.print(f"Database: {ctx.db.dialect} ({redact(url)})", highlight=False)
     if ctx.sandbox:
         console.print(
@@ -109,7 +110,7 @@ def worker_command(
     worker.run(stop)
 
 
-def _print_demo(logins: list[demo.DemoLogin], port: int = 8000) -> None:
+def _print_demo(ctx: Context, logins: list[demo.DemoLogin], base_url: str) -> None:
     """Plain lines, so that a narrow terminal never folds a token."""
     console.print("[bold]Demo sign-ins[/] (local data only):")
     for login in logins:
@@ -122,11 +123,16 @@ def _print_demo(logins: list[demo.DemoLogin], port: int = 8000) -> None:
         console.print(f"    email:     {login.email}", highlight=False)
         console.print(f"    password:  {login.password}", highlight=False)
         console.print(f"    API token: {login.token}", soft_wrap=True, highlight=False)
+    console.print("[bold]Demo organizations[/] (start a trial with one of these emails):")
+    for org in demo.demo_organizations(ctx):
+        console.print(f"  {org.name} ({org.region}), {org.id}", soft_wrap=True, highlight=False)
+        for email, meets in org.emails:
+            console.print(f"    {email:<22} {meets}", soft_wrap=True, highlight=False)
     sales = logins[0]
     console.print("Try:", style="bold")
     console.print(f"  export TOKEN={sales.token}", soft_wrap=True, highlight=False)
     console.print(
-        f'  curl -s -H "Authorization: Bearer $TOKEN" http://127.0.0.1:{port}/v1/customers',
+        f'  curl -s -H "Authorization: Bearer $TOKEN" {base_url}/v1/customers',
         soft_wrap=True,
         highlight=False,
     )
@@ -147,7 +153,7 @@ def db_upgrade(
 def demo_command(database_url_opt: DatabaseOpt = None) -> None:
     """Create the demo world (operator, partner, organizations) and print fresh tokens."""
     with open_context(database_url_opt) as ctx:
-        _print_demo(demo.ensure_demo(ctx))
+        _print_demo(ctx, demo.ensure_demo(ctx), ctx.public_url)
 
 
 clock_app = typer.Typer(

@@ -17,6 +17,7 @@ from trialhub.services.schemas import (
     CreatePartner,
     IssueToken,
 )
+from trialhub.store.repositories import Scope
 
 DEMO_PASSWORD = "trialhub-demo"
 OPERATOR_EMAIL = "trials-team@trialhub.example"
@@ -51,6 +52,40 @@ def ensure_demo(ctx: Context) -> list[DemoLogin]:
         assert token.token is not None
         logins.append(DemoLogin(email, DEMO_PASSWORD, token.token, partner))
     return logins
+
+
+@dataclass(frozen=True)
+class DemoOrganization:
+    """An organization of the demo world, and the emails that meet it when starting a trial."""
+
+    id: str
+    name: str
+    region: str
+    emails: tuple[tuple[str, str], ...]  # (email, what a partner meets with it)
+
+
+# the existing-customer paths of rule C3, one email each
+DEMO_ORG_EMAILS = (
+    ("hank@globex.example", "full administrator: the consent request goes to him (C3, K1)"),
+    ("homer@globex.example", "user: the request goes to him and every full admin (K1)"),
+    ("casey@gmail.example", "free account: moved into the new organization (C3)"),
+)
+
+
+def demo_organizations(ctx: Context) -> list[DemoOrganization]:
+    """The demo world's organizations with an email to try for each path (rule C3)."""
+    found: dict[str, DemoOrganization] = {}
+    with ctx.uow(Scope.system("demo")) as uow:
+        for email, meets in DEMO_ORG_EMAILS:
+            owner = uow.organizations.owner_of_email(email)
+            if owner is None:
+                continue
+            org = owner.organization
+            known = found.get(org.id)
+            emails = (*(known.emails if known else ()), (email, meets))
+            region = ctx.catalog.regions[org.region].name
+            found[org.id] = DemoOrganization(org.id, org.name, region, emails)
+    return list(found.values())
 
 
 def has_demo_world(ctx: Context) -> bool:

@@ -31,6 +31,8 @@ def landing(request: Request) -> HTMLResponse:
             sandbox=ctx.sandbox,
             database=ctx.db.dialect,
             mailbox=ctx.local_mailbox,
+            # the address this request reached, port included (not a hard-coded 8000)
+            base_url=str(request.base_url).rstrip("/"),
         )
     )
     return HTMLResponse(html)
