@@ -23,7 +23,8 @@ def test_a_server_that_does_not_serve_it_answers_404(sqlite_world: World) -> Non
     ctx = sqlite_world.ctx
     ctx.mailer = MailboxMailer(ctx.db, ctx.clock)
     client = TestClient(create_app(ctx))
-    for path in ("/mailbox", "/mailbox/1", "/mailbox/abc", "/mailbox?to=x@example.com"):
+    paths = ("/mailbox", "/mailbox/1", "/mailbox/1/html", "/mailbox/abc", "/mailbox?to=x@a.b")
+    for path in paths:
         got = client.get(path)
         assert got.status_code == 404, path
         assert got.headers["content-type"].startswith("text/html")
