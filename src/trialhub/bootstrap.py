@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from limits.storage import RedisStorage, Storage
+
 from trialhub.clock import Clock, SystemClock
 from trialhub.notify.setup import build_email_adapters, build_webhook_sender
 from trialhub.services.context import Context
@@ -38,7 +40,16 @@ def build_context(
         renderer=renderer,
         mailer=mailer,
         webhook_sender=build_webhook_sender(),
+        rate_storage=build_rate_storage(settings),
     )
     if settings.secret_key:
         ctx.secret_key = settings.secret_key
     return ctx
+
+
+def build_rate_storage(settings: Settings) -> Storage | None:
+    """Redis when configured (its errors surface as limits' StorageError), else None: the
+    database keeps the counts."""
+    if not settings.redis_url:
+        return None
+    return RedisStorage(settings.redis_url, key_prefix="trialhub", wrap_exceptions=True)

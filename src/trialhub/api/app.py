@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from trialhub import __version__
 from trialhub.api import problems
@@ -23,8 +24,13 @@ from trialhub.services.context import Context
 from trialhub.web import consent_pages, mailbox_pages, pages
 
 
-def create_app(ctx: Context) -> FastAPI:
-    """One app per context; nothing happens at import time."""
+def create_app(ctx: Context, *, forwarded_allow_ips: str | None = None) -> FastAPI:
+    """One app per context; nothing happens at import time.
+
+    The client address (rate limits, rule X1) is the socket peer, unless the peer is one of
+    `forwarded_allow_ips`, a proxy whose X-Forwarded-For is then believed: anyone else
+    could send that header to pass for another address.
+    """
     app = FastAPI(
         title="trialhub",
         version=__version__,
@@ -58,4 +64,6 @@ def create_app(ctx: Context) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(mailbox_pages.router)
     app.include_router(consent_pages.router)
+    if forwarded_allow_ips:
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=forwarded_allow_ips)
     return app

@@ -29,13 +29,19 @@ def get_context(request: Request) -> Context:
 ContextDep = Annotated[Context, Depends(get_context)]
 
 
+def client_address(request: Request) -> str:
+    """The socket peer, or what a trusted proxy says it is (`TRIALHUB_FORWARDED_ALLOW_IPS`)."""
+    return request.client.host if request.client else ""
+
+
 def get_actor(
+    request: Request,
     ctx: ContextDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
     if credentials is None or not credentials.credentials:
         raise Unauthenticated("Send an API token: Authorization: Bearer <token>.")
-    return authenticate_token(ctx, credentials.credentials)
+    return authenticate_token(ctx, credentials.credentials, address=client_address(request))
 
 
 CurrentActor = Annotated[Actor, Depends(get_actor)]

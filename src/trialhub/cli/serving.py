@@ -68,7 +68,13 @@ def serve(
     if run_worker:
         _, stop = Worker(ctx, interval=settings.worker_interval).start_thread()
     try:
-        uvicorn.run(create_app(ctx), host=bind_host, port=bind_port, log_level=settings.log_level)
+        uvicorn.run(
+            create_app(ctx, forwarded_allow_ips=settings.forwarded_allow_ips),
+            host=bind_host,
+            port=bind_port,
+            log_level=settings.log_level,
+            proxy_headers=False,  # the app decides whom to believe (TRIALHUB_FORWARDED_ALLOW_IPS)
+        )
     finally:
         if stop is not None:
             stop.set()

@@ -483,6 +483,15 @@ idempotency_keys = Table(
     Column("response_body", Text, nullable=True),
 )
 
+# failed attempts per limit key and window, for processes that share the database (rule X1)
+rate_limit_counters = Table(
+    "rate_limit_counters",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("hits", Integer, nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False, index=True),
+)
+
 _mapped = False
 
 
