@@ -481,6 +481,8 @@ idempotency_keys = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("status_code", Integer, nullable=True),
     Column("response_body", Text, nullable=True),
+    Column("owner", String(32), nullable=True),
+    Column("lease_until", UTCDateTime(), nullable=True),
 )
 
 # failed attempts per limit key and window, for processes that share the database (rule X1)

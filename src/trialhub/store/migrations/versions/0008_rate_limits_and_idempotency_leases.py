@@ -1,4 +1,4 @@
-"""rate limit counters
+"""rate limit counters, and leases on idempotency keys
 
 Revision ID: 0008
 Revises: 0006
@@ -29,9 +29,19 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_rate_limit_counters_expires_at"), ["expires_at"], unique=False
         )
+    # claims left in progress by an older version have no owner and no lease: the next retry
+    # takes them over at once
+    with op.batch_alter_table("idempotency_keys", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("owner", sa.String(length=32), nullable=True))
+        batch_op.add_column(
+            sa.Column("lease_until", trialhub.store.types.UTCDateTime(timezone=True), nullable=True)
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("idempotency_keys", schema=None) as batch_op:
+        batch_op.drop_column("lease_until")
+        batch_op.drop_column("owner")
     with op.batch_alter_table("rate_limit_counters", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_rate_limit_counters_expires_at"))
     op.drop_table("rate_limit_counters")
