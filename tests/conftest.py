@@ -292,13 +292,21 @@ class LiveServer:
     ctx: Context
 
 
-def start_live_server(ctx: Context) -> Iterator[LiveServer]:
-    """uvicorn in a thread on a free loopback port; stopped when the test ends."""
+def start_live_server(
+    ctx: Context, *, forwarded_allow_ips: str | None = None
+) -> Iterator[LiveServer]:
+    """uvicorn in a thread on a free loopback port, configured as `trialhub serve` does
+    (the app decides which proxy to believe); stopped when the test ends."""
     import uvicorn
 
     port = free_port()
     config = uvicorn.Config(
-        create_app(ctx), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+        create_app(ctx, forwarded_allow_ips=forwarded_allow_ips),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        proxy_headers=False,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from limits.storage import RedisStorage, Storage
+
 from trialhub.clock import Clock, SystemClock
 from trialhub.notify.setup import build_email_adapters, build_webhook_sender
 from trialhub.services.context import Context
@@ -38,6 +40,7 @@ def build_context(
         sandbox=in_sandbox,
         public_url=public,
         webhook_sender=build_webhook_sender(),
+        rate_storage=build_rate_storage(settings),
     )
     is_demo = has_demo_world(ctx) if demo is None else demo
     ctx.local_mailbox = local_mailbox_served(settings, demo=is_demo, sandbox=in_sandbox)
@@ -72,3 +75,11 @@ def describe_email(settings: Settings, ctx: Context) -> str:
         "Emails: waiting in the outbox until TRIALHUB_SMTP_HOST is set; the local mailbox is "
         "off (it serves only demo and sandbox databases)."
     )
+
+
+def build_rate_storage(settings: Settings) -> Storage | None:
+    """Redis when configured (its errors surface as limits' StorageError), else None: the
+    database keeps the counts."""
+    if not settings.redis_url:
+        return None
+    return RedisStorage(settings.redis_url, key_prefix="trialhub", wrap_exceptions=True)

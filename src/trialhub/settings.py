@@ -36,3 +36,13 @@ class Settings(BaseSettings):
         description="The purchase link of expiry notices (rule T4); {org_id} is replaced",
     )
     worker_interval: float = Field(default=1.0, description="Seconds between worker passes")
+    redis_url: str | None = Field(
+        default=None,
+        description="redis://host:port/db: where failed sign-in attempts are counted (rule X1); "
+        "default: the database",
+    )
+    forwarded_allow_ips: str | None = Field(
+        default=None,
+        description="Proxies whose X-Forwarded-For names the client (comma-separated addresses "
+        "or networks, * for any); default: none, the socket peer is the client",
+    )

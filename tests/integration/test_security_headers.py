@@ -131,14 +131,17 @@ def test_hsts_only_over_https(app: FastAPI) -> None:
 
 
 def test_hsts_behind_a_trusted_proxy(sqlite_world: World) -> None:
-    """uvicorn trusts X-Forwarded-Proto from loopback (FORWARDED_ALLOW_IPS): a TLS proxy on
-    this machine makes the request https, and only then is HSTS sent."""
-    for live in start_live_server(sqlite_world.ctx):
+    """A TLS proxy the server trusts (TRIALHUB_FORWARDED_ALLOW_IPS) makes the request https,
+    and only then is HSTS sent; the same header from anyone else changes nothing."""
+    for live in start_live_server(sqlite_world.ctx, forwarded_allow_ips="127.0.0.1"):
         proxied = httpx.get(f"{live.url}/", headers={"X-Forwarded-Proto": "https"})
         assert "max-age=31536000" in proxied.headers["strict-transport-security"]
         direct = httpx.get(f"{live.url}/")
         assert "strict-transport-security" not in direct.headers
         assert_secure(direct)
+    for live in start_live_server(sqlite_world.ctx):
+        forged = httpx.get(f"{live.url}/", headers={"X-Forwarded-Proto": "https"})
+        assert "strict-transport-security" not in forged.headers
 
 
 class _Inline(HTMLParser):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from trialhub import __version__
 from trialhub.api import problems
@@ -27,13 +28,25 @@ from trialhub.web import api_docs, consent_pages, errors, mailbox_pages, pages
 
 
 class _App(FastAPI):
+    forwarded_allow_ips: str | None = None
+
     def build_middleware_stack(self) -> ASGIApp:
         # outermost, around Starlette's ServerErrorMiddleware: a 500 gets the headers too
-        return SecurityHeaders(super().build_middleware_stack())
+        stack: ASGIApp = SecurityHeaders(super().build_middleware_stack())
+        if self.forwarded_allow_ips:
+            # outside the headers: HSTS and the rate limits (rule X1) see the client's scheme
+            # and address as a trusted proxy reports them
+            stack = ProxyHeadersMiddleware(stack, trusted_hosts=self.forwarded_allow_ips)
+        return stack
 
 
-def create_app(ctx: Context) -> FastAPI:
-    """One app per context; nothing happens at import time."""
+def create_app(ctx: Context, *, forwarded_allow_ips: str | None = None) -> FastAPI:
+    """One app per context; nothing happens at import time.
+
+    The client address (rate limits, rule X1) and scheme (HSTS) are the socket's, unless
+    the peer is one of `forwarded_allow_ips`, a proxy whose X-Forwarded-For and
+    X-Forwarded-Proto are then believed: anyone else could send those headers.
+    """
     app = _App(
         title="trialhub",
         version=__version__,
@@ -74,4 +87,5 @@ def create_app(ctx: Context) -> FastAPI:
     # the pages' stylesheet and scripts, from packages: no CDN, nothing inline (CSP)
     app.mount("/static/swagger-ui", api_docs.swagger_ui_files(), name="swagger-ui")
     app.mount("/static", StaticFiles(packages=[("trialhub.web", "static")]), name="static")
+    app.forwarded_allow_ips = forwarded_allow_ips
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Callable
@@ -13,7 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
 from trialhub.api.problems import problem_body
-from trialhub.domain.errors import TrialhubError, Unauthenticated
+from trialhub.domain.errors import Conflict, TrialhubError, Unauthenticated
 from trialhub.services import idempotency
 from trialhub.services.accounts import authenticate_token
 from trialhub.services.context import Actor, Context
@@ -29,13 +30,19 @@ def get_context(request: Request) -> Context:
 ContextDep = Annotated[Context, Depends(get_context)]
 
 
+def client_address(request: Request) -> str:
+    """The socket peer, or what a trusted proxy says it is (`TRIALHUB_FORWARDED_ALLOW_IPS`)."""
+    return request.client.host if request.client else ""
+
+
 def get_actor(
+    request: Request,
     ctx: ContextDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
     if credentials is None or not credentials.credentials:
         raise Unauthenticated("Send an API token: Authorization: Bearer <token>.")
-    return authenticate_token(ctx, credentials.credentials)
+    return authenticate_token(ctx, credentials.credentials, address=client_address(request))
 
 
 CurrentActor = Annotated[Actor, Depends(get_actor)]
@@ -70,27 +77,29 @@ class Idempotent:
             default=str,
         )
         request_hash = hashlib.sha256(fingerprint.encode()).hexdigest()
-        stored = idempotency.claim(self.ctx, self.actor, self.key, request_hash)
-        if stored is not None:
+        claimed = idempotency.claim(self.ctx, self.actor, self.key, request_hash)
+        if isinstance(claimed, idempotency.StoredResponse):
             return JSONResponse(
-                json.loads(stored.body) if stored.body else None,
-                status_code=stored.status_code,
+                json.loads(claimed.body) if claimed.body else None,
+                status_code=claimed.status_code,
                 headers={"Idempotent-Replayed": "true"},
-                media_type="application/problem+json" if stored.status_code >= 400 else None,
+                media_type="application/problem+json" if claimed.status_code >= 400 else None,
             )
         try:
-            result = fn()
+            # the use case's commit is held until its answer is recorded in it
+            with claimed.held.active():
+                result = fn()
+            response = _respond(result, status_code)
         except TrialhubError as error:
+            claimed.held.rollback()  # an error changes nothing (rule E3)
             status, problem = problem_body(error)
-            idempotency.complete(self.ctx, self.actor, self.key, status, json.dumps(problem))
+            with contextlib.suppress(Conflict):  # taken over meanwhile: the retry answers
+                idempotency.finish(self.ctx, claimed, status, json.dumps(problem))
             raise
         except BaseException:
-            idempotency.release(self.ctx, self.actor, self.key)
+            idempotency.abandon(self.ctx, claimed)
             raise
-        response = _respond(result, status_code)
-        idempotency.complete(
-            self.ctx, self.actor, self.key, status_code, bytes(response.body).decode()
-        )
+        idempotency.finish(self.ctx, claimed, status_code, bytes(response.body).decode())
         return response
 
 

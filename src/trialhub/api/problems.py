@@ -18,6 +18,7 @@ from trialhub.domain.errors import (
     IrreversibleLapse,
     NotCertified,
     NotFound,
+    RateLimited,
     TrialhubError,
     Unauthenticated,
     ValidationFailed,
@@ -33,6 +34,7 @@ _STATUS: list[tuple[type[TrialhubError], int, str]] = [
     (NotCertified, 403, "Partner not certified"),
     (Forbidden, 403, "Forbidden"),
     (Unauthenticated, 401, "Unauthenticated"),
+    (RateLimited, 429, "Too many failed attempts"),
     (ConsentUnavailable, 410, "Consent link no longer valid"),
     (IrreversibleLapse, 409, "Trial lapsed"),
     (InvalidTransition, 409, "Not allowed in this status"),
@@ -74,7 +76,9 @@ def problem_body(error: TrialhubError) -> tuple[int, dict[str, Any]]:
 
 def problem_response(error: TrialhubError) -> JSONResponse:
     status, body = problem_body(error)
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    if error.retry_after is not None:
+        headers["Retry-After"] = str(error.retry_after)
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 

@@ -45,7 +45,7 @@ class SecurityHeaders:
             return
         path: str = scope["path"]
         # uvicorn sets the scheme from X-Forwarded-Proto when the proxy is trusted
-        # (--forwarded-allow-ips / FORWARDED_ALLOW_IPS): HSTS only over https (RFC 6797)
+        # (TRIALHUB_FORWARDED_ALLOW_IPS, see api.app): HSTS only over https (RFC 6797)
         https = scope.get("scheme") == "https"
 
         async def send_with_headers(message: Message) -> None:

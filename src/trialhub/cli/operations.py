@@ -173,7 +173,7 @@ TokenArg = Annotated[str, typer.Argument(help="The token at the end of the conse
 def consent_show(token: TokenArg, database_url: DatabaseOpt = None) -> None:
     """The request behind a consent link, and every request pending for the organization."""
     with open_context(database_url) as ctx:
-        v = consent.view(ctx, token)
+        v = consent.view(ctx, token, address=None)  # the CLI has the database
     console.print(
         f"{v.partner_name} asks {v.organization} to trial {', '.join(v.services)} "
         f"(expires {v.expires_at:%Y-%m-%d %H:%M} UTC). You: {v.recipient_email}"
@@ -196,7 +196,10 @@ def consent_accept(
     """Accept the trial as a full administrator of the organization (rules K2, K3)."""
     with open_context(database_url) as ctx:
         v = consent.decide(
-            ctx, token, ConsentDecision(decision="accept", grant_full_admin=full_admin)
+            ctx,
+            token,
+            ConsentDecision(decision="accept", grant_full_admin=full_admin),
+            address=None,
         )
         console.print(f"Accepted: the trial is now {v.status_label.lower()}.", highlight=False)
 
@@ -205,7 +208,7 @@ def consent_accept(
 def consent_decline(token: TokenArg, database_url: DatabaseOpt = None) -> None:
     """Decline the trial request (rule K6: it ends at once)."""
     with open_context(database_url) as ctx:
-        consent.decide(ctx, token, ConsentDecision(decision="decline"))
+        consent.decide(ctx, token, ConsentDecision(decision="decline"), address=None)
         console.print("Declined: the request is cancelled.")
 
 

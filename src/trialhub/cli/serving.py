@@ -73,7 +73,11 @@ def serve(
         _, stop = Worker(ctx, interval=settings.worker_interval).start_thread()
     try:
         config = uvicorn.Config(
-            create_app(ctx), host=bind_host, port=bind_port, log_level=settings.log_level
+            create_app(ctx, forwarded_allow_ips=settings.forwarded_allow_ips),
+            host=bind_host,
+            port=bind_port,
+            log_level=settings.log_level,
+            proxy_headers=False,  # the app decides whom to believe (TRIALHUB_FORWARDED_ALLOW_IPS)
         )
         redact_access_log()  # after uvicorn configured its loggers: no consent token in logs
         uvicorn.Server(config).run()

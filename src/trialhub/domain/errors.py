@@ -18,6 +18,8 @@ class TrialhubError(Exception):
     """Base of every expected error: a stable code, a message, and the field and rule involved."""
 
     code = "trialhub_error"
+    # seconds after which trying again may succeed; the API sends it as Retry-After
+    retry_after: int | None = None
 
     def __init__(
         self,
@@ -65,6 +67,16 @@ class Unauthenticated(TrialhubError):
     """No valid credentials were given."""
 
     code = "unauthenticated"
+
+
+class RateLimited(TrialhubError):
+    """Too many failed attempts from this address or at this account; retry later (rule X1)."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int, field: str | None = None) -> None:
+        super().__init__(message, field=field, rule="X1")
+        self.retry_after = max(1, retry_after)
 
 
 class Conflict(TrialhubError):

@@ -479,3 +479,7 @@ class IdempotencyRecord:
     created_at: datetime
     status_code: int | None = None
     response_body: str | None = None
+    # while in progress: which request holds the key, and until when (then a retry may
+    # take it over: the owner's effects commit only with its outcome, so none act twice)
+    owner: str | None = None
+    lease_until: datetime | None = None

@@ -10,6 +10,14 @@ from datetime import timedelta
 
 
 @dataclass(frozen=True)
+class FailureLimit:
+    """At most `failures` failed attempts in a window of `seconds` (rule X1)."""
+
+    failures: int
+    seconds: int
+
+
+@dataclass(frozen=True)
 class Policy:
     """The trial policy; defaults are the rules' numbers. One instance is shared by all layers."""
 
@@ -47,6 +55,15 @@ class Policy:
     max_page_size: int = 200
     # idempotency keys are kept this long
     idempotency_ttl: timedelta = field(default=timedelta(hours=24))
+    # a request holds its key this long; past it (its process died) a retry takes the key
+    # over. Requests take milliseconds; a slower one that loses its key to a retry is
+    # rolled back, so nothing is done twice (docs/api.md, Idempotency-Key)
+    idempotency_lease: timedelta = field(default=timedelta(seconds=10))
+    # rule X1: failed secret checks (bearer tokens, consent links; the portal's passwords and
+    # reset links next) per client address and per account; past a limit, 429 until the
+    # window ends. Ordinary use never fails 20 times a minute from one address.
+    failures_per_address: tuple[FailureLimit, ...] = (FailureLimit(20, 60), FailureLimit(200, 3600))
+    failures_per_account: tuple[FailureLimit, ...] = (FailureLimit(100, 3600),)
 
     @property
     def consent_window(self) -> timedelta:

@@ -20,6 +20,7 @@ from trialhub.services.schemas import (
     TokenView,
 )
 from trialhub.services.security import hash_password, hash_token, new_token, verify_password
+from trialhub.services.throttle import Attempt, Secret, checking
 from trialhub.services.views import admin_view, partner_view
 from trialhub.store.repositories import Scope
 
@@ -181,9 +182,14 @@ def issue_token(ctx: Context, actor: Actor, admin_id: str, cmd: IssueToken) -> T
         )
 
 
-def authenticate_token(ctx: Context, raw: str) -> Actor:
-    """The actor a bearer token belongs to; unknown, revoked or disabled -> Unauthenticated."""
-    with ctx.uow(Scope.system("auth")) as uow:
+def authenticate_token(ctx: Context, raw: str, *, address: str) -> Actor:
+    """The actor a bearer token belongs to; unknown, revoked or disabled -> Unauthenticated.
+
+    Failures count against the client's address; past the limit no token from there is
+    looked up, valid or not, or a guess that hit would still be answered (rule X1).
+    """
+    attempt = Attempt(Secret.BEARER_TOKEN, address)
+    with checking(ctx, attempt, failure=Unauthenticated), ctx.uow(Scope.system("auth")) as uow:
         token = uow.admins.token_by_hash(hash_token(raw))
         if token is None or token.revoked_at is not None:
             raise Unauthenticated("The bearer token is not valid.")

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 from trialhub.domain.errors import (
@@ -26,6 +28,7 @@ from trialhub.services.context import Actor, Context
 from trialhub.services.outbox import queue_email
 from trialhub.services.schemas import ConsentDecision, ConsentView, PendingRequestView, TrialView
 from trialhub.services.security import hash_token
+from trialhub.services.throttle import Attempt, Secret, checking
 from trialhub.services.trials import load_trial
 from trialhub.services.views import service_name, trial_view
 from trialhub.store.repositories import Scope
@@ -160,18 +163,29 @@ def _load_token(uow: UnitOfWork, raw: str, now: datetime) -> tuple[ConsentToken,
     return token, trial
 
 
-def view(ctx: Context, raw: str) -> ConsentView:
+@contextmanager
+def _guessing(ctx: Context, address: str | None) -> Iterator[None]:
+    """Unknown links count against the client's address, and past the limit no link is
+    looked up from there (rule X1); `None`: a local caller that has the database anyway."""
+    if address is None:
+        yield
+        return
+    with checking(ctx, Attempt(Secret.CONSENT_LINK, address), failure=NotFound):
+        yield
+
+
+def view(ctx: Context, raw: str, *, address: str | None) -> ConsentView:
     """What the recipient sees, with every pending request of its organization (rule K7)."""
     now = ctx.now()
-    with ctx.uow(_token_scope()) as uow:
+    with _guessing(ctx, address), ctx.uow(_token_scope()) as uow:
         token, trial = _load_token(uow, raw, now)
         return _consent_view(ctx, uow, token, trial)
 
 
-def decide(ctx: Context, raw: str, cmd: ConsentDecision) -> ConsentView:
+def decide(ctx: Context, raw: str, cmd: ConsentDecision, *, address: str | None) -> ConsentView:
     """A full administrator accepts (with or without full-admin access) or declines (K2-K4, K6)."""
     now = ctx.now()
-    with ctx.uow(_token_scope()) as uow:
+    with _guessing(ctx, address), ctx.uow(_token_scope()) as uow:
         token, trial = _load_token(uow, raw, now)
         org = uow.organizations.get(trial.org_id)
         assert org is not None

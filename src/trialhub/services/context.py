@@ -5,6 +5,9 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
+
+from limits.storage import Storage
 
 from trialhub.catalog import Catalog, get_catalog
 from trialhub.clock import Clock, SystemClock
@@ -16,7 +19,9 @@ from trialhub.services.customer_keys import refresh_customer_keys
 from trialhub.services.fanout import fan_out
 from trialhub.services.ports import EmailRenderer, Mailer, WebhookSender
 from trialhub.services.schedule import schedule_hook
+from trialhub.services.throttle import Throttle
 from trialhub.store.db import Database
+from trialhub.store.rate_limits import DatabaseStorage
 from trialhub.store.repositories import Scope
 from trialhub.store.uow import AfterAudit, UnitOfWork
 
@@ -44,6 +49,8 @@ class Context:
     webhook_sender: WebhookSender | None = None
     # more transaction hooks, run with the audit rows of each commit (webhooks always are)
     after_audit: list[AfterAudit] = field(default_factory=list)
+    # where failed secret checks are counted (rule X1); None: in this database
+    rate_storage: Storage | None = None
 
     def uow(self, scope: Scope) -> UnitOfWork:
         return UnitOfWork(
@@ -58,6 +65,13 @@ class Context:
 
     def now(self) -> datetime:
         return self.clock.now()
+
+    @cached_property
+    def throttle(self) -> Throttle:
+        if self.rate_storage is None:
+            return Throttle(DatabaseStorage(self.db, self.clock.now), self.clock.now)
+        # a shared store such as Redis keeps its windows on real time
+        return Throttle(self.rate_storage, self.wall_clock.now)
 
 
 @dataclass(frozen=True)

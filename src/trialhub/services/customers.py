@@ -21,6 +21,7 @@ from trialhub.services.schemas import (
 )
 from trialhub.services.views import organization_view, region_view, trial_view
 from trialhub.store.repositories import CustomerFilter, CustomerRow
+from trialhub.store.uow import UnitOfWork
 
 STATUS_FILTERS = frozenset({s.value for s in TrialStatus} | {"none"})
 
@@ -96,41 +97,47 @@ def _summary(ctx: Context, row: CustomerRow, now: datetime) -> CustomerSummary:
 def get_customer(ctx: Context, actor: Actor, customer_id: str) -> CustomerDetail:
     """One customer: its organization, purchased services and who manages each, its trials,
     and which services it may still trial and why not (rules A1, S3)."""
-    now = ctx.now()
     with ctx.uow(actor.scope) as uow:
-        customer = uow.customers.get(customer_id)
-        if customer is None:
-            raise NotFound("No such customer.", rule="P3")
-        require_reach(actor, Action.READ_CUSTOMERS, customer)
-        org = uow.organizations.get(customer.org_id)
-        assert org is not None
-        assert actor.partner_id is not None
-        holders = {s.service: p for s, p in uow.trials.open_services_of_org(org.id)}
-        purchased = org.purchased_services()
-        eligible = []
-        for code, definition in ctx.catalog.services.items():
-            e = eligibility(
-                code, purchased=purchased, open_holders=holders, partner_id=actor.partner_id
-            )
-            eligible.append(
-                EligibilityView(
-                    code=code,
-                    name=definition.name,
-                    eligible=e.eligible,
-                    reason=e.reason,
-                    reason_code=e.code,
-                )
-            )
-        return CustomerDetail(
-            id=customer.id,
-            state=customer.state,
-            access=customer.access,
-            assigned_admin_ids=[a.admin_id for a in customer.assignments],
-            created_at=customer.created_at,
-            organization=organization_view(ctx.catalog, org, uow),
-            trials=[trial_view(ctx.catalog, t, now) for t in uow.customers.trials_of(customer.id)],
-            eligible_services=eligible,
+        return _customer_detail(ctx, uow, actor, customer_id)
+
+
+def _customer_detail(
+    ctx: Context, uow: UnitOfWork, actor: Actor, customer_id: str
+) -> CustomerDetail:
+    now = ctx.now()
+    customer = uow.customers.get(customer_id)
+    if customer is None:
+        raise NotFound("No such customer.", rule="P3")
+    require_reach(actor, Action.READ_CUSTOMERS, customer)
+    org = uow.organizations.get(customer.org_id)
+    assert org is not None
+    assert actor.partner_id is not None
+    holders = {s.service: p for s, p in uow.trials.open_services_of_org(org.id)}
+    purchased = org.purchased_services()
+    eligible = []
+    for code, definition in ctx.catalog.services.items():
+        e = eligibility(
+            code, purchased=purchased, open_holders=holders, partner_id=actor.partner_id
         )
+        eligible.append(
+            EligibilityView(
+                code=code,
+                name=definition.name,
+                eligible=e.eligible,
+                reason=e.reason,
+                reason_code=e.code,
+            )
+        )
+    return CustomerDetail(
+        id=customer.id,
+        state=customer.state,
+        access=customer.access,
+        assigned_admin_ids=[a.admin_id for a in customer.assignments],
+        created_at=customer.created_at,
+        organization=organization_view(ctx.catalog, org, uow),
+        trials=[trial_view(ctx.catalog, t, now) for t in uow.customers.trials_of(customer.id)],
+        eligible_services=eligible,
+    )
 
 
 def list_events(
@@ -179,7 +186,9 @@ def assign_customer(ctx: Context, actor: Actor, customer_id: str, admin_id: str)
             )
             customer.record(_assignment_event("customer.assigned", customer, admin_id, now))
         uow.commit()
-    return get_customer(ctx, actor, customer_id)
+        # the answer comes from this transaction: an idempotent request holds it open until
+        # the answer is recorded in it (services/idempotency.py)
+        return _customer_detail(ctx, uow, actor, customer_id)
 
 
 def unassign_customer(
@@ -197,7 +206,7 @@ def unassign_customer(
                 uow.session.delete(assignment)
                 customer.record(_assignment_event("customer.unassigned", customer, admin_id, now))
         uow.commit()
-    return get_customer(ctx, actor, customer_id)
+        return _customer_detail(ctx, uow, actor, customer_id)
 
 
 def _assignment_event(action: str, customer: Customer, admin_id: str, at: datetime) -> DomainEvent:

@@ -481,6 +481,17 @@ idempotency_keys = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("status_code", Integer, nullable=True),
     Column("response_body", Text, nullable=True),
+    Column("owner", String(32), nullable=True),
+    Column("lease_until", UTCDateTime(), nullable=True),
+)
+
+# failed attempts per limit key and window, for processes that share the database (rule X1)
+rate_limit_counters = Table(
+    "rate_limit_counters",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("hits", Integer, nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False, index=True),
 )
 
 _mapped = False

@@ -627,6 +627,48 @@ class IdempotencyRepository(_Repo):
         )
         return int(getattr(result, "rowcount", 0) or 0)
 
+    def take_over(
+        self,
+        admin_id: str,
+        key: str,
+        *,
+        previous: str | None,
+        owner: str,
+        now: datetime,
+        lease_until: datetime,
+    ) -> bool:
+        """Takes an unfinished key whose lease ran out from `previous`; False if someone
+        else finished or took it first (a conditional UPDATE: exactly one taker wins)."""
+        t = orm.idempotency_keys.c
+        stmt = (
+            update(orm.idempotency_keys)
+            .where(t.admin_id == admin_id, t.key == key, t.status_code.is_(None))
+            .where(t.owner.is_not_distinct_from(previous))
+            .where(or_(t.lease_until.is_(None), t.lease_until <= now))
+            .values(owner=owner, lease_until=lease_until)
+        )
+        return int(getattr(self.session.execute(stmt), "rowcount", 0) or 0) == 1
+
+    def complete(self, admin_id: str, key: str, *, owner: str, status_code: int, body: str) -> bool:
+        """Records the answer if `owner` still holds the key; False if a retry took it."""
+        t = orm.idempotency_keys.c
+        stmt = (
+            update(orm.idempotency_keys)
+            .where(t.admin_id == admin_id, t.key == key, t.owner == owner)
+            .where(t.status_code.is_(None))
+            .values(status_code=status_code, response_body=body)
+        )
+        return int(getattr(self.session.execute(stmt), "rowcount", 0) or 0) == 1
+
+    def release(self, admin_id: str, key: str, *, owner: str) -> None:
+        """Forgets an unfinished claim of `owner`, so that a retry runs at once."""
+        t = orm.idempotency_keys.c
+        self.session.execute(
+            delete(orm.idempotency_keys).where(
+                t.admin_id == admin_id, t.key == key, t.owner == owner, t.status_code.is_(None)
+            )
+        )
+
 
 class WebhookRepository(_Repo):
     """Webhook endpoints of the caller's partner and their delivery log."""

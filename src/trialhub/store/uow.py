@@ -15,6 +15,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from trialhub.domain.errors import Conflict, TrialhubError
 from trialhub.domain.events import DomainEvent, EventSource
 from trialhub.domain.model import AuditEvent
+from trialhub.store.held import active_hold
 from trialhub.store.repositories import (
     AdminRepository,
     AuditRepository,
@@ -148,6 +149,10 @@ class UnitOfWork:
         return bind.dialect.name
 
     def __enter__(self) -> UnitOfWork:
+        # an idempotent request's use case commits by handing its transaction to the hold
+        self._hold = active_hold()
+        if self._hold is not None and self._hold.uow is not None:
+            raise RuntimeError("the request's transaction is held: use that unit of work")
         self._session = self._session_factory()
         self._touched: list[object] = []
         # the identity map holds objects weakly: an entity that recorded an event but changed
@@ -181,8 +186,20 @@ class UnitOfWork:
         session = self._session
         if session is None:
             return
+        if self._hold is not None and self._hold.uow is self:
+            if exc_type is None:
+                return  # the hold commits or rolls back, once the answer is recorded
+            self._hold.forget(self)
+        self.end(commit=False)
+
+    def end(self, *, commit: bool) -> None:
+        """Commits (a held transaction) or rolls back, and closes."""
+        session = self.session
         try:
-            session.rollback()
+            if commit:
+                session.commit()
+            else:
+                session.rollback()
         finally:
             session.close()
             self._session = None
@@ -277,7 +294,11 @@ class UnitOfWork:
                 session.flush()  # the hooks need the audit rows' ids
                 for after in self._after_audit:
                     after(self, rows)
-            session.commit()
+            if self._hold is None:
+                session.commit()
+            else:  # checked now (constraints, versions), committed with the request's answer
+                session.flush()
+                self._hold.take(self)
         except IntegrityError as error:
             session.rollback()
             raise translate_integrity_error(error) from error

@@ -14,7 +14,13 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 
-from trialhub.domain.errors import ConsentUnavailable, Forbidden, NotFound, TrialhubError
+from trialhub.domain.errors import (
+    ConsentUnavailable,
+    Forbidden,
+    NotFound,
+    RateLimited,
+    TrialhubError,
+)
 from trialhub.services import consent
 from trialhub.services.schemas import ConsentDecision
 from trialhub.web.pages import templates
@@ -37,11 +43,15 @@ def _page(
     ctx = request.app.state.ctx
     view = None
     problem = error
+    headers: dict[str, str] = {}
     if done is None:
         try:
-            view = consent.view(ctx, token)
+            view = consent.view(ctx, token, address=_client(request))
         except (NotFound, ConsentUnavailable) as e:
             problem, status = e.message, (404 if isinstance(e, NotFound) else 410)
+        except RateLimited as e:  # rule X1: too many unknown links from this address
+            problem, status = e.message, 429
+            headers["Retry-After"] = str(e.retry_after)
     html = (
         templates()
         .get_template("consent.html")
@@ -53,7 +63,12 @@ def _page(
             done=done,
         )
     )
-    return HTMLResponse(html, status_code=status)
+    return HTMLResponse(html, status_code=status, headers=headers)
+
+
+def _client(request: Request) -> str:
+    """The socket peer, or what a trusted proxy says it is (`TRIALHUB_FORWARDED_ALLOW_IPS`)."""
+    return request.client.host if request.client else ""
 
 
 @router.get("/consent/{token}", response_class=HTMLResponse)
@@ -80,7 +95,10 @@ def consent_submit(
             request.app.state.ctx,
             token,
             ConsentDecision(decision=decision, grant_full_admin=full_admin is not None),
+            address=_client(request),
         )
+    except RateLimited:
+        return _page(request, token)  # the page says so, with its Retry-After
     except Forbidden as e:
         return _page(request, token, error=e.message, status=403)
     except TrialhubError as e:

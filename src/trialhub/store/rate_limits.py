@@ -1,0 +1,106 @@
+"""Rate-limit counters in the database, shared by every process on it (rule X1).
+
+It is the `limits` library's storage interface over one small table: one row per limit key,
+counting hits until the row's window ends; the next hit after that starts a new window in
+the same row (an atomic upsert), and ended rows are swept when a window starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from limits.storage import Storage
+from sqlalchemy import case, delete, literal, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+
+from trialhub.store import orm
+from trialhub.store.db import Database
+from trialhub.store.types import UTCDateTime
+
+_SWEEP_BATCH = 500
+
+
+class DatabaseStorage(Storage):
+    """Fixed-window counters (limits' `FixedWindowRateLimiter`) on PostgreSQL or SQLite.
+
+    Time comes from `now` (the application's clock), so tests and the sandbox move it.
+    """
+
+    STORAGE_SCHEME = None  # built from a Database, not from a storage URI
+
+    def __init__(self, db: Database, now: Callable[[], datetime]) -> None:
+        super().__init__()
+        self._db = db
+        self._now = now
+
+    @property
+    def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
+        return SQLAlchemyError
+
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        """Adds `amount` to the key's window (a new one of `expiry` seconds if it ended)."""
+        table = orm.rate_limit_counters
+        now = self._now()
+        ends = now + timedelta(seconds=expiry)
+        dialect = postgresql if self._db.dialect == "postgresql" else sqlite
+        ended = table.c.expires_at <= literal(now, UTCDateTime())
+        stmt = dialect.insert(table).values(key=key, hits=amount, expires_at=ends)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[table.c.key],
+            set_={
+                "hits": case((ended, literal(amount)), else_=table.c.hits + amount),
+                "expires_at": case((ended, literal(ends, UTCDateTime())), else_=table.c.expires_at),
+            },
+        ).returning(table.c.hits)
+        with self._db.engine.begin() as conn:
+            hits = int(conn.execute(stmt).scalar_one())
+        if hits == amount:  # a window started: sweep ended ones (at most once a window a key)
+            self._sweep(now)
+        return hits
+
+    def _sweep(self, now: datetime) -> None:
+        """Deletes ended rows, a batch at a time; rows another sweep holds are skipped
+        (PostgreSQL), so sweeps never wait on each other."""
+        table = orm.rate_limit_counters
+        ended = (
+            select(table.c.key)
+            .where(table.c.expires_at <= now)
+            .limit(_SWEEP_BATCH)
+            .with_for_update(skip_locked=True)
+        )
+        with self._db.engine.begin() as conn:
+            conn.execute(delete(table).where(table.c.key.in_(ended.scalar_subquery())))
+
+    def get(self, key: str) -> int:
+        table = orm.rate_limit_counters
+        with self._db.engine.connect() as conn:
+            hits = conn.execute(
+                select(table.c.hits).where(table.c.key == key, table.c.expires_at > self._now())
+            ).scalar()
+        return int(hits or 0)
+
+    def get_expiry(self, key: str) -> float:
+        """When the key's window ends (seconds since the epoch, on the application's clock)."""
+        table = orm.rate_limit_counters
+        now = self._now()
+        with self._db.engine.connect() as conn:
+            ends = conn.execute(
+                select(table.c.expires_at).where(table.c.key == key, table.c.expires_at > now)
+            ).scalar()
+        return (ends or now).timestamp()
+
+    def check(self) -> bool:
+        with self._db.engine.connect() as conn:
+            conn.execute(select(1))
+        return True
+
+    def reset(self) -> int | None:
+        with self._db.engine.begin() as conn:
+            return int(conn.execute(delete(orm.rate_limit_counters)).rowcount)
+
+    def clear(self, key: str) -> None:
+        table = orm.rate_limit_counters
+        with self._db.engine.begin() as conn:
+            conn.execute(delete(table).where(table.c.key == key))
