@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp
@@ -36,7 +38,11 @@ class _App(FastAPI):
         if self.forwarded_allow_ips:
             # outside the headers: HSTS and the rate limits (rule X1) see the client's scheme
             # and address as a trusted proxy reports them
-            stack = ProxyHeadersMiddleware(stack, trusted_hosts=self.forwarded_allow_ips)
+            # (uvicorn and Starlette type the same ASGI callables differently)
+            proxied = ProxyHeadersMiddleware(
+                cast(Any, stack), trusted_hosts=self.forwarded_allow_ips
+            )
+            stack = cast(ASGIApp, proxied)
         return stack
 
 
