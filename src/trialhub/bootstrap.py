@@ -37,8 +37,9 @@ def build_context(
         public_url=public,
         renderer=renderer,
         mailer=mailer,
-        webhook_sender=build_webhook_sender(),
     )
+    ctx.webhook_sender = build_webhook_sender(settings, ctx.policy.webhook_timeout_seconds)
+    ctx.webhook_allow_loopback = settings.webhook_allow_loopback
     if settings.secret_key:
         ctx.secret_key = settings.secret_key
     return ctx

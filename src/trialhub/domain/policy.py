@@ -42,6 +42,10 @@ class Policy:
     max_room_devices: int = 3
     max_phones: int = 4
     max_active_device_trials_per_partner: int = 20
+    # rule E2: webhook delivery. A receiver has this long to answer; at most this many
+    # requests are in flight per worker, so slow endpoints cannot take every sender
+    webhook_timeout_seconds: float = 10
+    webhook_concurrency: int = 8
     # pagination
     default_page_size: int = 50
     max_page_size: int = 200
