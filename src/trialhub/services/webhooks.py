@@ -14,13 +14,15 @@ from urllib.parse import urlsplit
 
 from pydantic import Field
 
-from trialhub.domain.errors import ErrorCollector, NotFound
+from trialhub.domain import webhook_health as health
+from trialhub.domain.errors import Conflict, ErrorCollector, NotFound
 from trialhub.domain.events import DomainEvent
 from trialhub.domain.model import (
+    Channel,
     WebhookEndpoint,
     new_id,
 )
-from trialhub.domain.roles import Action
+from trialhub.domain.roles import Action, reach
 from trialhub.services.context import Actor, Context, require_partner
 from trialhub.services.destinations import (
     IPAddress,
@@ -29,6 +31,7 @@ from trialhub.services.destinations import (
     effective_address,
     literal_address,
 )
+from trialhub.services.outbox import queue_email
 from trialhub.services.schemas import Command, View
 from trialhub.store.uow import UnitOfWork
 
@@ -55,6 +58,15 @@ class WebhookView(View):
     description: str | None = None
     created_at: datetime
     disabled_at: datetime | None = None
+    disabled_reason: str | None = Field(
+        default=None, description="deleted, or failing (disabled after days of failures)"
+    )
+    failing_since: datetime | None = Field(
+        default=None, description="Every attempt since then failed"
+    )
+    retry_at: datetime | None = Field(
+        default=None, description="Backing off: no attempt before this instant"
+    )
     secret: str | None = Field(default=None, description="Shown once, at creation")
 
 
@@ -76,6 +88,9 @@ def _view(e: WebhookEndpoint, *, secret: str | None = None) -> WebhookView:
         description=e.description,
         created_at=e.created_at,
         disabled_at=e.disabled_at,
+        disabled_reason=e.disabled_reason,
+        failing_since=e.failing_since,
+        retry_at=e.retry_at,
         secret=secret,
     )
 
@@ -188,11 +203,60 @@ def delete_endpoint(ctx: Context, actor: Actor, endpoint_id: str) -> WebhookView
     now = ctx.now()
     with ctx.uow(actor.scope) as uow:
         endpoint = _own(uow, actor, endpoint_id)
-        if endpoint.disabled_at is None:
+        if endpoint.disabled_reason != health.DISABLED_DELETED:
             endpoint.disabled_at = now
+            endpoint.disabled_reason = health.DISABLED_DELETED
             endpoint.record(_event("webhook.deleted", endpoint, now))
         uow.commit()
         return _view(endpoint)
+
+
+def enable_endpoint(ctx: Context, actor: Actor, endpoint_id: str) -> WebhookView:
+    """Re-enables an endpoint disabled after failing for days; a deleted one stays deleted."""
+    require_partner(actor, Action.MANAGE_ADMINS)
+    now = ctx.now()
+    with ctx.uow(actor.scope) as uow:
+        endpoint = _own(uow, actor, endpoint_id)
+        if endpoint.disabled_reason == health.DISABLED_DELETED:
+            raise Conflict(
+                "A deleted webhook cannot be enabled again; create a new one.",
+                code="webhook_deleted",
+            )
+        if endpoint.disabled_at is not None:
+            health.reset(endpoint)
+            endpoint.record(_event("webhook.enabled", endpoint, now))
+        uow.commit()
+        return _view(endpoint)
+
+
+def disable_failing(uow: UnitOfWork, endpoint: WebhookEndpoint, now: datetime) -> None:
+    """An endpoint that failed for days stops getting messages (its pending ones are given
+    up; GET /v1/events catches up), and its full administrators are told (rule E2)."""
+    endpoint.disabled_at = now
+    endpoint.disabled_reason = health.DISABLED_FAILING
+    since = endpoint.failing_since or now
+    endpoint.record(_event("webhook.disabled", endpoint, now, failing_since=since.isoformat()))
+    uow.outbox.give_up(
+        Channel.WEBHOOK.value, endpoint.id, now, "not sent: the endpoint was disabled"
+    )
+    partner = uow.partners.get(endpoint.partner_id)
+    for admin in uow.admins.list_for_partner(endpoint.partner_id):
+        if admin.disabled_at is not None or reach(admin.role_set, Action.MANAGE_ADMINS) is None:
+            continue
+        queue_email(
+            uow,
+            template="webhook_disabled",
+            recipient=admin.email,
+            cause=f"webhook_disabled:{endpoint.id}:{now.isoformat()}",
+            payload={
+                "partner": partner.name if partner else "",
+                "endpoint_id": endpoint.id,
+                "url": endpoint.url,
+                "failing_since": since.isoformat(),
+            },
+            now=now,
+            partner_id=endpoint.partner_id,
+        )
 
 
 def list_deliveries(
