@@ -183,3 +183,8 @@ def _demo_partner_id() -> str:
         partner_id = str(found.scalar_one())
     engine.dispose()
     return partner_id
+
+
+def test_webhooks_from_the_command_line(run) -> None:  # type: ignore[no-untyped-def]
+    assert "Webhooks" in run("webhook", "list", "--as", SALES)
+    assert "No such webhook" in run("webhook", "enable", "whk_nosuch", "--as", SALES, ok=False)
