@@ -106,13 +106,14 @@ def happen(world: World, times: int = 1) -> None:
 
 
 class StampedMailer:
-    """Records when each email was handed over (a stand-in for the SMTP server's clock)."""
+    """Records each email with how many webhook requests were in flight when it went."""
 
-    def __init__(self) -> None:
-        self.sent: list[tuple[float, str]] = []
+    def __init__(self, hooks: Hooks) -> None:
+        self.hooks = hooks
+        self.sent: list[tuple[int, str]] = []
 
     def send(self, email: Email) -> None:
-        self.sent.append((time.monotonic(), email.to))
+        self.sent.append((self.hooks.in_flight, email.to))
 
 
 def test_an_email_never_waits_behind_slow_webhooks(
@@ -123,7 +124,7 @@ def test_an_email_never_waits_behind_slow_webhooks(
         subscribe(sqlite_world, hooks.url("slow", n))
     happen(sqlite_world, 10)  # 100 webhooks, each would hold a sender for the whole timeout
     ctx.webhook_sender = HttpWebhookSender(timeout=2, allow_loopback=True)
-    mailer = StampedMailer()
+    mailer = StampedMailer(hooks)
     ctx.renderer, ctx.mailer = RENDERER, mailer
     thread, stop = Worker(ctx, interval=0.02).start_thread()
     try:
@@ -145,9 +146,9 @@ def test_an_email_never_waits_behind_slow_webhooks(
         while not mailer.sent:
             assert time.monotonic() - queued < 10
             time.sleep(0.01)
-        waited = mailer.sent[0][0] - queued
-        assert waited < 1.5, waited  # less than one webhook timeout (2 s)
-        assert hooks.in_flight > 0  # the webhooks were still being tried meanwhile
+        # it went while the slow webhooks were still waiting for their answers
+        in_flight, to = mailer.sent[0]
+        assert (to, in_flight > 0) == ("ann@acme.example", True)
     finally:
         stop.set()
         thread.join(timeout=30)
@@ -162,15 +163,12 @@ def test_webhooks_go_out_concurrently_within_the_bound(sqlite_world: World) -> N
         happen(sqlite_world)
         ctx.policy = replace(ctx.policy, webhook_concurrency=3)
         ctx.webhook_sender = HttpWebhookSender(timeout=5, allow_loopback=True)
-        started = time.monotonic()
         report = deliver_webhooks(ctx)
-        elapsed = time.monotonic() - started
     finally:
         hooks.server.shutdown()
         hooks.server.server_close()
     assert report.sent == 12
     assert hooks.most_in_flight == 3  # concurrent, and never more than the bound
-    assert elapsed < 12 * 0.3  # faster than one after another
 
 
 def _endpoint(client: TestClient, world: World, endpoint_id: str) -> dict[str, Any]:
@@ -271,10 +269,8 @@ def test_a_healthy_endpoint_of_another_partner_still_gets_its_messages(
     assert first.failed == 12  # one attempt per failing endpoint
     happen(sqlite_world, 5)
     happen(other, 5)
-    started = time.monotonic()
     second = deliver_webhooks(ctx)
     assert (second.sent, second.failed) == (5, 0)  # the failing ones are backing off
-    assert time.monotonic() - started < 1.5  # and hold up nobody (timeout: 2 s)
     assert hooks.hits["ok"] == 10
     assert hooks.hits["slow"] == 6
     with ctx.uow(Scope.system("test")) as uow:
