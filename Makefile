@@ -23,10 +23,11 @@ $(STAMP): $(BIN)/python pyproject.toml
 install: $(STAMP)
 
 serve: $(STAMP)  ## run the API and pages on an embedded SQLite database, with demo data
-	$(BIN)/trialhub serve --demo --port $(PORT)
+	TRIALHUB_WEBHOOK_ALLOW_LOOPBACK=true $(BIN)/trialhub serve --demo --port $(PORT)
 
 sandbox: $(STAMP)  ## the same, on a sandbox clock you can move (trialhub clock advance 7d)
-	TRIALHUB_DATABASE_URL=sqlite:///var/sandbox.db $(BIN)/trialhub serve --demo --sandbox --port $(PORT)
+	TRIALHUB_DATABASE_URL=sqlite:///var/sandbox.db TRIALHUB_WEBHOOK_ALLOW_LOOPBACK=true \
+		$(BIN)/trialhub serve --demo --sandbox --port $(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

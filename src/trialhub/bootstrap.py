@@ -39,14 +39,17 @@ def build_context(
         clock=clock,
         sandbox=in_sandbox,
         public_url=public,
-        webhook_sender=build_webhook_sender(),
         rate_storage=build_rate_storage(settings),
     )
+    ctx.webhook_sender = build_webhook_sender(settings, ctx.policy.webhook_timeout_seconds)
+    ctx.webhook_allow_loopback = settings.webhook_allow_loopback
     is_demo = has_demo_world(ctx) if demo is None else demo
     ctx.local_mailbox = local_mailbox_served(settings, demo=is_demo, sandbox=in_sandbox)
     ctx.renderer, ctx.mailer = build_email_adapters(
         settings, db, clock, public, local_mailbox=ctx.local_mailbox
     )
+    ctx.webhook_sender = build_webhook_sender(settings, ctx.policy.webhook_timeout_seconds)
+    ctx.webhook_allow_loopback = settings.webhook_allow_loopback
     if settings.secret_key:
         ctx.secret_key = settings.secret_key
     return ctx

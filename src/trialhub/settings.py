@@ -35,6 +35,10 @@ class Settings(BaseSettings):
         default="https://admin.webex.com/subscription?orgId={org_id}",
         description="The purchase link of expiry notices (rule T4); {org_id} is replaced",
     )
+    webhook_allow_loopback: bool = Field(
+        default=False,
+        description="Let webhooks reach this machine (127.0.0.1, ::1, localhost): development only",
+    )
     worker_interval: float = Field(default=1.0, description="Seconds between worker passes")
     redis_url: str | None = Field(
         default=None,

@@ -1,18 +1,21 @@
 """The lifecycle worker: applies due deadlines and delivers the outbox, again and again.
 
 Run it as `trialhub worker` (as many as you like on one PostgreSQL database: claims are
-exclusive), or inside `trialhub serve` (the default).
+exclusive), or inside `trialhub serve` (the default). Webhooks have their own thread, so an
+email never waits behind a slow webhook endpoint.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from trialhub.services.context import Context
-from trialhub.services.delivery import DeliveryReport, deliver
+from trialhub.services.delivery import DeliveryReport, deliver, deliver_emails
 from trialhub.services.lifecycle import TickReport, tick
+from trialhub.services.webhook_delivery import deliver_webhooks
 
 log = logging.getLogger("trialhub.worker")
 
@@ -23,25 +26,36 @@ class Worker:
     interval: float = 1.0
 
     def run_once(self) -> tuple[TickReport, DeliveryReport]:
-        """One pass: every deadline due now, then every message due now."""
+        """One pass: every deadline due now, then every email, then every webhook."""
         ticked = tick(self.ctx)
         sent = deliver(self.ctx)
-        if ticked.processed or sent.sent or sent.failed:
-            log.info(
-                "applied %d deadlines (%d obsolete, %d failed); sent %d messages (%d failed)",
-                ticked.applied,
-                ticked.obsolete,
-                ticked.failed,
-                sent.sent,
-                sent.failed,
-            )
+        _log(ticked, sent)
         return ticked, sent
 
+    def _main_pass(self) -> None:
+        ticked = tick(self.ctx)
+        _log(ticked, deliver_emails(self.ctx))
+
+    def _webhook_pass(self) -> None:
+        _log(None, deliver_webhooks(self.ctx))
+
     def run(self, stop: threading.Event) -> None:
-        """Until `stop` is set; an error in one pass is logged and the next pass goes on."""
+        """Until `stop` is set: deadlines and emails here, webhooks in a second thread."""
+        lane = threading.Thread(
+            target=self._loop,
+            args=(stop, self._webhook_pass),
+            name="trialhub-webhook-lane",
+            daemon=True,
+        )
+        lane.start()
+        self._loop(stop, self._main_pass)
+        lane.join(timeout=self.ctx.policy.webhook_timeout_seconds * 2)
+
+    def _loop(self, stop: threading.Event, one_pass: Callable[[], None]) -> None:
+        """An error in one pass is logged and the next pass goes on."""
         while not stop.is_set():
             try:
-                self.run_once()
+                one_pass()
             except Exception:
                 log.exception("worker pass failed; retrying")
             stop.wait(self.interval)
@@ -53,3 +67,15 @@ class Worker:
         )
         thread.start()
         return thread, stop
+
+
+def _log(ticked: TickReport | None, sent: DeliveryReport) -> None:
+    if (ticked and ticked.processed) or sent.sent or sent.failed:
+        log.info(
+            "applied %d deadlines (%d obsolete, %d failed); sent %d messages (%d failed)",
+            ticked.applied if ticked else 0,
+            ticked.obsolete if ticked else 0,
+            ticked.failed if ticked else 0,
+            sent.sent,
+            sent.failed,
+        )

@@ -3,6 +3,8 @@ paid customers (A1), services (S4), extend (T3), delete (T9), timeline, access l
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -12,6 +14,9 @@ from fastapi.testclient import TestClient
 from tests.conftest import World, make_world, new_customer_body
 from trialhub.clock import MovableClock
 from trialhub.domain.states import TrialStatus
+from trialhub.notify.mailbox import MailboxMailer
+from trialhub.notify.render import JinjaRenderer
+from trialhub.services import delivery, mailbox
 from trialhub.services import organizations as orgs
 from trialhub.services.context import Context
 from trialhub.services.demo import SYSTEM_OPERATOR
@@ -67,10 +72,16 @@ def outbox(ctx: Context, template: str | None = None) -> list[tuple[str, str, di
 
 
 def links(ctx: Context) -> dict[str, str]:
-    """The newest consent link of each recipient."""
+    """The newest consent link of each recipient, as the emails carry it: the outbox keeps
+    none (decision 0010), so the emails due are delivered to the local mailbox first."""
+    mailer = MailboxMailer(ctx.db, ctx.clock)
+    renderer = JinjaRenderer(ctx.public_url, "https://buy.example/{org_id}")
+    delivery.deliver_emails(replace(ctx, mailer=mailer, renderer=renderer))
     out: dict[str, str] = {}
-    for _, recipient, payload in outbox(ctx, "consent_request"):
-        out[recipient] = str(payload["consent_url"]).rsplit("/", 1)[1]
+    for mail in reversed(mailbox.list_mailbox(ctx, limit=1000)):
+        found = re.search(r"/consent/([\w-]+)", mailbox.get_mail(ctx, mail.id).text)
+        if found:
+            out[mail.recipient] = found.group(1)
     return out
 
 

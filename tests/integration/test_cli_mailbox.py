@@ -1,5 +1,6 @@
-"""`trialhub mail` and `trialhub outbox` print consent links only where the local mailbox is
-served (demo and sandbox databases without SMTP): terminals and their logs are kept."""
+"""`trialhub mail` prints consent links only where the local mailbox is served (demo and
+sandbox databases without SMTP), and `trialhub outbox` never does (decision 0010):
+terminals and their logs are kept."""
 
 from __future__ import annotations
 
@@ -23,12 +24,12 @@ def _ask_globex_for_consent(run) -> None:  # type: ignore[no-untyped-def]
 
 def test_demo_database_shows_the_mailbox_and_links(run) -> None:  # type: ignore[no-untyped-def]
     _ask_globex_for_consent(run)
-    assert "/consent/" in run("outbox")
+    assert "/consent/" not in run("outbox")
     listed = run("mail", "--to", "hank@globex.example")
     assert re.search(r"/consent/[\w-]{20,}", listed)
 
 
-def test_smtp_configured_refuses_the_mailbox_and_hides_links(  # type: ignore[no-untyped-def]
+def test_smtp_configured_refuses_the_mailbox(  # type: ignore[no-untyped-def]
     run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _ask_globex_for_consent(run)
@@ -37,9 +38,7 @@ def test_smtp_configured_refuses_the_mailbox_and_hides_links(  # type: ignore[no
     assert "local mailbox is off" in refused
     assert "TRIALHUB_SMTP_HOST" in refused
     assert "/consent/" not in refused
-    queue = run("outbox")
-    assert "/consent/" not in queue
-    assert "(hidden)" in queue
+    assert "/consent/" not in run("outbox")
 
 
 def test_a_plain_database_refuses_the_mailbox(  # type: ignore[no-untyped-def]

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import random
+import signal
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,7 +20,7 @@ from sqlalchemy import event, text
 from tests.conftest import START, make_world, new_customer_body
 from tests.devices.test_shipments import dispatch_body, order_body
 from trialhub.clock import MovableClock
-from trialhub.services import devices, lifecycle, trials
+from trialhub.services import delivery, devices, lifecycle, trials
 from trialhub.services.context import Context
 from trialhub.services.schemas import DispatchShipment, OrderShipment, StartTrial
 from trialhub.store.db import Database
@@ -221,3 +225,133 @@ def test_device_reminders_cost_what_is_due_not_what_is_out(
     few = _device_cost_with(urls[0], idle=5)
     many = _device_cost_with(urls[1], idle=40)  # eight times the shipments out, the same 3 due
     assert few == many, (few, many)
+
+
+# ---- emails and SIGKILL: at-least-once, and a repeat only for the message in hand (E2) ---
+
+SENDER = """
+import sys
+from datetime import datetime
+from trialhub.clock import MovableClock
+from trialhub.notify.render import JinjaRenderer
+from trialhub.notify.smtp import SmtpMailer
+from trialhub.services import delivery
+from trialhub.services.context import Context
+from trialhub.store.db import Database
+
+clock = MovableClock(datetime.fromisoformat(sys.argv[2]))
+ctx = Context(db=Database.open(sys.argv[1]), clock=clock)
+ctx.renderer = JinjaRenderer("http://127.0.0.1:8000", "https://buy.example/{org_id}")
+ctx.mailer = SmtpMailer("127.0.0.1", int(sys.argv[3]), sender="t@t.example", timeout=60)
+delivery.deliver(ctx)
+"""
+
+
+class SlowInbox:
+    """aiosmtpd handler: keeps every message; can take its time, or hold QUIT unanswered."""
+
+    def __init__(self) -> None:
+        self.message_ids: list[str] = []
+        self.data_delay = 0.0
+        self.hold_quit = False
+        self.quitting = threading.Event()
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+        import asyncio
+        import email
+
+        await asyncio.sleep(self.data_delay)
+        parsed = email.message_from_bytes(envelope.content)  # type: ignore[attr-defined]
+        self.message_ids.append(str(parsed["Message-ID"]))
+        return "250 OK"
+
+    async def handle_QUIT(self, server: object, session: object, envelope: object) -> str:
+        import asyncio
+
+        self.quitting.set()
+        while self.hold_quit:
+            await asyncio.sleep(0.05)
+        return "221 Bye"
+
+
+@pytest.fixture
+def slow_smtp() -> Iterator[tuple[int, SlowInbox]]:
+    from aiosmtpd.controller import Controller
+
+    from tests.conftest import free_port
+
+    inbox = SlowInbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield port, inbox
+    inbox.hold_quit = False
+    controller.stop()
+
+
+def _sender(tmp_path: Path, url: str, at: datetime, port: int) -> subprocess.Popen[bytes]:
+    script = tmp_path / "sender.py"
+    script.write_text(SENDER)
+    return subprocess.Popen([sys.executable, str(script), url, at.isoformat(), str(port)])
+
+
+def _wait(condition: Callable[[], bool], seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_an_email_the_server_accepted_is_recorded_before_the_connection_ends(
+    sqlite_url: str, clock: MovableClock, tmp_path: Path, slow_smtp: tuple[int, SlowInbox]
+) -> None:
+    """The sent mark does not wait for QUIT: a sender killed while the server takes its time
+    to say goodbye has already recorded the email, which therefore never goes twice."""
+    port, inbox = slow_smtp
+    ctx = Context(db=Database.open(sqlite_url), clock=clock)
+    _start_many(ctx, 1)  # one welcome email
+    inbox.hold_quit = True
+    sender = _sender(tmp_path, sqlite_url, clock.now(), port)
+    _wait(inbox.quitting.is_set)  # the server accepted the email; QUIT hangs
+    sender.send_signal(signal.SIGKILL)
+    sender.wait(timeout=30)
+    inbox.hold_quit = False
+    with ctx.db.engine.connect() as conn:
+        sent_at = conn.execute(text("select sent_at from outbox")).scalar_one()
+    assert sent_at is not None
+    clock.advance(delivery.LEASE)  # a crashed sender's lease has run out
+    finisher = _sender(tmp_path, sqlite_url, clock.now(), port)
+    assert finisher.wait(timeout=60) == 0
+    assert len(inbox.message_ids) == 1
+    ctx.db.dispose()
+
+
+def test_killed_senders_repeat_at_most_the_message_in_hand(
+    sqlite_url: str, clock: MovableClock, tmp_path: Path, slow_smtp: tuple[int, SlowInbox]
+) -> None:
+    """SIGKILL at random moments of delivery: every email arrives (none lost), a repeat
+    is at most the one message in hand per kill, and a repeat has the same Message-ID."""
+    port, inbox = slow_smtp
+    inbox.data_delay = 0.02
+    ctx = Context(db=Database.open(sqlite_url), clock=clock)
+    _start_many(ctx, 30)
+    kills = 0
+    rng = random.Random(8)
+    for _ in range(3):
+        before = len(inbox.message_ids)
+        sender = _sender(tmp_path, sqlite_url, clock.now(), port)
+        _wait(lambda before=before: len(inbox.message_ids) > before)  # type: ignore[misc]
+        time.sleep(rng.uniform(0, 0.15))
+        if sender.poll() is None:
+            sender.send_signal(signal.SIGKILL)
+            kills += 1
+        sender.wait(timeout=30)
+        clock.advance(delivery.LEASE)
+    assert _sender(tmp_path, sqlite_url, clock.now(), port).wait(timeout=120) == 0
+    received = Counter(inbox.message_ids)
+    assert len(received) == 30  # every email, at least once
+    assert sum(received.values()) - 30 <= kills  # at most the message in hand per kill
+    assert set(received.values()) <= {1, 2}
+    with ctx.db.engine.connect() as conn:
+        assert conn.execute(text("select count(*) from outbox where sent_at is null")).scalar() == 0
+    ctx.db.dispose()

@@ -85,3 +85,56 @@ def test_0004_backfills_the_customer_sort_key(tmp_path: object) -> None:
         ("c1", "Zeta", "2026-04-01"),
         ("c2", "Alpha", "9999-12-31"),
     ]
+
+
+def test_0007_takes_raw_consent_tokens_out_of_outbox_payloads(tmp_path: object) -> None:
+    """Issue 8 item 8: payloads kept the consent link (a credential) for good. Sent ones
+    lose it; an unsent one keeps the token as its secret until it goes."""
+    import hashlib
+    import json
+
+    from sqlalchemy import text
+
+    url = f"sqlite:///{tmp_path}/c.db"
+    upgrade(url, "0006")
+    engine = create_engine(url)
+    t0 = "2026-03-02 09:00:00.000000"
+    with engine.begin() as conn:
+        for raw in ("sent-raw", "unsent-raw"):
+            conn.execute(
+                text(
+                    "insert into consent_tokens (id, trial_id, org_id, recipient_email,"
+                    " token_hash, created_at) values (:id, 't', 'o', 'a@b.example', :h, :t)"
+                ),
+                {"id": f"cst_{raw}", "h": hashlib.sha256(raw.encode()).hexdigest(), "t": t0},
+            )
+            payload = {"consent_url": f"https://th.example/consent/{raw}", "partner": "P"}
+            conn.execute(
+                text(
+                    "insert into outbox (channel, recipient, cause, template, payload,"
+                    " created_at, available_at, attempts, sent_at) values ('email',"
+                    " 'a@b.example', :c, 'consent_request', :p, :t, :t, 0, :s)"
+                ),
+                {
+                    "c": raw,
+                    "p": json.dumps(payload),
+                    "t": t0,
+                    "s": t0 if raw == "sent-raw" else None,
+                },
+            )
+    engine.dispose()
+    upgrade(url)
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(text("select cause, payload, secret from outbox order by id")).all()
+    engine.dispose()
+    (sent_cause, sent_payload, sent_secret), (_, unsent_payload, unsent_secret) = rows
+    assert "raw" not in sent_payload
+    assert sent_secret is None
+    assert json.loads(unsent_payload) == {
+        "partner": "P",
+        "consent_token_id": "cst_unsent-raw",
+        "consent_base": "https://th.example/consent/",
+    }
+    assert unsent_secret == "unsent-raw"
+    assert sent_cause == "sent-raw"

@@ -169,3 +169,56 @@ def test_event_types_are_kept_sorted_and_unique(
     )
     assert r.status_code == 201
     assert r.json()["event_types"] == sorted(set(kinds))
+
+
+# rule E3 and issue 8 item 3: an address in any notation the resolver accepts is judged by
+# where it really points (2852039166 is 169.254.169.254, the cloud metadata service)
+DISGUISED = [
+    "https://2852039166/",  # 169.254.169.254 as one decimal number
+    "https://0xa9fea9fe/",  # ... in hexadecimal
+    "https://0251.0376.0251.0376/",  # ... in octal parts
+    "https://169.254.43518/",  # ... as a.b.c with a 16-bit last part
+    "https://169.254.169.254./",  # ... with the root's trailing dot
+    "https://127.1/",  # loopback, short form
+    "https://0x7f.1/",
+    "https://0/",  # 0.0.0.0 reaches this machine on Linux
+    "https://[::127.0.0.1]/",  # IPv4-compatible IPv6
+    "https://[::ffff:169.254.169.254]/",  # IPv4-mapped IPv6
+    "https://[64:ff9b::a9fe:a9fe]/",  # NAT64 (RFC 6052) of 169.254.169.254
+    "https://[64:ff9b::10.0.0.7]/",
+    "https://[64:ff9b:1::a00:7]/",  # local-use NAT64 (RFC 8215)
+    "https://[2002:a9fe:a9fe::1]/",  # 6to4 around a link-local address
+    "https://224.0.0.1/",  # multicast
+    "https://100.64.0.1/",  # shared address space (carrier-grade NAT)
+    "https://999.1.1.1/",  # numeric, yet no address at all
+    "https://08/",
+    # this machine, when loopback is not allowed (production)
+    "https://localhost/",
+    "https://127.0.0.1/",
+    "https://[::1]/",
+    "http://127.0.0.1:9/hook",
+]
+
+
+@pytest.mark.parametrize("url", DISGUISED)
+def test_addresses_in_disguise_are_refused(
+    sqlite_client: TestClient, sqlite_world: World, url: str
+) -> None:
+    sqlite_world.ctx.webhook_allow_loopback = False  # the production setting
+    h = sqlite_world.sales_full.headers
+    r = sqlite_client.post("/v1/webhooks", json={**HOOK, "url": url}, headers=h)
+    assert r.status_code == 422, r.text
+    assert (r.json()["field"], r.json()["rule"]) == ("url", "E3")
+    assert sqlite_client.get("/v1/webhooks", headers=h).json() == []
+
+
+def test_loopback_is_allowed_only_by_the_development_setting(
+    sqlite_client: TestClient, sqlite_world: World
+) -> None:
+    h = sqlite_world.sales_full.headers
+    body = {**HOOK, "url": "http://127.0.0.1:9/hook"}
+    assert sqlite_client.post("/v1/webhooks", json=body, headers=h).status_code == 201
+    sqlite_world.ctx.webhook_allow_loopback = False
+    assert sqlite_client.post("/v1/webhooks", json=body, headers=h).status_code == 422
+    public = {**HOOK, "url": "https://93.184.215.14/hook"}
+    assert sqlite_client.post("/v1/webhooks", json=public, headers=h).status_code == 201

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from trialhub.cli import admins, devices, operations, orders, serving, trials
+from trialhub.cli import admins, devices, operations, orders, serving, trials, webhooks
 
 app = typer.Typer(
     help="trialhub: start and run service trials for your customers.",
@@ -24,6 +24,7 @@ app.add_typer(operations.customer_app, name="customer")
 app.add_typer(operations.consent_app, name="consent")
 app.add_typer(devices.device_app, name="device")
 app.add_typer(orders.order_app, name="order")
+app.add_typer(webhooks.webhook_app, name="webhook")
 
 
 def main() -> None:

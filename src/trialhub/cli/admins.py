@@ -175,24 +175,20 @@ def outbox_command(
     """The queue of emails and webhooks: what waits, what was sent, what keeps failing."""
     with open_context(database_url) as ctx:
         messages = outbox.list_messages(ctx, demo.SYSTEM_OPERATOR, limit=10_000)[-limit:]
-        # a consent link accepts the trial for whoever holds it: shown only where the local
-        # mailbox is (demo, sandbox), never into a production terminal or its logs
-        show_links = ctx.local_mailbox
     table = Table(title="Outbox")
-    for column in ("#", "When (UTC)", "To", "Template", "Link", "Sent", "Tries"):
+    # no links: a consent link is a credential and lives only in the email (decision 0010)
+    for column in ("#", "When (UTC)", "To", "Template", "Sent", "Tries", "Last error"):
         table.add_column(column, overflow="fold")
     for m in messages:
-        link = str(m.payload.get("consent_url") or "")
-        link = link if show_links or not link else "(hidden)"
         sent = m.sent_at.strftime("%Y-%m-%d %H:%M") if m.sent_at else "queued"
         table.add_row(
             str(m.id),
             m.created_at.strftime("%Y-%m-%d %H:%M"),
             m.recipient,
             m.template,
-            link,
             sent,
             str(m.attempts),
+            m.last_error or "",
         )
     console.print(table)
 

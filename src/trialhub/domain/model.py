@@ -392,6 +392,9 @@ class OutboxMessage:
     last_error: str | None = None
     sent_at: datetime | None = None
     locked_until: datetime | None = None
+    # a credential the message carries until it is sent (a consent link's token), then erased;
+    # never in the payload, so that no view of the outbox shows it (decision 0010)
+    secret: str | None = None
 
 
 @dataclass(eq=False)
@@ -435,6 +438,12 @@ class WebhookEndpoint(EventSource):
     description: str | None = None
     created_by_admin_id: str | None = None
     disabled_at: datetime | None = None
+    disabled_reason: str | None = None  # "deleted" by the partner, or "failing" (re-enable)
+    # health (domain/webhook_health.py): consecutive failed attempts, since when, and the
+    # instant before which none of its messages is attempted (backoff, open circuit)
+    failures: int = 0
+    failing_since: datetime | None = None
+    retry_at: datetime | None = None
 
 
 @dataclass(eq=False)

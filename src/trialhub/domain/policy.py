@@ -50,6 +50,19 @@ class Policy:
     max_room_devices: int = 3
     max_phones: int = 4
     max_active_device_trials_per_partner: int = 20
+    # rule E2: webhook delivery. A receiver has this long to answer; at most this many
+    # requests are in flight per worker, so slow endpoints cannot take every sender
+    webhook_timeout_seconds: float = 10
+    webhook_concurrency: int = 8
+    # an endpoint's messages go one after another, at most this many per pass
+    webhook_messages_per_pass: int = 10
+    # a failed attempt holds back every message of its endpoint: 30 s, doubling, at most 1 h
+    webhook_backoff_seconds: int = 30
+    webhook_backoff_max_seconds: int = 3600
+    # after this many failures in a row the circuit is open: one probe per backoff
+    webhook_breaker_threshold: int = 5
+    # an endpoint failing for this long is disabled and its partner told (as Stripe, Svix)
+    webhook_disable_after_days: int = 5
     # pagination
     default_page_size: int = 50
     max_page_size: int = 200

@@ -29,6 +29,7 @@ TEMPLATES = (
     "trial_converted",
     "conversion_requested",
     "conversion_declined",
+    "webhook_disabled",
 )
 
 

@@ -35,5 +35,5 @@ def build_email_adapters(
     return renderer, mailer
 
 
-def build_webhook_sender() -> HttpWebhookSender:
-    return HttpWebhookSender()
+def build_webhook_sender(settings: Settings, timeout: float) -> HttpWebhookSender:
+    return HttpWebhookSender(timeout, allow_loopback=settings.webhook_allow_loopback)

@@ -47,6 +47,8 @@ class Context:
     renderer: EmailRenderer | None = None
     mailer: Mailer | None = None
     webhook_sender: WebhookSender | None = None
+    # webhooks to this machine's loopback (development, tests, the demo); never in production
+    webhook_allow_loopback: bool = False
     # more transaction hooks, run with the audit rows of each commit (webhooks always are)
     after_audit: list[AfterAudit] = field(default_factory=list)
     # where failed secret checks are counted (rule X1); None: in this database

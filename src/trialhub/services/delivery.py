@@ -1,29 +1,41 @@
-"""Delivers the outbox: every email and webhook at least once, with retries and backoff, and
-never twice for the same recipient and cause unless a sender died mid-attempt (rule E2).
+"""Delivers the outbox in two lanes, emails and webhooks, so that an email never waits
+behind a slow webhook; at least once, with retries and backoff (rule E2).
 
-A message is leased (locked_until) in a short transaction, sent outside any transaction, and
-then marked sent, or rescheduled with exponential backoff. A sender that crashes leaves a
-lease that runs out, and the message goes again: at-least-once, with a stable Message-ID /
-webhook-id so that receivers can drop the rare duplicate.
+Each message is leased (locked_until) in its own short transaction, sent outside any
+transaction, and marked sent in a transaction right after the receiver accepted it, before
+anything else (an SMTP connection's QUIT comes after the mark). A sender killed in between
+leaves a lease that runs out, and that one message goes again: at-least-once, with a stable
+Message-ID / webhook-id per recipient and cause so that receivers can drop the repeat.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol, runtime_checkable
 
-from trialhub.domain.model import Channel, OutboxMessage, WebhookDelivery
+from trialhub.domain.model import Channel, OutboxMessage
+from trialhub.services.consent_links import link_for_sending
 from trialhub.services.context import Context
-from trialhub.services.ports import DeliveryError, Email, WebhookRequest, WebhookResult
+from trialhub.services.ports import DeliveryError, Email
 from trialhub.store.repositories import Scope
+from trialhub.store.uow import UnitOfWork
 
 log = logging.getLogger("trialhub.delivery")
 
 LEASE = timedelta(minutes=2)
 FIRST_RETRY = timedelta(seconds=30)
 MAX_RETRY = timedelta(hours=6)
+SCOPE = Scope.system("delivery")
+
+# what an email needs at send time that its payload must not keep (decision 0010): None
+# means the email must not go (its consent link no longer works)
+Prepare = Callable[[UnitOfWork, OutboxMessage, datetime], dict[str, object] | None]
+_PREPARE: dict[str, Prepare] = {"consent_request": link_for_sending}
+NOT_SENT_LINK = "not sent: the consent link was used, cancelled or expired before it went"
 
 
 def backoff(attempts: int) -> timedelta:
@@ -46,73 +58,16 @@ class DeliveryReport:
     failed: int = 0
     skipped: int = 0
 
-
-def deliver(ctx: Context, *, batch: int = 50, max_batches: int = 100) -> DeliveryReport:
-    """Sends what is due now; failures are rescheduled. Needs the context's adapters."""
-    report = DeliveryReport()
-    for _ in range(max_batches):
-        leased = _lease_batch(ctx, batch)
-        for message_id_ in leased:
-            _deliver_one(ctx, message_id_, report)
-        if len(leased) < batch:
-            break
-    return report
-
-
-def _lease_batch(ctx: Context, batch: int) -> list[int]:
-    now = ctx.now()
-    with ctx.uow(Scope.system("delivery")) as uow:
-        leased = []
-        for candidate in uow.outbox.due_ids(now, batch):
-            if _can_send(ctx, uow.outbox.get(candidate)) and uow.outbox.lease(
-                candidate, now, now + LEASE
-            ):
-                leased.append(candidate)
-        uow.commit()
-        return leased
-
-
-def _can_send(ctx: Context, message: OutboxMessage | None) -> bool:
-    if message is None:
-        return False
-    if message.channel == Channel.EMAIL:
-        return ctx.mailer is not None and ctx.renderer is not None
-    return ctx.webhook_sender is not None
-
-
-def _deliver_one(ctx: Context, outbox_id: int, report: DeliveryReport) -> None:
-    with ctx.uow(Scope.system("delivery")) as uow:
-        message = uow.outbox.get(outbox_id)
-        if message is None or message.sent_at is not None:
-            report.skipped += 1
-            return
-        snapshot = _Snapshot.of(message)
-        endpoint: tuple[str, str] | None = None
-        if message.channel == Channel.WEBHOOK:
-            found = uow.webhooks.get(message.recipient)
-            if found is not None and found.disabled_at is None:
-                endpoint = (found.url, found.secret)
-    error: str | None = None
-    result: WebhookResult | None = None
-    if snapshot.channel == Channel.EMAIL:
-        error = _send_email(ctx, snapshot)
-    elif endpoint is None:
-        error = "the webhook endpoint was deleted"
-    else:
-        result = _send_webhook(ctx, snapshot, *endpoint)
-        error = None if result.success else (result.error or f"HTTP {result.status_code}")
-    _finish(
-        ctx,
-        outbox_id,
-        error,
-        result,
-        report,
-        drop=endpoint is None and snapshot.channel == Channel.WEBHOOK,
-    )
+    def add(self, other: DeliveryReport) -> None:
+        self.sent += other.sent
+        self.failed += other.failed
+        self.skipped += other.skipped
 
 
 @dataclass(frozen=True)
-class _Snapshot:
+class Snapshot:
+    """What a send needs, read in the lease's transaction and used outside any."""
+
     id: int
     channel: str
     recipient: str
@@ -122,19 +77,81 @@ class _Snapshot:
     created_at: datetime
 
     @classmethod
-    def of(cls, m: OutboxMessage) -> _Snapshot:
+    def of(cls, m: OutboxMessage, extra: dict[str, object] | None = None) -> Snapshot:
         return cls(
             id=m.id or 0,
             channel=m.channel,
             recipient=m.recipient,
             template=m.template,
-            payload=dict(m.payload),
+            payload={**m.payload, **(extra or {})},
             message_id=message_id(m),
             created_at=m.created_at,
         )
 
 
-def _send_email(ctx: Context, m: _Snapshot) -> str | None:
+def deliver(ctx: Context, *, batch: int = 50, max_batches: int = 100) -> DeliveryReport:
+    """One pass of both lanes, emails first (the worker runs them in separate threads)."""
+    from trialhub.services.webhook_delivery import deliver_webhooks
+
+    report = deliver_emails(ctx, max_messages=batch * max_batches)
+    report.add(deliver_webhooks(ctx))
+    return report
+
+
+def deliver_emails(ctx: Context, *, max_messages: int = 5000) -> DeliveryReport:
+    """The email lane: one message at a time, leased, sent, and marked sent at once."""
+    report = DeliveryReport()
+    if ctx.mailer is None or ctx.renderer is None:
+        return report
+    try:
+        for _ in range(max_messages):
+            claimed = claim_next_email(ctx)
+            if claimed is None:
+                break
+            if isinstance(claimed, Snapshot):
+                record(ctx, claimed.id, _send_email(ctx, claimed), report)
+            else:
+                report.skipped += 1
+    finally:
+        if isinstance(ctx.mailer, Closing):
+            ctx.mailer.close()  # after every sent mark is committed (rule E2)
+    return report
+
+
+@runtime_checkable
+class Closing(Protocol):
+    """A mailer that keeps its connection open across a pass (SMTP: QUIT at the end)."""
+
+    def close(self) -> None: ...
+
+
+def claim_next_email(ctx: Context) -> Snapshot | bool | None:
+    """Leases the oldest due email: its snapshot; False if it must not go (given up here);
+    None when no email is due."""
+    now = ctx.now()
+    with ctx.uow(SCOPE) as uow:
+        due = uow.outbox.due(now, 1, Channel.EMAIL.value)
+        if not due:
+            return None
+        outbox_id = due[0][0]
+        if not uow.outbox.lease(outbox_id, now, now + LEASE):
+            uow.rollback()
+            return False  # another sender took it between the two statements
+        message = uow.outbox.get(outbox_id)
+        assert message is not None
+        extra: dict[str, object] | None = {}
+        if message.template in _PREPARE:
+            extra = _PREPARE[message.template](uow, message, now)
+        if extra is None:
+            uow.outbox.mark_sent(outbox_id, now, NOT_SENT_LINK)
+            uow.commit()
+            return False
+        snapshot = Snapshot.of(message, extra)
+        uow.commit()
+        return snapshot
+
+
+def _send_email(ctx: Context, m: Snapshot) -> str | None:
     assert ctx.renderer is not None
     assert ctx.mailer is not None
     try:
@@ -153,63 +170,33 @@ def _send_email(ctx: Context, m: _Snapshot) -> str | None:
         return str(error) or type(error).__name__
     except Exception as error:  # a template or adapter bug must not lose the message
         log.exception("email %s to %s failed", m.template, m.recipient)
-        return f"{type(error).__name__}: {error}"
+        return type(error).__name__  # never the text: it could quote the payload
     return None
 
 
-def _send_webhook(ctx: Context, m: _Snapshot, url: str, secret: str) -> WebhookResult:
-    import json
-
-    assert ctx.webhook_sender is not None
-    body = json.dumps(m.payload, separators=(",", ":"), sort_keys=True, default=str)
-    return ctx.webhook_sender.send(
-        WebhookRequest(
-            endpoint_id=m.recipient,
-            url=url,
-            secret=secret,
-            message_id=m.message_id,
-            timestamp=int(ctx.wall_clock.now().timestamp()),
-            body=body,
-        )
-    )
-
-
-def _finish(
+def record(
     ctx: Context,
     outbox_id: int,
     error: str | None,
-    result: WebhookResult | None,
     report: DeliveryReport,
-    *,
-    drop: bool = False,
+    also: Callable[[UnitOfWork, datetime], None] | None = None,
 ) -> None:
+    """Right after the attempt, in its own transaction: sent (secret erased), or
+    rescheduled with backoff. `also` adds what the lane records with it."""
     now = ctx.now()
-    with ctx.uow(Scope.system("delivery")) as uow:
-        message = uow.outbox.get(outbox_id)
-        assert message is not None
-        if result is not None:  # the delivery log of the endpoint
-            uow.webhooks.add_delivery(
-                WebhookDelivery(
-                    id=None,
-                    outbox_id=outbox_id,
-                    endpoint_id=message.recipient,
-                    attempted_at=now,
-                    success=result.success,
-                    duration_ms=result.duration_ms,
-                    status_code=result.status_code,
-                    error=result.error,
-                )
-            )
-        message.locked_until = None
-        if error is None or drop:
-            message.sent_at = now
-            message.last_error = error
-            report.sent += 0 if drop else 1
-            report.skipped += 1 if drop else 0
+    with ctx.uow(SCOPE) as uow:
+        if also is not None:
+            also(uow, now)
+        if error is None:
+            uow.outbox.mark_sent(outbox_id, now)
+            report.sent += 1
         else:
+            message = uow.outbox.get(outbox_id)
+            assert message is not None
+            message.locked_until = None
             message.attempts += 1
             message.last_error = error[:2000]
-            message.available_at = now + backoff(message.attempts)
+            message.available_at = max(message.available_at, now + backoff(message.attempts))
             report.failed += 1
             log.warning(
                 "%s to %s failed (attempt %d): %s",

@@ -24,8 +24,10 @@ def queue_email(
     partner_id: str | None = None,
     org_id: str | None = None,
     trial_id: str | None = None,
+    secret: str | None = None,
 ) -> bool:
-    """One email per recipient and cause; a repeated cause queues nothing (rule E2)."""
+    """One email per recipient and cause; a repeated cause queues nothing (rule E2).
+    `secret` is a credential the email carries, kept only until it is sent."""
     return uow.outbox.add(
         OutboxMessage(
             id=None,
@@ -39,6 +41,7 @@ def queue_email(
             partner_id=partner_id,
             org_id=org_id,
             trial_id=trial_id,
+            secret=secret,
         )
     )
 
@@ -90,6 +93,7 @@ class MessageView(BaseModel):
     created_at: datetime
     sent_at: datetime | None = None
     attempts: int
+    last_error: str | None = None
 
 
 def list_messages(ctx: Context, actor: Actor, *, limit: int = 200) -> list[MessageView]:
@@ -107,6 +111,7 @@ def list_messages(ctx: Context, actor: Actor, *, limit: int = 200) -> list[Messa
                 created_at=m.created_at,
                 sent_at=m.sent_at,
                 attempts=m.attempts,
+                last_error=m.last_error,
             )
             for m in uow.outbox.all(limit=limit)
         ]

@@ -389,11 +389,14 @@ outbox = Table(
     Column("sent_at", UTCDateTime(), nullable=True),
     # a delivery attempt leases the row until then; a crashed sender's lease runs out
     Column("locked_until", UTCDateTime(), nullable=True),
+    # a consent link's token until the email is sent, then NULL (decision 0010)
+    Column("secret", Text, nullable=True),
     # rule E2: one message per recipient and cause, however often the cause is replayed
     UniqueConstraint("channel", "recipient", "cause"),
-    # the delivery worker reads pending messages in order of availability
+    # each delivery lane (emails, webhooks) reads its pending messages in order of availability
     Index(
         "ix_outbox_pending",
+        "channel",
         "available_at",
         sqlite_where=text("sent_at IS NULL"),
         postgresql_where=text("sent_at IS NULL"),
@@ -448,6 +451,11 @@ webhook_endpoints = Table(
     Column("created_by_admin_id", ID, nullable=True),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("disabled_at", UTCDateTime(), nullable=True),
+    Column("disabled_reason", String(20), nullable=True),
+    # health: backoff, circuit breaker, disabling (domain/webhook_health.py)
+    Column("failures", Integer, nullable=False, server_default="0"),
+    Column("failing_since", UTCDateTime(), nullable=True),
+    Column("retry_at", UTCDateTime(), nullable=True),
 )
 
 webhook_deliveries = Table(

@@ -431,6 +431,9 @@ class ConsentRepository(_Repo):
         stmt = select(ConsentToken).where(orm.consent_tokens.c.token_hash == token_hash)
         return self.session.scalars(stmt).one_or_none()
 
+    def get(self, token_id: str) -> ConsentToken | None:
+        return self.session.get(ConsentToken, token_id)
+
     def for_trial(self, trial_id: str) -> list[ConsentToken]:
         stmt = (
             select(ConsentToken)
@@ -482,12 +485,14 @@ class OutboxRepository(_Repo):
         )
         return list(self.session.scalars(self._scoped(stmt, orm.outbox.c.partner_id)))
 
-    def due_ids(self, now: datetime, limit: int) -> list[int]:
-        """Messages ready to go: unsent, available, and not leased by a live sender."""
+    def due(self, now: datetime, limit: int, channel: str) -> list[tuple[int, str]]:
+        """(id, recipient) of one lane's messages ready to go: unsent, available, and not
+        leased by a live sender. Each is then leased on its own (`lease`)."""
         o = orm.outbox
         stmt = (
-            select(o.c.id)
+            select(o.c.id, o.c.recipient)
             .where(
+                o.c.channel == channel,
                 o.c.sent_at.is_(None),
                 o.c.available_at <= now,
                 or_(o.c.locked_until.is_(None), o.c.locked_until <= now),
@@ -496,8 +501,42 @@ class OutboxRepository(_Repo):
             .limit(limit)
         )
         if self.session.get_bind().dialect.name == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True)
-        return [int(i) for i in self.session.scalars(stmt)]
+            stmt = stmt.with_for_update(skip_locked=True)  # racing workers take other rows
+        return [(int(r[0]), str(r[1])) for r in self.session.execute(stmt)]
+
+    def mark_sent(self, message_id: int, now: datetime, note: str | None = None) -> None:
+        """Sent (or given up, with a note): the lease ends and the secret is erased."""
+        o = orm.outbox
+        self.session.execute(
+            update(o)
+            .where(o.c.id == message_id)
+            .values(sent_at=now, locked_until=None, secret=None, last_error=note)
+        )
+
+    def postpone(self, channel: str, recipient: str, until: datetime) -> None:
+        """Holds a recipient's pending messages back until then (a webhook endpoint's
+        backoff), so that the lane's query does not keep finding them."""
+        o = orm.outbox
+        self.session.execute(
+            update(o)
+            .where(
+                o.c.channel == channel,
+                o.c.recipient == recipient,
+                o.c.sent_at.is_(None),
+                o.c.available_at < until,
+            )
+            .values(available_at=until)
+        )
+
+    def give_up(self, channel: str, recipient: str, now: datetime, note: str) -> int:
+        """Closes every pending message of a recipient that is gone (a deleted endpoint)."""
+        o = orm.outbox
+        result = self.session.execute(
+            update(o)
+            .where(o.c.channel == channel, o.c.recipient == recipient, o.c.sent_at.is_(None))
+            .values(sent_at=now, locked_until=None, secret=None, last_error=note)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
 
     def lease(self, message_id: int, now: datetime, until: datetime) -> bool:
         """Takes the message for one delivery attempt, if no live lease holds it."""
@@ -696,6 +735,13 @@ class WebhookRepository(_Repo):
             orm.webhook_endpoints.c.disabled_at.is_(None),
         )
         return list(self.session.scalars(stmt))
+
+    def for_delivery(self, endpoint_id: str) -> WebhookEndpoint | None:
+        """The endpoint, locked on PostgreSQL: two senders must not both count a failure."""
+        stmt = select(WebhookEndpoint).where(orm.webhook_endpoints.c.id == endpoint_id)
+        if self.session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update()
+        return self.session.scalars(stmt).one_or_none()
 
     def deliveries(self, endpoint_id: str, limit: int) -> list[WebhookDelivery]:
         stmt = (

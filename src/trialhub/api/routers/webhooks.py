@@ -36,6 +36,12 @@ def delete(endpoint_id: str, run: IdempotentDep) -> JSONResponse:
     return run.run(lambda: webhooks.delete_endpoint(run.ctx, run.actor, endpoint_id))
 
 
+@router.post("/{endpoint_id}/enable", response_model=WebhookView)
+def enable(endpoint_id: str, run: IdempotentDep) -> JSONResponse:
+    """Deliver again to an endpoint that was disabled after failing for days."""
+    return run.run(lambda: webhooks.enable_endpoint(run.ctx, run.actor, endpoint_id))
+
+
 @router.get("/{endpoint_id}/deliveries", response_model=list[DeliveryView])
 def deliveries(
     endpoint_id: str,
