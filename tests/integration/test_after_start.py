@@ -76,10 +76,12 @@ def links(ctx: Context) -> dict[str, str]:
     none (decision 0010), so the emails due are delivered to the local mailbox first."""
     mailer = MailboxMailer(ctx.db, ctx.clock)
     renderer = JinjaRenderer(ctx.public_url, "https://buy.example/{org_id}")
-    delivery.deliver_emails(replace(ctx, mailer=mailer, renderer=renderer))
+    # a demo context: only there is the local mailbox served
+    demo = replace(ctx, mailer=mailer, renderer=renderer, local_mailbox=True)
+    delivery.deliver_emails(demo)
     out: dict[str, str] = {}
-    for mail in reversed(mailbox.list_mailbox(ctx, limit=1000)):
-        found = re.search(r"/consent/([\w-]+)", mailbox.get_mail(ctx, mail.id).text)
+    for mail in reversed(mailbox.list_mailbox(demo, limit=1000)):
+        found = re.search(r"/consent/([\w-]+)", mailbox.get_mail(demo, mail.id).text)
         if found:
             out[mail.recipient] = found.group(1)
     return out
