@@ -54,7 +54,9 @@ def _plan(ctx: Context, batch: int, report: DeliveryReport) -> tuple[list[list[i
     or disabled endpoint are given up."""
     now = ctx.now()
     with ctx.uow(SCOPE) as uow:
-        due = uow.outbox.due(now, batch, WEBHOOK)
+        # no row locks: each message is leased on its own below, and this transaction
+        # updates rows by endpoint, which locks taken here would deadlock on
+        due = uow.outbox.due(now, batch, WEBHOOK, lock=False)
         by_endpoint: dict[str, list[int]] = defaultdict(list)
         for outbox_id, endpoint_id in due:
             by_endpoint[endpoint_id].append(outbox_id)

@@ -485,9 +485,13 @@ class OutboxRepository(_Repo):
         )
         return list(self.session.scalars(self._scoped(stmt, orm.outbox.c.partner_id)))
 
-    def due(self, now: datetime, limit: int, channel: str) -> list[tuple[int, str]]:
+    def due(
+        self, now: datetime, limit: int, channel: str, *, lock: bool = True
+    ) -> list[tuple[int, str]]:
         """(id, recipient) of one lane's messages ready to go: unsent, available, and not
-        leased by a live sender. Each is then leased on its own (`lease`)."""
+        leased by a live sender. Each is then leased on its own (`lease`). `lock=False` for
+        a reader that goes on to update rows by recipient (the webhook lane's plan): row
+        locks taken here would then deadlock with another worker's plan."""
         o = orm.outbox
         stmt = (
             select(o.c.id, o.c.recipient)
@@ -500,7 +504,7 @@ class OutboxRepository(_Repo):
             .order_by(o.c.available_at, o.c.id)
             .limit(limit)
         )
-        if self.session.get_bind().dialect.name == "postgresql":
+        if lock and self.session.get_bind().dialect.name == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True)  # racing workers take other rows
         return [(int(r[0]), str(r[1])) for r in self.session.execute(stmt)]
 
