@@ -386,13 +386,16 @@ def test_operator_only_calls(
 
 
 def test_partner_full_admins_manage_their_own_admins(client: TestClient, world: World) -> None:
-    body = {"email": "new@partner.example", "name": "New", "roles": ["sales_admin"]}
+    body = {"email": "new@partner.example", "name": "New", "roles": ["partner_admin"]}
     url = f"/v1/partners/{world.partner_id}/admins"
     assert client.post(url, json=body, headers=world.sales.headers).status_code == 403
     r = client.post(url, json=body, headers=world.partner_full.headers)
     assert r.status_code == 201
     new_id = r.json()["id"]
-    token = client.post(f"/v1/admins/{new_id}/tokens", json={}, headers=world.partner_full.headers)
+    # tokens only for oneself (rule P2): the trials team hands the new administrator its first
+    mint = f"/v1/admins/{new_id}/tokens"
+    assert client.post(mint, json={}, headers=world.partner_full.headers).status_code == 403
+    token = client.post(mint, json={}, headers=world.operator.headers)
     assert token.status_code == 201
     assert token.json()["token"].startswith("th_")
     me = client.get("/v1/me", headers={"Authorization": f"Bearer {token.json()['token']}"})
