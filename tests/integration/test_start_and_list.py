@@ -10,6 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import World, make_admin, make_world, new_customer_body
+from trialhub.domain.errors import ValidationFailed
+from trialhub.services import customers
 from trialhub.services import organizations as orgs
 from trialhub.services.demo import SYSTEM_OPERATOR
 from trialhub.services.schemas import AddOrgAdmin, AddOrgUser, AddSubscription, CreateOrganization
@@ -66,6 +68,25 @@ def test_duration_choices(client: TestClient, world: World, days: int) -> None: 
     assert r.status_code == 201
     ends = {30: "2026-04-01", 60: "2026-05-01", 90: "2026-05-31"}[days]
     assert r.json()["ends_at"].startswith(ends)
+
+
+def test_only_an_absent_duration_means_the_default(client: TestClient, world: World) -> None:
+    # rule T1: 0 is not "no answer", it is a wrong one; the preview says the same as the start
+    body = new_customer_body()
+    del body["duration_days"]
+    assert (
+        client.post("/v1/trials/preview", json=body, headers=world.sales_full.headers).json()[
+            "duration_days"
+        ]
+        == 90
+    )
+    for url in ("/v1/trials/preview", "/v1/trials"):
+        r = client.post(
+            url, json=new_customer_body(duration_days=0), headers=world.sales_full.headers
+        )
+        assert r.status_code == 422, r.text
+        assert (r.json()["field"], r.json()["rule"]) == ("duration_days", "T1")
+    assert client.get("/v1/customers", headers=world.sales_full.headers).json()["items"] == []
 
 
 def test_setup_later_waits_for_provisioning(client: TestClient, world: World) -> None:
@@ -233,6 +254,8 @@ BAD_INPUT = [
     ("user_licenses", DELETE, "user_licenses", "S1"),
     ("user_licenses", "many", "user_licenses", "S1"),
     ("duration_days", 45, "duration_days", "T1"),
+    ("duration_days", 0, "duration_days", "T1"),
+    ("duration_days", -90, "duration_days", "T1"),
     ("meetings.site_url", "-bad-", "meetings.site_url", "S2"),
     ("meetings.site_url", "acme.example.com", "meetings.site_url", "S2"),
     ("meetings.time_zone", "Mars/Olympus", "meetings.time_zone", "S2"),
@@ -476,6 +499,13 @@ def test_customer_list_sorts_filters_and_pages(client: TestClient, world: World)
         r = client.get(f"/v1/customers?{bad}", headers=h)
         assert r.status_code == 422
         assert r.json()["field"] == bad.split("=")[0]
+
+
+def test_a_page_size_of_zero_is_refused_not_defaulted(sqlite_world: World) -> None:  # E3
+    for listing in (customers.list_customers, customers.list_events):
+        with pytest.raises(ValidationFailed) as info:
+            listing(sqlite_world.ctx, sqlite_world.sales_full.actor, limit=0)
+        assert info.value.field == "limit"
 
 
 def test_every_change_is_in_the_audit_log(client: TestClient, world: World) -> None:  # rule E1
