@@ -1,17 +1,18 @@
-"""Building blocks of command fields: the rule each field enforces, and a readable message
-with its rule for whatever Pydantic refuses (rule E3)."""
+"""Building blocks of command fields: the rule each field enforces, text without control
+characters, and a readable message with its rule for whatever Pydantic refuses (rule E3)."""
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, get_args
+from typing import Annotated, Any, get_args
 
 import annotated_types
-from pydantic import BaseModel, GetJsonSchemaHandler, ValidationError
+from pydantic import AfterValidator, BaseModel, GetJsonSchemaHandler, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import ErrorDetails, core_schema
+from pydantic_core import ErrorDetails, PydanticCustomError, core_schema
 
 from trialhub.domain.errors import FALLBACK_RULE, FieldError, ValidationFailed
 
@@ -34,6 +35,55 @@ class Rule:
         out = handler(schema)
         out["x-rule"] = self.code
         return out
+
+
+# ---- text that people type and others read (rule E3) ------------------------------------
+
+# bidirectional embeddings, overrides and isolates reorder what a reader sees ("Trojan
+# Source"); the plain marks (U+200E, U+200F) that right-to-left names need stay allowed
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# control characters, lone surrogates, and the line and paragraph separators
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})
+
+
+def _first_refused(value: str, allowed: str = "") -> str | None:
+    for ch in value:
+        if ch in allowed:
+            continue
+        if ch in _BIDI_CONTROLS or unicodedata.category(ch) in _REFUSED_CATEGORIES:
+            return ch
+    return None
+
+
+def _one_line(value: str) -> str:
+    bad = _first_refused(value)
+    if bad is not None:
+        raise PydanticCustomError(
+            "control_character",
+            "Use plain text on one line: U+{code} (a control or layout character) is not "
+            "allowed here.",
+            {"code": f"{ord(bad):04X}"},
+        )
+    return value
+
+
+def _lines(value: str) -> str:
+    value = value.replace("\r\n", "\n")  # a pasted Windows line break is still a line break
+    bad = _first_refused(value, allowed="\n")
+    if bad is not None:
+        raise PydanticCustomError(
+            "control_character",
+            "Use plain text: line breaks are fine, but U+{code} (a control or layout "
+            "character) is not.",
+            {"code": f"{ord(bad):04X}"},
+        )
+    return value
+
+
+# names, labels, addresses, serial numbers: one line, shown in lists, emails and terminals
+Name = Annotated[str, AfterValidator(_one_line)]
+# reasons and notes: line breaks allowed, other control characters not
+Text = Annotated[str, AfterValidator(_lines)]
 
 
 # ---- which rule a refused field breaks, and what to say ----------------------------------

@@ -8,7 +8,7 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from trialhub.domain.policy import DEFAULT_POLICY
-from trialhub.services.fields import Rule
+from trialhub.services.fields import Name, Rule, Text
 
 
 class Command(BaseModel):
@@ -33,7 +33,7 @@ class NewCustomer(Command):
     """The first step of the start form (rule C1)."""
 
     rule = "C1"
-    company_name: Annotated[str, Rule("C1")] = Field(
+    company_name: Annotated[Name, Rule("C1")] = Field(
         description="1-50 characters; duplicates allowed (rule C1)"
     )
     admin_email: str = Field(description="The customer administrator's email (rule C1)")
@@ -85,18 +85,18 @@ class PreviewTrial(StartTrial):
 
 
 class CreatePartner(Command):
-    name: str = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1, max_length=200)
     tier: Annotated[Literal[1, 2], Rule("V1")] = 1
     certified: Annotated[bool, Rule("P1")] = True
     distributor_id: Annotated[str | None, Rule("V1")] = None
-    distributor_name: Annotated[str | None, Rule("V1")] = Field(
+    distributor_name: Annotated[Name | None, Rule("V1")] = Field(
         default=None, max_length=200, description="Creates a distributor for a tier-2 partner"
     )
 
 
 class CreateAdmin(Command):
     email: str
-    name: str = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1, max_length=200)
     roles: Annotated[list[str], Rule("P2")] = Field(min_length=1)
     password: str | None = Field(default=None, min_length=8, max_length=200)
     distributor_id: Annotated[str | None, Rule("V1")] = Field(
@@ -105,11 +105,11 @@ class CreateAdmin(Command):
 
 
 class IssueToken(Command):
-    label: str = Field(default="api", min_length=1, max_length=100)
+    label: Name = Field(default="api", min_length=1, max_length=100)
 
 
 class CreateOrganization(Command):
-    name: str = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1, max_length=200)
     country: Annotated[str, Rule("C2")]
     business_vertical: Annotated[str | None, Rule("C1")] = None
     kind: Annotated[Literal["customer", "free"], Rule("C3")] = "customer"
@@ -117,13 +117,13 @@ class CreateOrganization(Command):
 
 class AddOrgAdmin(Command):
     email: str
-    name: str = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1, max_length=200)
     full: Annotated[bool, Rule("K2")] = True
 
 
 class AddOrgUser(Command):
     email: str
-    name: str = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1, max_length=200)
 
 
 class AddSubscription(Command):
@@ -375,7 +375,7 @@ class ConsentView(View):
 class ProvisionTrial(Command):
     """Completes provisioning (rule T1); nothing else is needed today."""
 
-    note: str | None = Field(default=None, max_length=500)
+    note: Text | None = Field(default=None, max_length=500)
 
 
 class ChangeServices(Command):
@@ -392,12 +392,12 @@ class ChangeServices(Command):
 
 class ExtendTrial(Command):
     rule = "T3"
-    reason: str | None = Field(default=None, max_length=500)
+    reason: Text | None = Field(default=None, max_length=500)
 
 
 class SetUpUser(Command):
     email: str
-    name: str = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1, max_length=200)
 
 
 class DeadlineView(View):
@@ -426,12 +426,12 @@ class ShippingAddress(Command):
     """Where the devices go, and who signs for them (rule D1)."""
 
     rule = "D1"
-    name: str = Field(min_length=1, max_length=100, description="The recipient's name")
-    phone: str = Field(min_length=5, max_length=30, description="The recipient's phone")
+    name: Name = Field(min_length=1, max_length=100, description="The recipient's name")
+    phone: Name = Field(min_length=5, max_length=30, description="The recipient's phone")
     email: str = Field(description="The recipient's email: return reminders go there too (D7)")
-    street: str = Field(min_length=1, max_length=200)
-    city: str = Field(min_length=1, max_length=100)
-    postal_code: str = Field(min_length=1, max_length=20)
+    street: Name = Field(min_length=1, max_length=200)
+    city: Name = Field(min_length=1, max_length=100)
+    postal_code: Name = Field(min_length=1, max_length=20)
     country: str = Field(description="ISO 3166-1 alpha-2; the models must ship there (D1)")
 
 
@@ -458,7 +458,7 @@ class OrderShipment(Command):
         default=None,
         description="Phones ship without power supplies: does the customer support PoE? (D3)",
     )
-    deal_id: str | None = Field(
+    deal_id: Name | None = Field(
         default=None, max_length=60, description="Required for shipments to the US (rule D1)"
     )
 
@@ -466,15 +466,15 @@ class OrderShipment(Command):
 class ShippedDeviceInput(Command):
     rule = "D4"
     model: str
-    serial_number: str = Field(min_length=3, max_length=60)
+    serial_number: Name = Field(min_length=3, max_length=60)
 
 
 class DispatchShipment(Command):
     """The trials team ships an order: carrier, tracking and each serial number (rule D4)."""
 
     rule = "D4"
-    carrier: str = Field(min_length=2, max_length=60)
-    tracking: str = Field(min_length=3, max_length=100)
+    carrier: Name = Field(min_length=2, max_length=60)
+    tracking: Name = Field(min_length=3, max_length=100)
     devices: list[ShippedDeviceInput] = Field(min_length=1, max_length=10)
     device_due_at: Annotated[datetime | None, Rule("D7")] = Field(
         default=None,
@@ -487,7 +487,7 @@ class RecordReturn(Command):
     """The devices came back; accepted only when the serial numbers match (rule D8)."""
 
     rule = "D8"
-    serial_numbers: list[str] = Field(min_length=1, max_length=10)
+    serial_numbers: list[Name] = Field(min_length=1, max_length=10)
 
 
 class DeviceLineView(View):
@@ -538,7 +538,7 @@ class RequestDeviceExtension(Command):
     requested_end: Annotated[datetime, Rule("D5")] = Field(
         description="The new end of the device trial, at most 120 days after its start (D5)"
     )
-    reason: str | None = Field(default=None, max_length=500)
+    reason: Text | None = Field(default=None, max_length=500)
 
 
 class DecideDeviceExtension(Command):
@@ -546,7 +546,7 @@ class DecideDeviceExtension(Command):
 
     rule = "D6"
     approve: bool
-    note: str | None = Field(default=None, max_length=500)
+    note: Text | None = Field(default=None, max_length=500)
 
 
 class DeviceExtensionView(View):
@@ -604,7 +604,7 @@ class DecideConversion(Command):
 
     rule = "V1"
     approve: bool
-    note: str | None = Field(default=None, max_length=500)
+    note: Text | None = Field(default=None, max_length=500)
 
 
 class OrderLineView(View):

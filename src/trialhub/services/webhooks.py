@@ -32,7 +32,7 @@ from trialhub.services.destinations import (
     effective_address,
     literal_address,
 )
-from trialhub.services.fields import Rule
+from trialhub.services.fields import Rule, Text
 from trialhub.services.outbox import queue_email
 from trialhub.services.schemas import Command, View
 from trialhub.store.uow import UnitOfWork
@@ -52,7 +52,7 @@ class CreateWebhook(Command):
         max_length=MAX_EVENT_TYPES,
         description="Event actions such as trial.expired, or * for all",
     )
-    description: str | None = Field(default=None, max_length=200)
+    description: Text | None = Field(default=None, max_length=200)
 
 
 class WebhookView(View):
