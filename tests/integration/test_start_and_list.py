@@ -190,7 +190,12 @@ def test_eligibility_names_purchased_and_other_partners_trials(
     body = new_customer_body(services=[{"code": "calling"}], meetings=None, user_licenses=5)
     body["customer"]["admin_email"] = "bill@initech.example"
     body["confirm_existing_org_id"] = org.id
-    assert client.post("/v1/trials", json=body, headers=other.sales_full.headers).status_code == 201
+    # the partner that manages Meetings has Initech in its list and adds the trial (rule A1)
+    [managed] = client.get("/v1/customers", headers=other.sales_full.headers).json()["items"]
+    added = {"customer_id": managed["id"], "services": [{"code": "calling"}], "user_licenses": 5}
+    assert (
+        client.post("/v1/trials", json=added, headers=other.sales_full.headers).status_code == 201
+    )
     preview = client.post("/v1/trials/preview", json=body, headers=world.sales_full.headers).json()
     verdicts = {s["code"]: s for s in preview["services"]}
     assert verdicts["meetings"]["reason_code"] == "purchased"
