@@ -141,6 +141,15 @@ FAMILIES = [
         id="trial-services",
     ),
     pytest.param(
+        "post",
+        "/v1/shipments/x/returns",
+        {"serial_numbers": [5]},
+        "serial_numbers[0]",
+        "D8",
+        "Give text.",
+        id="returns",
+    ),
+    pytest.param(
         "post", "/v1/trials/x/extend", {"reason": 42}, "reason", "T3", None, id="extensions"
     ),
     pytest.param(

@@ -124,6 +124,8 @@ def locate(model: type[BaseModel] | None, loc: Sequence[str | int]) -> tuple[str
         marker = _marker(info)
         rule = marker.code if marker else rule
         current = info.annotation
+    if loc and isinstance(loc[-1], int):
+        info = None  # an item of a list: the field's bounds count the list, not the item
     return rule, info
 
 
