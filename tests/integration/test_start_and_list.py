@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import World, make_admin, make_world, new_customer_body
 from trialhub.domain.errors import ValidationFailed
-from trialhub.services import customers
+from trialhub.services import conversion, customers, devices
 from trialhub.services import organizations as orgs
 from trialhub.services.demo import SYSTEM_OPERATOR
 from trialhub.services.schemas import AddOrgAdmin, AddOrgUser, AddSubscription, CreateOrganization
@@ -507,7 +507,13 @@ def test_customer_list_sorts_filters_and_pages(client: TestClient, world: World)
 
 
 def test_a_page_size_of_zero_is_refused_not_defaulted(sqlite_world: World) -> None:  # E3
-    for listing in (customers.list_customers, customers.list_events):
+    listings = (
+        customers.list_customers,
+        customers.list_events,
+        conversion.list_orders,
+        devices.list_extension_requests,
+    )
+    for listing in listings:
         with pytest.raises(ValidationFailed) as info:
             listing(sqlite_world.ctx, sqlite_world.sales_full.actor, limit=0)
         assert info.value.field == "limit"
