@@ -293,9 +293,9 @@ def test_the_device_due_date_does_not_follow_the_trial(
         ({"address": {**order_body()["address"], "country": "ZZ"}}, "address.country", "D1"),
         ({"address": {**order_body()["address"], "email": "not-an-email"}}, "address.email", "D1"),
         ({"address": {**order_body()["address"], "country": "US"}}, "deal_id", "D1"),
-        ({"recipient": "neighbour"}, "recipient", None),
-        ({"devices": []}, "devices", None),
-        ({"colour": "red"}, "colour", None),
+        ({"recipient": "neighbour"}, "recipient", "D1"),
+        ({"devices": []}, "devices", "D1"),
+        ({"colour": "red"}, "colour", "D1"),
     ],
 )
 def test_bad_orders_name_the_field_and_write_nothing(

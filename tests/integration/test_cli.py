@@ -196,3 +196,17 @@ def test_demo_prints_the_organizations_to_try(run) -> None:  # type: ignore[no-u
 def test_webhooks_from_the_command_line(run) -> None:  # type: ignore[no-untyped-def]
     assert "Webhooks" in run("webhook", "list", "--as", SALES)
     assert "No such webhook" in run("webhook", "enable", "whk_nosuch", "--as", SALES, ok=False)
+
+
+def test_zero_is_a_wrong_answer_not_the_default(run) -> None:  # type: ignore[no-untyped-def]
+    # rule T1: --duration 0 is refused, it does not quietly become 90 days
+    args = ["trial", "start", "--as", SALES, "--company", "Zero", "--admin-email", "z@zero.example"]
+    args += ["--vertical", "retail", "--country", "FR", "--supported-location"]
+    out = run(*args, "--service", "messaging", "--licenses", "5", "--duration", "0", ok=False)
+    assert "duration_days" in out
+    assert "rule T1" in out
+    assert "Zero" not in run("customers", "--as", SALES)
+    # the same family: zero messages is not "all of them", port 0 is not the default port
+    assert "Invalid value" in run("outbox", "--limit", "0", ok=False)
+    assert "Invalid value" in run("mail", "--limit", "0", ok=False)
+    assert "Invalid value" in run("serve", "--port", "0", ok=False)

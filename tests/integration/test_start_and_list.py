@@ -10,6 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import World, make_admin, make_world, new_customer_body
+from trialhub.domain.errors import ValidationFailed
+from trialhub.services import conversion, customers, devices
 from trialhub.services import organizations as orgs
 from trialhub.services.demo import SYSTEM_OPERATOR
 from trialhub.services.schemas import AddOrgAdmin, AddOrgUser, AddSubscription, CreateOrganization
@@ -66,6 +68,25 @@ def test_duration_choices(client: TestClient, world: World, days: int) -> None: 
     assert r.status_code == 201
     ends = {30: "2026-04-01", 60: "2026-05-01", 90: "2026-05-31"}[days]
     assert r.json()["ends_at"].startswith(ends)
+
+
+def test_only_an_absent_duration_means_the_default(client: TestClient, world: World) -> None:
+    # rule T1: 0 is not "no answer", it is a wrong one; the preview says the same as the start
+    body = new_customer_body()
+    del body["duration_days"]
+    assert (
+        client.post("/v1/trials/preview", json=body, headers=world.sales_full.headers).json()[
+            "duration_days"
+        ]
+        == 90
+    )
+    for url in ("/v1/trials/preview", "/v1/trials"):
+        r = client.post(
+            url, json=new_customer_body(duration_days=0), headers=world.sales_full.headers
+        )
+        assert r.status_code == 422, r.text
+        assert (r.json()["field"], r.json()["rule"]) == ("duration_days", "T1")
+    assert client.get("/v1/customers", headers=world.sales_full.headers).json()["items"] == []
 
 
 def test_setup_later_waits_for_provisioning(client: TestClient, world: World) -> None:
@@ -169,7 +190,12 @@ def test_eligibility_names_purchased_and_other_partners_trials(
     body = new_customer_body(services=[{"code": "calling"}], meetings=None, user_licenses=5)
     body["customer"]["admin_email"] = "bill@initech.example"
     body["confirm_existing_org_id"] = org.id
-    assert client.post("/v1/trials", json=body, headers=other.sales_full.headers).status_code == 201
+    # the partner that manages Meetings has Initech in its list and adds the trial (rule A1)
+    [managed] = client.get("/v1/customers", headers=other.sales_full.headers).json()["items"]
+    added = {"customer_id": managed["id"], "services": [{"code": "calling"}], "user_licenses": 5}
+    assert (
+        client.post("/v1/trials", json=added, headers=other.sales_full.headers).status_code == 201
+    )
     preview = client.post("/v1/trials/preview", json=body, headers=world.sales_full.headers).json()
     verdicts = {s["code"]: s for s in preview["services"]}
     assert verdicts["meetings"]["reason_code"] == "purchased"
@@ -233,6 +259,8 @@ BAD_INPUT = [
     ("user_licenses", DELETE, "user_licenses", "S1"),
     ("user_licenses", "many", "user_licenses", "S1"),
     ("duration_days", 45, "duration_days", "T1"),
+    ("duration_days", 0, "duration_days", "T1"),
+    ("duration_days", -90, "duration_days", "T1"),
     ("meetings.site_url", "-bad-", "meetings.site_url", "S2"),
     ("meetings.site_url", "acme.example.com", "meetings.site_url", "S2"),
     ("meetings.time_zone", "Mars/Olympus", "meetings.time_zone", "S2"),
@@ -386,13 +414,16 @@ def test_operator_only_calls(
 
 
 def test_partner_full_admins_manage_their_own_admins(client: TestClient, world: World) -> None:
-    body = {"email": "new@partner.example", "name": "New", "roles": ["sales_admin"]}
+    body = {"email": "new@partner.example", "name": "New", "roles": ["partner_admin"]}
     url = f"/v1/partners/{world.partner_id}/admins"
     assert client.post(url, json=body, headers=world.sales.headers).status_code == 403
     r = client.post(url, json=body, headers=world.partner_full.headers)
     assert r.status_code == 201
     new_id = r.json()["id"]
-    token = client.post(f"/v1/admins/{new_id}/tokens", json={}, headers=world.partner_full.headers)
+    # tokens only for oneself (rule P2): the trials team hands the new administrator its first
+    mint = f"/v1/admins/{new_id}/tokens"
+    assert client.post(mint, json={}, headers=world.partner_full.headers).status_code == 403
+    token = client.post(mint, json={}, headers=world.operator.headers)
     assert token.status_code == 201
     assert token.json()["token"].startswith("th_")
     me = client.get("/v1/me", headers={"Authorization": f"Bearer {token.json()['token']}"})
@@ -473,6 +504,19 @@ def test_customer_list_sorts_filters_and_pages(client: TestClient, world: World)
         r = client.get(f"/v1/customers?{bad}", headers=h)
         assert r.status_code == 422
         assert r.json()["field"] == bad.split("=")[0]
+
+
+def test_a_page_size_of_zero_is_refused_not_defaulted(sqlite_world: World) -> None:  # E3
+    listings = (
+        customers.list_customers,
+        customers.list_events,
+        conversion.list_orders,
+        devices.list_extension_requests,
+    )
+    for listing in listings:
+        with pytest.raises(ValidationFailed) as info:
+            listing(sqlite_world.ctx, sqlite_world.sales_full.actor, limit=0)
+        assert info.value.field == "limit"
 
 
 def test_every_change_is_in_the_audit_log(client: TestClient, world: World) -> None:  # rule E1

@@ -26,6 +26,9 @@ def check(response: Any) -> None:
         assert body["status"] == response.status_code
         assert body["code"]
         assert isinstance(body["errors"], list)
+    if response.status_code == 422:  # every validation error names its rule (issue 8.16)
+        assert body["rule"], body
+        assert all(e["rule"] for e in body["errors"]), body
 
 
 def test_never_a_server_error(sqlite_world: World) -> None:

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import MetaData, create_engine, inspect, text
+from sqlalchemy.engine import make_url
 
+from tests.conftest import IN_CI, PG_URL, _pg_reachable
+from trialhub.domain.model import NO_END
 from trialhub.store.db import downgrade, upgrade
 from trialhub.store.orm import metadata
 
@@ -138,3 +147,143 @@ def test_0007_takes_raw_consent_tokens_out_of_outbox_payloads(tmp_path: object) 
     }
     assert unsent_secret == "unsent-raw"
     assert sent_cause == "sent-raw"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database with no schema yet, on each backend, for migrations with data in them."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/m.db"
+        return
+    problem = _pg_reachable()
+    if problem is not None:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is required in CI: {problem}")
+        pytest.skip(problem)
+    name = f"trialhub_migration_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_0010_makes_managed_organizations_customers_of_their_partner(empty_url: str) -> None:
+    # rule A1: a subscription a partner manages puts the organization in that partner's list
+    upgrade(empty_url, "0006")
+    t0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    engine = create_engine(empty_url)
+    rows = {
+        "partners": [
+            {"id": p, "name": p, "tier": 1, "certified": True, "created_at": t0}
+            for p in ("pa", "pb", "pc")
+        ],
+        "organizations": [
+            {
+                "id": o,
+                "name": o.title(),
+                "kind": kind,
+                "country": "FR",
+                "region": "EU",
+                "created_at": t0,
+            }
+            for o, kind in (("new", "customer"), ("gone", "customer"), ("free", "free"))
+        ],
+        "subscriptions": [
+            {
+                "id": "s1",
+                "org_id": "new",
+                "service": "meetings",
+                "quantity": 5,
+                "partner_id": "pa",
+                "started_at": t0,
+            },
+            {
+                "id": "s2",
+                "org_id": "new",
+                "service": "calling",
+                "quantity": 5,
+                "partner_id": "pa",
+                "started_at": t0 + timedelta(days=1),
+            },
+            {
+                "id": "s3",
+                "org_id": "gone",
+                "service": "meetings",
+                "quantity": 5,
+                "partner_id": "pb",
+                "started_at": t0,
+            },
+            {
+                "id": "s4",
+                "org_id": "gone",
+                "service": "calling",
+                "quantity": 5,
+                "partner_id": None,
+                "started_at": t0,
+            },
+            {
+                "id": "s5",
+                "org_id": "free",
+                "service": "messaging",
+                "quantity": 5,
+                "partner_id": "pc",
+                "started_at": t0,
+            },
+        ],
+        "customers": [
+            # removed after a declined request; pc's entry of "new" stays pc's (rule P3)
+            {
+                "id": "c_gone",
+                "partner_id": "pb",
+                "org_id": "gone",
+                "state": "removed",
+                "access": None,
+                "created_at": t0,
+                "removed_at": t0,
+                "sort_end": NO_END,
+                "sort_name": "Gone",
+            },
+            {
+                "id": "c_other",
+                "partner_id": "pc",
+                "org_id": "new",
+                "state": "active",
+                "access": "provisioning",
+                "created_at": t0,
+                "removed_at": None,
+                "sort_end": NO_END,
+                "sort_name": "New",
+            },
+        ],
+    }
+    meta = MetaData()
+    meta.reflect(engine, only=list(rows))
+    with engine.begin() as conn:
+        for table, values in rows.items():
+            conn.execute(meta.tables[table].insert(), values)
+    engine.dispose()
+    upgrade(empty_url)
+    assert _diff(empty_url) == []
+    engine = create_engine(empty_url)
+    with engine.connect() as conn:
+        found = conn.execute(
+            text("select partner_id, org_id, state, access from customers order by 1, 2")
+        ).all()
+        audit = conn.execute(
+            text("select partner_id, org_id, action, actor_label from audit_events order by 1")
+        ).all()
+    engine.dispose()
+    assert [tuple(r) for r in found] == [
+        ("pa", "new", "active", "full"),
+        ("pb", "gone", "active", "full"),
+        ("pc", "new", "active", "provisioning"),  # the customer's own choice stands (K3)
+    ]
+    assert [tuple(r) for r in audit] == [
+        ("pa", "new", "customer.added", "migration 0010"),
+        ("pb", "gone", "customer.added", "migration 0010"),
+    ]

@@ -11,8 +11,10 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from trialhub.domain.errors import (
+    FALLBACK_RULE,
     Conflict,
     ConsentUnavailable,
+    FieldError,
     Forbidden,
     InvalidTransition,
     IrreversibleLapse,
@@ -23,6 +25,7 @@ from trialhub.domain.errors import (
     Unauthenticated,
     ValidationFailed,
 )
+from trialhub.services.fields import explain, model_in
 
 log = logging.getLogger("trialhub.api")
 
@@ -39,17 +42,6 @@ _STATUS: list[tuple[type[TrialhubError], int, str]] = [
     (IrreversibleLapse, 409, "Trial lapsed"),
     (InvalidTransition, 409, "Not allowed in this status"),
     (Conflict, 409, "Conflict"),
-]
-
-# which rule a structurally bad field breaks, for errors Pydantic finds before the services
-_FIELD_RULES: list[tuple[str, str]] = [
-    ("customer.", "C1"),
-    ("customer", "C1"),
-    ("services", "S1"),
-    ("user_licenses", "S1"),
-    ("meetings", "S2"),
-    ("duration_days", "T1"),
-    ("setup", "T1"),
 ]
 
 
@@ -82,19 +74,23 @@ def problem_response(error: TrialhubError) -> JSONResponse:
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
-def _field_of(loc: tuple[Any, ...]) -> str:
-    parts = [p for p in loc if p not in ("body", "query", "path", "header")]
-    out = ""
-    for p in parts:
-        if isinstance(p, int):
-            out += f"[{p}]"
-        else:
-            out += ("." if out else "") + str(p)
-    return out or "body"
-
-
-def _rule_of(field: str) -> str | None:
-    return next((rule for prefix, rule in _FIELD_RULES if field.startswith(prefix)), None)
+def _invalid_input(request: Request, error: RequestValidationError) -> list[FieldError]:
+    """Each refused field with its rule, read from the declaration of the route's command
+    (services.fields.Rule), and a message a person can act on (rule E3)."""
+    route = request.scope.get("route")
+    body_field = getattr(route, "body_field", None)
+    model = model_in(getattr(getattr(body_field, "field_info", None), "annotation", None))
+    dependant = getattr(route, "dependant", None)
+    out: list[FieldError] = []
+    for e in error.errors():
+        where = tuple(e.get("loc", ()))
+        if where[:1] == ("body",):
+            out += explain(model, [e], prefix=1)
+        else:  # query, path or header parameters: their bounds, and rule E3
+            params = getattr(dependant, f"{where[0]}_params", []) if where else []
+            infos = {p.alias: p.field_info for p in params}
+            out += explain(None, [e], prefix=1, fields=infos)
+    return out
 
 
 def install(app: FastAPI) -> None:
@@ -103,24 +99,21 @@ def install(app: FastAPI) -> None:
         return problem_response(error)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, error: RequestValidationError) -> JSONResponse:
-        errors = []
-        for e in error.errors():
-            field = _field_of(tuple(e.get("loc", ())))
-            errors.append({"field": field, "message": str(e.get("msg")), "rule": _rule_of(field)})
-        first = errors[0] if errors else {"field": "body", "message": "Invalid input", "rule": None}
-        detail = first["message"] if len(errors) == 1 else f"{len(errors)} fields are invalid"
-        body = {
-            "type": "https://trialhub.dev/problems/validation_failed",
-            "title": "Invalid input",
-            "status": 422,
-            "detail": f"{first['field']}: {detail}" if len(errors) == 1 else detail,
-            "code": "validation_failed",
-            "rule": next((e["rule"] for e in errors if e["rule"]), None),
-            "field": first["field"],
-            "errors": errors,
-        }
-        return JSONResponse(body, status_code=422, media_type=PROBLEM)
+    async def _invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+        found = _invalid_input(request, error) or [
+            FieldError("body", "Invalid input", FALLBACK_RULE)
+        ]
+        first = found[0]
+        rule = next((f.rule for f in found if f.rule != FALLBACK_RULE), first.rule)
+        detail = first.message if len(found) == 1 else f"{len(found)} fields are invalid"
+        return problem_response(
+            ValidationFailed(
+                f"{first.field}: {detail}" if len(found) == 1 else detail,
+                field=first.field,
+                rule=rule,
+                errors=found,
+            )
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:

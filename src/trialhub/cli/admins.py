@@ -169,7 +169,7 @@ def org_add_subscription(
 
 @app_mail.command("outbox")
 def outbox_command(
-    limit: Annotated[int, typer.Option(help="How many, newest last")] = 50,
+    limit: Annotated[int, typer.Option(min=1, help="How many, newest last")] = 50,
     database_url: DatabaseOpt = None,
 ) -> None:
     """The queue of emails and webhooks: what waits, what was sent, what keeps failing."""
@@ -197,7 +197,7 @@ def outbox_command(
 def mail(
     to: Annotated[str | None, typer.Option(help="Only emails to this address")] = None,
     show: Annotated[int | None, typer.Option(help="Print this email's text")] = None,
-    limit: Annotated[int, typer.Option(help="How many, newest first")] = 30,
+    limit: Annotated[int, typer.Option(min=1, help="How many, newest first")] = 30,
     database_url: DatabaseOpt = None,
 ) -> None:
     """The local mailbox of demo and sandbox databases (refused elsewhere, and with SMTP)."""

@@ -7,11 +7,13 @@ from contextlib import contextmanager
 from typing import Annotated, Protocol, TypeVar
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
 from trialhub.domain.errors import TrialhubError
 from trialhub.services import accounts
 from trialhub.services.context import Actor, Context
+from trialhub.services.fields import invalid_input
 from trialhub.settings import Settings
 
 Item = TypeVar("Item", covariant=True)
@@ -41,6 +43,8 @@ def open_context(url: str | None, *, migrate: bool = True) -> Iterator[Context]:
         yield ctx
     except TrialhubError as error:
         fail(error)
+    except ValidationError as error:  # a command built from options the schema refuses
+        fail(invalid_input(error))
     finally:
         ctx.db.dispose()
 
@@ -85,16 +89,11 @@ def fail(error: TrialhubError) -> None:
 @contextmanager
 def checked_input() -> Iterator[None]:
     """Input the command models refuse (a quantity out of range, a short serial number) is
-    printed field by field, like the API's 422, instead of a traceback."""
-    from pydantic import ValidationError
-
+    printed field by field with its rule, like the API's 422, instead of a traceback."""
     try:
         yield
     except ValidationError as error:
-        for e in error.errors():
-            where = ".".join(str(p) for p in e["loc"]) or "input"
-            err.print(f"[bold red]error[/]: {where}: {e['msg']}", highlight=False)
-        raise typer.Exit(code=1) from None
+        fail(invalid_input(error))
 
 
 def redact(url: str) -> str:

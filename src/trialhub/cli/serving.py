@@ -23,7 +23,9 @@ db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 def serve(
     database_url_opt: DatabaseOpt = None,
     host: Annotated[str | None, typer.Option(help="Address to listen on")] = None,
-    port: Annotated[int | None, typer.Option(envvar="TRIALHUB_PORT", help="Port")] = None,
+    port: Annotated[
+        int | None, typer.Option(envvar="TRIALHUB_PORT", min=1, max=65535, help="Port")
+    ] = None,
     demo_data: Annotated[
         bool, typer.Option("--demo/--no-demo", help="Create the demo partner and print logins")
     ] = False,
@@ -46,7 +48,7 @@ def serve(
     settings = Settings()
     url = database_url(database_url_opt)
     bind_host = host or settings.host
-    bind_port = port or settings.port
+    bind_port = settings.port if port is None else port
     shown = "127.0.0.1" if bind_host in ("0.0.0.0", "::") else bind_host
     ctx = build_context(
         settings,

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# rule E3 governs bad input that no more specific rule does: every input error names a rule
+FALLBACK_RULE = "E3"
+
 
 @dataclass(frozen=True)
 class FieldError:
@@ -20,6 +23,7 @@ class TrialhubError(Exception):
     code = "trialhub_error"
     # seconds after which trying again may succeed; the API sends it as Retry-After
     retry_after: int | None = None
+    default_rule: str | None = None
 
     def __init__(
         self,
@@ -31,6 +35,7 @@ class TrialhubError(Exception):
         code: str | None = None,
     ) -> None:
         super().__init__(message)
+        rule = rule or self.default_rule
         self.message = message
         self.field = field
         self.rule = rule
@@ -43,6 +48,7 @@ class ValidationFailed(TrialhubError):
     """Input breaks a rule; nothing was changed."""
 
     code = "validation_failed"
+    default_rule = FALLBACK_RULE
 
 
 class NotFound(TrialhubError):
@@ -110,7 +116,7 @@ class ErrorCollector:
     errors: list[FieldError] = field(default_factory=list)
 
     def add(self, field_name: str, message: str, rule: str | None = None) -> None:
-        self.errors.append(FieldError(field_name, message, rule))
+        self.errors.append(FieldError(field_name, message, rule or FALLBACK_RULE))
 
     def has(self, field_name: str) -> bool:
         return any(e.field == field_name for e in self.errors)
@@ -122,5 +128,6 @@ class ErrorCollector:
         message = (
             first.message if len(self.errors) == 1 else f"{len(self.errors)} fields are invalid"
         )
-        rule = next((e.rule for e in self.errors if e.rule), None)
+        # the problem's rule: the first specific one, else E3
+        rule = next((e.rule for e in self.errors if e.rule != FALLBACK_RULE), FALLBACK_RULE)
         raise ValidationFailed(message, field=first.field, rule=rule, errors=list(self.errors))

@@ -78,6 +78,9 @@ PERMISSIONS: dict[Role, dict[Action, Reach]] = {
 
 WRITE_ACTIONS = frozenset({Action.START_TRIAL, Action.EDIT_TRIAL, Action.CONVERT})
 
+# how far a reach goes, to compare two of them (ALL covers OWN)
+_WIDTH = {Reach.OWN: 1, Reach.ALL: 2}
+
 
 def reach(roles: frozenset[Role] | set[Role], action: Action) -> Reach | None:
     """The widest reach any of the roles gives for the action, or None when none allows it."""
@@ -89,3 +92,18 @@ def reach(roles: frozenset[Role] | set[Role], action: Action) -> Reach | None:
         if got is Reach.OWN:
             best = Reach.OWN
     return best
+
+
+def may_grant(granter: frozenset[Role] | set[Role], role: Role) -> bool:
+    """Rule P2, least privilege: the trials team grants any role; a partner administrator who
+    manages admins grants a partner role only when it may do everything that role allows,
+    each with at least the same reach (so no one hands out rights it does not hold)."""
+    if Role.OPERATOR in granter:
+        return True
+    if role not in PARTNER_ROLES or reach(granter, Action.MANAGE_ADMINS) is None:
+        return False
+    for action, needed in PERMISSIONS[role].items():
+        held = reach(granter, action)
+        if held is None or _WIDTH[held] < _WIDTH[needed]:
+            return False
+    return True

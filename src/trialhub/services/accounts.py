@@ -7,7 +7,7 @@ from datetime import datetime
 from trialhub.domain.errors import ErrorCollector, Forbidden, NotFound, Unauthenticated
 from trialhub.domain.events import DomainEvent
 from trialhub.domain.model import Admin, ApiToken, Distributor, Partner, new_id
-from trialhub.domain.roles import PARTNER_ROLES, Action, Role, reach
+from trialhub.domain.roles import PARTNER_ROLES, Action, Role, may_grant, reach
 from trialhub.domain.rules import normalize_email
 from trialhub.services.context import Actor, Context, require_operator, require_partner
 from trialhub.services.schemas import (
@@ -98,6 +98,15 @@ def create_admin(ctx: Context, actor: Actor, partner_id: str | None, cmd: Create
             raise NotFound("No such partner.", rule="P3")
         if any(r not in PARTNER_ROLES for r in roles):
             raise Forbidden("Partner administrators can grant only partner roles.", rule="P2")
+        withheld = [r.value for r in roles if not may_grant(actor.roles, r)]
+        if withheld:
+            raise Forbidden(
+                "You can grant only roles whose rights you hold yourself, not "
+                + ", ".join(withheld)
+                + ".",
+                field="roles",
+                rule="P2",
+            )
     if partner_id is not None and any(r not in PARTNER_ROLES for r in roles):
         errors.add("roles", "An administrator of a partner holds partner roles only.", "P2")
     if partner_id is None and any(r in PARTNER_ROLES for r in roles):
@@ -141,10 +150,14 @@ def create_admin(ctx: Context, actor: Actor, partner_id: str | None, cmd: Create
 
 
 def issue_token(ctx: Context, actor: Actor, admin_id: str, cmd: IssueToken) -> TokenView:
-    """A new API token; the token itself is returned once and stored only as a hash."""
+    """A new API token; the token itself is returned once and stored only as a hash.
+
+    Rule P2: an administrator mints tokens only for itself (a token for someone else would
+    act with that person's roles, which may be wider); the trials team mints any.
+    """
     now = ctx.now()
     if not actor.is_operator and admin_id != actor.admin_id:
-        require_partner(actor, Action.MANAGE_ADMINS)
+        raise Forbidden("You can issue API tokens only for yourself.", rule="P2")
     with ctx.uow(actor.scope) as uow:
         admin = uow.admins.get(admin_id)
         if admin is None:

@@ -35,6 +35,7 @@ from trialhub.domain.states import TrialStatus, transition
 from trialhub.services import paging
 from trialhub.services.audience import managing_admin_emails
 from trialhub.services.context import Actor, Context, require_partner
+from trialhub.services.organizations import join_managing_partner
 from trialhub.services.outbox import queue_trial_email
 from trialhub.services.schemas import (
     ConvertTrial,
@@ -282,6 +283,8 @@ def _complete(
             partner_id=trial.partner_id,
         )
         uow.orders.add_subscription(subscription)
+    # rule A1: the partner now manages a service of the organization, which stays its customer
+    join_managing_partner(uow, trial.partner_id, org, at)
     lost = set(order.lost_services)
     keeps_calling_numbers = any(
         (d := ctx.catalog.services.get(code)) is not None and d.keeps_numbers for code in lost

@@ -43,7 +43,7 @@ def list_customers(
         errors.add("status", f"Unknown status; one of: {', '.join(sorted(STATUS_FILTERS))}.")
     if expiring_within_days is not None and not 0 <= expiring_within_days <= 3650:
         errors.add("expiring_within_days", "Give a number of days from 0 to 3650.")
-    size = limit or ctx.policy.default_page_size
+    size = ctx.policy.default_page_size if limit is None else limit
     if not 1 <= size <= ctx.policy.max_page_size:
         errors.add("limit", f"Give a page size from 1 to {ctx.policy.max_page_size}.")
     errors.raise_if_any()
@@ -151,7 +151,7 @@ def list_events(
     """The audit log of the caller's scope, oldest first, resumable with `after` (rule E1)."""
     if not actor.is_operator:
         require_partner(actor, Action.READ_CUSTOMERS)
-    size = limit or ctx.policy.default_page_size
+    size = ctx.policy.default_page_size if limit is None else limit
     errors = ErrorCollector()
     if not 1 <= size <= ctx.policy.max_page_size:
         errors.add("limit", f"Give a page size from 1 to {ctx.policy.max_page_size}.")

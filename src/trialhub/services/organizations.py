@@ -3,8 +3,21 @@ administrators, users and purchased services."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from trialhub.domain.errors import ErrorCollector, NotFound
-from trialhub.domain.model import OrgAdmin, Organization, OrgUser, Subscription, new_id
+from trialhub.domain.events import DomainEvent
+from trialhub.domain.model import (
+    AccessLevel,
+    Customer,
+    CustomerState,
+    OrgAdmin,
+    Organization,
+    OrgKind,
+    OrgUser,
+    Subscription,
+    new_id,
+)
 from trialhub.domain.rules import normalize_email
 from trialhub.services.accounts import event
 from trialhub.services.context import Actor, Context, require_operator
@@ -119,7 +132,8 @@ def add_org_user(ctx: Context, actor: Actor, org_id: str, cmd: AddOrgUser) -> Or
 def add_subscription(
     ctx: Context, actor: Actor, org_id: str, cmd: AddSubscription
 ) -> OrganizationView:
-    """A purchased service and its managing partner (rules S3, A1)."""
+    """A purchased service and its managing partner, whose customer the organization then is
+    (rules S3, A1)."""
     require_operator(actor)
     now = ctx.now()
     errors = ErrorCollector()
@@ -151,8 +165,55 @@ def add_subscription(
                 partner_id=cmd.partner_id,
             )
         )
+        if cmd.partner_id is not None:
+            join_managing_partner(uow, cmd.partner_id, org, now)
         uow.commit()
         return organization_view(ctx.catalog, org, uow)
+
+
+def join_managing_partner(
+    uow: UnitOfWork, partner_id: str, org: Organization, at: datetime
+) -> Customer | None:
+    """Rule A1: an organization with a service a partner manages is in that partner's
+    customer list, so adding a trial to it needs no consent. It joins with full administrator
+    access, the access of a partner of record; an entry already active keeps the access its
+    administrator chose (rule K3). Another partner's list is untouched (rule P3)."""
+    if org.kind != OrgKind.CUSTOMER:
+        return None  # the free consumer organization is no one's customer
+    customer = uow.customers.for_org(partner_id, org.id)
+    if customer is not None and customer.state == CustomerState.ACTIVE:
+        return customer
+    if customer is None:
+        customer = Customer(
+            id=new_id("cus"),
+            partner_id=partner_id,
+            org_id=org.id,
+            state=CustomerState.ACTIVE.value,
+            access=AccessLevel.FULL.value,
+            created_at=at,
+            organization=org,
+        )
+        uow.customers.add(customer)
+    else:  # pending consent, or removed earlier: the same entry, now for good
+        customer.state = CustomerState.ACTIVE.value
+        customer.access = AccessLevel.FULL.value
+        customer.removed_at = None
+    customer.record(
+        DomainEvent(
+            action="customer.added",
+            subject_type="customer",
+            subject_id=customer.id,
+            at=at,
+            after={
+                "state": customer.state,
+                "access": customer.access,
+                "reason": "manages_subscription",
+            },
+            partner_id=partner_id,
+            org_id=org.id,
+        )
+    )
+    return customer
 
 
 def get_organization(ctx: Context, actor: Actor, org_id: str) -> OrganizationView:

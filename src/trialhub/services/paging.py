@@ -20,7 +20,7 @@ Key = tuple[datetime, str]
 
 
 def page_size(policy: Policy, limit: int | None, errors: ErrorCollector) -> int:
-    size = limit or policy.default_page_size
+    size = policy.default_page_size if limit is None else limit  # 0 is refused, not defaulted
     if not 1 <= size <= policy.max_page_size:
         errors.add("limit", f"Give a page size from 1 to {policy.max_page_size}.")
     return size

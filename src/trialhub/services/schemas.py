@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from trialhub.domain.policy import DEFAULT_POLICY
+from trialhub.services.fields import Name, Rule, Text
+
 
 class Command(BaseModel):
-    """Input: unknown fields are an error, so a typo never passes silently."""
+    """Input: unknown fields are an error, so a typo never passes silently.
+
+    Each field that a rule governs says so (`Annotated[..., Rule("S1")]`); `rule` is the
+    rule of the command's other fields, E3 when None (services.fields reads both).
+    """
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    rule: ClassVar[str | None] = None
 
 
 class View(BaseModel):
@@ -24,7 +32,10 @@ class View(BaseModel):
 class NewCustomer(Command):
     """The first step of the start form (rule C1)."""
 
-    company_name: str = Field(description="1-50 characters; duplicates allowed (rule C1)")
+    rule = "C1"
+    company_name: Annotated[Name, Rule("C1")] = Field(
+        description="1-50 characters; duplicates allowed (rule C1)"
+    )
     admin_email: str = Field(description="The customer administrator's email (rule C1)")
     business_vertical: str = Field(description="A code from the catalog's verticals (rule C1)")
     country: str = Field(description="ISO 3166-1 alpha-2 code; decides the region (rule C2)")
@@ -34,15 +45,19 @@ class NewCustomer(Command):
 
 
 class ServiceChoice(Command):
+    rule = "S1"
     code: str = Field(description="A service code from the catalog (rule S1)")
-    edition: str | None = Field(default=None, description="Meetings edition (rule S2)")
-    quantity: int | None = Field(
+    edition: Annotated[str | None, Rule("S2")] = Field(
+        default=None, description="Meetings edition (rule S2)"
+    )
+    quantity: Annotated[int | None, Rule("S1", "licenses")] = Field(
         default=None,
         description="For device services: 1-20 (rule S1); user services share user_licenses",
     )
 
 
 class MeetingsSiteInput(Command):
+    rule = "S2"
     site_url: str = Field(description="<name>.webex.com (rule S2)")
     time_zone: str = Field(description="An IANA time zone name (rule S2)")
 
@@ -51,14 +66,18 @@ class StartTrial(Command):
     """Start a trial: for a new customer (`customer`), for an existing organization
     (`customer` plus `confirm_existing_org_id`), or added to one in the list (`customer_id`)."""
 
-    customer: NewCustomer | None = None
-    confirm_existing_org_id: str | None = None
-    customer_id: str | None = None
-    services: list[ServiceChoice] = Field(default_factory=list)
-    user_licenses: int | None = Field(default=None, description="1-999, shared by user services")
-    duration_days: int | None = Field(default=None, description="One of the catalog's durations")
-    meetings: MeetingsSiteInput | None = None
-    setup: Literal["now", "later"] = "now"
+    customer: Annotated[NewCustomer | None, Rule("C1")] = None
+    confirm_existing_org_id: Annotated[str | None, Rule("C3")] = None
+    customer_id: Annotated[str | None, Rule("A1")] = None
+    services: Annotated[list[ServiceChoice], Rule("S1")] = Field(default_factory=list)
+    user_licenses: Annotated[int | None, Rule("S1", "user licenses")] = Field(
+        default=None, description="1-999, shared by user services"
+    )
+    duration_days: Annotated[int | None, Rule("T1")] = Field(
+        default=None, description="One of the catalog's durations; absent: the default"
+    )
+    meetings: Annotated[MeetingsSiteInput | None, Rule("S2")] = None
+    setup: Annotated[Literal["now", "later"], Rule("T1")] = "now"
 
 
 class PreviewTrial(StartTrial):
@@ -66,50 +85,53 @@ class PreviewTrial(StartTrial):
 
 
 class CreatePartner(Command):
-    name: str = Field(min_length=1, max_length=200)
-    tier: Literal[1, 2] = 1
-    certified: bool = True
-    distributor_id: str | None = None
-    distributor_name: str | None = Field(
-        default=None, description="Creates a distributor for a tier-2 partner"
+    name: Name = Field(min_length=1, max_length=200)
+    tier: Annotated[Literal[1, 2], Rule("V1")] = 1
+    certified: Annotated[bool, Rule("P1")] = True
+    distributor_id: Annotated[str | None, Rule("V1")] = None
+    distributor_name: Annotated[Name | None, Rule("V1")] = Field(
+        default=None, max_length=200, description="Creates a distributor for a tier-2 partner"
     )
 
 
 class CreateAdmin(Command):
     email: str
-    name: str = Field(min_length=1, max_length=200)
-    roles: list[str] = Field(min_length=1)
+    name: Name = Field(min_length=1, max_length=200)
+    roles: Annotated[list[str], Rule("P2")] = Field(min_length=1)
     password: str | None = Field(default=None, min_length=8, max_length=200)
-    distributor_id: str | None = Field(
+    distributor_id: Annotated[str | None, Rule("V1")] = Field(
         default=None, description="For the distributor role: the distributor it acts for (V1)"
     )
 
 
 class IssueToken(Command):
-    label: str = Field(default="api", min_length=1, max_length=100)
+    label: Name = Field(default="api", min_length=1, max_length=100)
 
 
 class CreateOrganization(Command):
-    name: str = Field(min_length=1, max_length=200)
-    country: str
-    business_vertical: str | None = None
-    kind: Literal["customer", "free"] = "customer"
+    name: Name = Field(min_length=1, max_length=200)
+    country: Annotated[str, Rule("C2")]
+    business_vertical: Annotated[str | None, Rule("C1")] = None
+    kind: Annotated[Literal["customer", "free"], Rule("C3")] = "customer"
 
 
 class AddOrgAdmin(Command):
     email: str
-    name: str = Field(min_length=1, max_length=200)
-    full: bool = True
+    name: Name = Field(min_length=1, max_length=200)
+    full: Annotated[bool, Rule("K2")] = True
 
 
 class AddOrgUser(Command):
     email: str
-    name: str = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1, max_length=200)
 
 
 class AddSubscription(Command):
-    service: str
-    quantity: int = Field(default=1, ge=1, le=100000)
+    """A purchased service; its managing partner gets the organization as a customer (A1)."""
+
+    rule = "A1"
+    service: Annotated[str, Rule("S3")]
+    quantity: Annotated[int, Rule("A1", "licenses")] = Field(default=1, ge=1, le=100000)
     partner_id: str | None = Field(default=None, description="The partner that manages it")
 
 
@@ -321,8 +343,9 @@ class EventPage(View):
 
 
 class ConsentDecision(Command):
+    rule = "K2"
     decision: Literal["accept", "decline"]
-    grant_full_admin: bool = Field(
+    grant_full_admin: Annotated[bool, Rule("K3")] = Field(
         default=True,
         description="Rule K3: full administrator access for the partner; false: provisioning only",
     )
@@ -352,27 +375,29 @@ class ConsentView(View):
 class ProvisionTrial(Command):
     """Completes provisioning (rule T1); nothing else is needed today."""
 
-    note: str | None = Field(default=None, max_length=500)
+    note: Text | None = Field(default=None, max_length=500)
 
 
 class ChangeServices(Command):
     """Rule S4: services to add (subject to S3) and codes to remove."""
 
+    rule = "S4"
     add: list[ServiceChoice] = Field(default_factory=list)
     remove: list[str] = Field(default_factory=list)
-    user_licenses: int | None = Field(
+    user_licenses: Annotated[int | None, Rule("S1", "user licenses")] = Field(
         default=None, description="Needed when adding a user service to a trial that has none"
     )
-    meetings: MeetingsSiteInput | None = None
+    meetings: Annotated[MeetingsSiteInput | None, Rule("S2")] = None
 
 
 class ExtendTrial(Command):
-    reason: str | None = Field(default=None, max_length=500)
+    rule = "T3"
+    reason: Text | None = Field(default=None, max_length=500)
 
 
 class SetUpUser(Command):
     email: str
-    name: str = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1, max_length=200)
 
 
 class DeadlineView(View):
@@ -390,6 +415,7 @@ class TimelineView(View):
 
 
 class AssignCustomer(Command):
+    rule = "P2"
     admin_id: str = Field(description="A partner administrator of your organization")
 
 
@@ -399,49 +425,58 @@ class AssignCustomer(Command):
 class ShippingAddress(Command):
     """Where the devices go, and who signs for them (rule D1)."""
 
-    name: str = Field(min_length=1, max_length=100, description="The recipient's name")
-    phone: str = Field(min_length=5, max_length=30, description="The recipient's phone")
+    rule = "D1"
+    name: Name = Field(min_length=1, max_length=100, description="The recipient's name")
+    phone: Name = Field(min_length=5, max_length=30, description="The recipient's phone")
     email: str = Field(description="The recipient's email: return reminders go there too (D7)")
-    street: str = Field(min_length=1, max_length=200)
-    city: str = Field(min_length=1, max_length=100)
-    postal_code: str = Field(min_length=1, max_length=20)
+    street: Name = Field(min_length=1, max_length=200)
+    city: Name = Field(min_length=1, max_length=100)
+    postal_code: Name = Field(min_length=1, max_length=20)
     country: str = Field(description="ISO 3166-1 alpha-2; the models must ship there (D1)")
 
 
 class DeviceOrderLine(Command):
+    rule = "D1"
     model: str = Field(description="A device model code from the catalog (rule D1)")
-    quantity: int = Field(ge=1, le=5, description="1-5 devices per order (rule D1)")
+    quantity: Annotated[int, Rule("D1", "devices of a model")] = Field(
+        ge=DEFAULT_POLICY.devices_per_order[0],
+        le=DEFAULT_POLICY.devices_per_order[1],
+        description="1-5 devices per order (rule D1)",
+    )
 
 
 class OrderShipment(Command):
     """The device step of a trial: one shipment of one device type (rules D1-D3)."""
 
+    rule = "D1"
     recipient: Literal["customer", "partner"] = Field(
         description="Ship to the customer or to the partner (rule D1)"
     )
     address: ShippingAddress
     devices: list[DeviceOrderLine] = Field(min_length=1, max_length=10)
-    poe_supported: bool | None = Field(
+    poe_supported: Annotated[bool | None, Rule("D3")] = Field(
         default=None,
         description="Phones ship without power supplies: does the customer support PoE? (D3)",
     )
-    deal_id: str | None = Field(
+    deal_id: Name | None = Field(
         default=None, max_length=60, description="Required for shipments to the US (rule D1)"
     )
 
 
 class ShippedDeviceInput(Command):
+    rule = "D4"
     model: str
-    serial_number: str = Field(min_length=3, max_length=60)
+    serial_number: Name = Field(min_length=3, max_length=60)
 
 
 class DispatchShipment(Command):
     """The trials team ships an order: carrier, tracking and each serial number (rule D4)."""
 
-    carrier: str = Field(min_length=2, max_length=60)
-    tracking: str = Field(min_length=3, max_length=100)
+    rule = "D4"
+    carrier: Name = Field(min_length=2, max_length=60)
+    tracking: Name = Field(min_length=3, max_length=100)
     devices: list[ShippedDeviceInput] = Field(min_length=1, max_length=10)
-    device_due_at: datetime | None = Field(
+    device_due_at: Annotated[datetime | None, Rule("D7")] = Field(
         default=None,
         description="The device due date of the EULA email; default: the trial's end date, at "
         "most 120 days after its start (rules D5, D7)",
@@ -451,7 +486,8 @@ class DispatchShipment(Command):
 class RecordReturn(Command):
     """The devices came back; accepted only when the serial numbers match (rule D8)."""
 
-    serial_numbers: list[str] = Field(min_length=1, max_length=10)
+    rule = "D8"
+    serial_numbers: list[Name] = Field(min_length=1, max_length=10)
 
 
 class DeviceLineView(View):
@@ -498,17 +534,19 @@ class ShipmentView(View):
 class RequestDeviceExtension(Command):
     """Ask the trials team for more device time (rule D6)."""
 
-    requested_end: datetime = Field(
+    rule = "D6"
+    requested_end: Annotated[datetime, Rule("D5")] = Field(
         description="The new end of the device trial, at most 120 days after its start (D5)"
     )
-    reason: str | None = Field(default=None, max_length=500)
+    reason: Text | None = Field(default=None, max_length=500)
 
 
 class DecideDeviceExtension(Command):
     """The trials team's decision on a device extension request (rule D6)."""
 
+    rule = "D6"
     approve: bool
-    note: str | None = Field(default=None, max_length=500)
+    note: Text | None = Field(default=None, max_length=500)
 
 
 class DeviceExtensionView(View):
@@ -537,8 +575,9 @@ class DeviceExtensionPage(View):
 
 
 class OrderLineInput(Command):
+    rule = "V5"
     code: str = Field(description="A service of the trial")
-    quantity: int | None = Field(
+    quantity: Annotated[int | None, Rule("S1", "licenses")] = Field(
         default=None, description="Licenses to buy; default: what the trial has"
     )
 
@@ -546,16 +585,16 @@ class OrderLineInput(Command):
 class ConvertTrial(Command):
     """The paid order a trial becomes (rules V1-V5)."""
 
-    services: list[OrderLineInput] = Field(min_length=1, max_length=20)
-    provisioning_email: str = Field(
+    services: Annotated[list[OrderLineInput], Rule("V5")] = Field(min_length=1, max_length=20)
+    provisioning_email: Annotated[str, Rule("V2")] = Field(
         description="A partner administrator of the managing partner or a customer "
         "administrator (rule V2)"
     )
-    confirm_new_organization: bool = Field(
+    confirm_new_organization: Annotated[bool, Rule("V2")] = Field(
         default=False,
         description="The provisioning email is intended to create a new organization (V2)",
     )
-    confirm_lost_services: bool = Field(
+    confirm_lost_services: Annotated[bool, Rule("V3")] = Field(
         default=False, description="The trial's services the order leaves out will be lost (V3)"
     )
 
@@ -563,8 +602,9 @@ class ConvertTrial(Command):
 class DecideConversion(Command):
     """The distributor processes or declines a tier-2 partner's conversion request (V1)."""
 
+    rule = "V1"
     approve: bool
-    note: str | None = Field(default=None, max_length=500)
+    note: Text | None = Field(default=None, max_length=500)
 
 
 class OrderLineView(View):

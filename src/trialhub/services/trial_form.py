@@ -97,7 +97,10 @@ def validate_services(
 ) -> ServiceFields:
     """Rules S1 (catalog, license counts), S2 (site and time zone) and T1 (duration)."""
     out = ServiceFields()
-    duration = cmd.duration_days or catalog.default_trial_duration_days
+    # rule T1: only an absent duration means the default; 0 is a wrong answer, not "none"
+    duration = (
+        catalog.default_trial_duration_days if cmd.duration_days is None else cmd.duration_days
+    )
     if duration not in catalog.trial_durations_days:
         choices = ", ".join(str(d) for d in catalog.trial_durations_days)
         errors.add("duration_days", f"Choose a trial duration of {choices} days.", "T1")

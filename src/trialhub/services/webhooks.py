@@ -10,6 +10,7 @@ import base64
 import re
 import secrets
 from datetime import datetime
+from typing import Annotated
 from urllib.parse import urlsplit
 
 from pydantic import Field
@@ -31,6 +32,7 @@ from trialhub.services.destinations import (
     effective_address,
     literal_address,
 )
+from trialhub.services.fields import Rule, Text
 from trialhub.services.outbox import queue_email
 from trialhub.services.schemas import Command, View
 from trialhub.store.uow import UnitOfWork
@@ -42,13 +44,15 @@ MAX_EVENT_TYPES = 50
 
 
 class CreateWebhook(Command):
+    """A subscription to audit events (rule E1), delivered signed through the outbox (E2)."""
+
     url: str = Field(max_length=2000, description="https:// (http:// only for loopback)")
-    event_types: list[str] = Field(
+    event_types: Annotated[list[str], Rule("E1")] = Field(
         min_length=1,
         max_length=MAX_EVENT_TYPES,
         description="Event actions such as trial.expired, or * for all",
     )
-    description: str | None = Field(default=None, max_length=200)
+    description: Text | None = Field(default=None, max_length=200)
 
 
 class WebhookView(View):
