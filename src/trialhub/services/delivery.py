@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from trialhub.domain.model import Channel, OutboxMessage, WebhookDelivery
+from trialhub.domain.policy import backoff  # shared with the deadlines (rules E2, T10)
 from trialhub.services.context import Context
 from trialhub.services.ports import DeliveryError, Email, WebhookRequest, WebhookResult
 from trialhub.store.repositories import Scope
@@ -22,14 +23,6 @@ from trialhub.store.repositories import Scope
 log = logging.getLogger("trialhub.delivery")
 
 LEASE = timedelta(minutes=2)
-FIRST_RETRY = timedelta(seconds=30)
-MAX_RETRY = timedelta(hours=6)
-
-
-def backoff(attempts: int) -> timedelta:
-    """30 s, 1 min, 2 min, ... capped at 6 hours; messages are never dropped."""
-    delay: timedelta = FIRST_RETRY * (2 ** max(0, attempts - 1))
-    return min(delay, MAX_RETRY)
 
 
 def message_id(message: OutboxMessage) -> str:
