@@ -18,6 +18,7 @@ from trialhub.api.routers import (
     trial_ops,
     trials,
     webhooks,
+    worker,
 )
 from trialhub.services.context import Context
 from trialhub.web import consent_pages, mailbox_pages, pages
@@ -53,6 +54,7 @@ def create_app(ctx: Context) -> FastAPI:
         webhooks.router,
         devices.router,
         orders.router,
+        worker.router,
     ):
         app.include_router(router)
     app.include_router(pages.router)

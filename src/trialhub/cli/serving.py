@@ -74,34 +74,6 @@ def serve(
             stop.set()
 
 
-@app.command("worker")
-def worker_command(
-    database_url_opt: DatabaseOpt = None,
-    once: Annotated[bool, typer.Option("--once", help="One pass, then exit")] = False,
-    interval: Annotated[float | None, typer.Option(help="Seconds between passes")] = None,
-) -> None:
-    """Apply due deadlines and deliver emails and webhooks; run as many as you like."""
-    import signal
-    import threading
-
-    settings = Settings()
-    ctx = build_context(settings, database_url=database_url(database_url_opt))
-    logging.basicConfig(level=settings.log_level.upper())
-    worker = Worker(ctx, interval=interval or settings.worker_interval)
-    if once:
-        ticked, sent = worker.run_once()
-        console.print(
-            f"Applied {ticked.applied} deadlines ({ticked.obsolete} obsolete, "
-            f"{ticked.failed} failed); sent {sent.sent} messages ({sent.failed} failed)."
-        )
-        return
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    console.print(f"Worker running on {ctx.db.dialect}; Ctrl-C stops it.")
-    worker.run(stop)
-
-
 def _print_demo(logins: list[demo.DemoLogin], port: int = 8000) -> None:
     """Plain lines, so that a narrow terminal never folds a token."""
     console.print("[bold]Demo sign-ins[/] (local data only):")
