@@ -30,6 +30,37 @@ def database_url(value: str | None) -> str:
     return value or Settings().database_url
 
 
+def command_line(*args: str, url: str) -> str:
+    """The command, as typed in another terminal, that acts on the database at `url`: this
+    same program, and the URL unless it is the default one. A URL with a password is not
+    printed: that terminal needs the same TRIALHUB_DATABASE_URL."""
+    import shlex
+    from urllib.parse import urlsplit
+
+    words = [_program(), *args]
+    if url != Settings.model_fields["database_url"].default and not urlsplit(url).password:
+        words += ["--database-url", url]
+    return shlex.join(words)
+
+
+def _program() -> str:
+    """How to run this program again: `trialhub` when that is what the PATH finds, else the
+    path it was started from (`.venv/bin/trialhub` under make)."""
+    import shutil
+    import sys
+    from pathlib import Path
+
+    started = Path(sys.argv[0])
+    if started.name != "trialhub":
+        return "trialhub"
+    found = shutil.which("trialhub")
+    if found and Path(found).absolute() == started.absolute():
+        return "trialhub"
+    if started.is_absolute() and started.is_relative_to(Path.cwd()):
+        return str(started.relative_to(Path.cwd()))
+    return str(started)
+
+
 @contextmanager
 def open_context(url: str | None, *, migrate: bool = True) -> Iterator[Context]:
     """The database (migrated first) and a context; rule errors end the command cleanly."""

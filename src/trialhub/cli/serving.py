@@ -8,7 +8,14 @@ from typing import Annotated
 import typer
 
 from trialhub.bootstrap import build_context
-from trialhub.cli.common import DatabaseOpt, console, database_url, open_context, redact
+from trialhub.cli.common import (
+    DatabaseOpt,
+    command_line,
+    console,
+    database_url,
+    open_context,
+    redact,
+)
 from trialhub.services import demo, sandbox
 from trialhub.settings import Settings
 from trialhub.store.db import upgrade
@@ -132,11 +139,22 @@ def clock_advance(
     duration: Annotated[str, typer.Argument(help="7d, 12h, 30m, 2w or ISO 8601 (P7D)")],
     database_url_opt: DatabaseOpt = None,
 ) -> None:
-    """Move the sandbox clock forward; every deadline on the way fires, in order."""
+    """Move the sandbox clock forward; every deadline on the way is applied, in order."""
     with open_context(database_url_opt) as ctx:
-        report = sandbox.advance(ctx, None, sandbox.parse_duration(duration))
+        r = sandbox.move_clock(ctx, demo.SYSTEM_OPERATOR, advance=duration)
     console.print(
-        f"Now {report.now:%Y-%m-%d %H:%M} UTC: applied {report.applied} deadlines, "
-        f"delivered {report.delivered} messages.",
+        f"Now {r.now:%Y-%m-%d %H:%M} UTC: applied {r.applied} deadlines "
+        f"({r.obsolete} obsolete, {r.failed} failed) in {r.steps} steps.",
         highlight=False,
     )
+    if r.waiting:
+        # this command has no worker: delivering here could use other mail settings than
+        # the server's, so the server's worker sends them, as it sends everything else
+        console.print(
+            f"{r.waiting} messages wait in the outbox: a running `trialhub serve` (or "
+            "`trialhub worker`) sends them within seconds; with none running, run: "
+            + command_line("worker", "--once", url=database_url(database_url_opt)),
+            soft_wrap=True,
+            highlight=False,
+            markup=False,
+        )

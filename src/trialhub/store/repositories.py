@@ -595,11 +595,6 @@ class DueEventRepository(_Repo):
     def get(self, event_id: int) -> DueEvent | None:
         return self.session.get(DueEvent, event_id)
 
-    def next_due_at(self) -> datetime | None:
-        stmt = select(func.min(orm.due_events.c.due_at)).where(orm.due_events.c.done_at.is_(None))
-        value = self.session.scalar(stmt)
-        return value if isinstance(value, datetime) else None
-
     def pending_count(self) -> int:
         stmt = (
             select(func.count())
