@@ -27,7 +27,21 @@ AsOpt = Annotated[
 
 
 def database_url(value: str | None) -> str:
+    """The one place every command (serve and the worker included) gets its database from:
+    --database-url, else TRIALHUB_DATABASE_URL, else the default SQLite file."""
     return value or Settings().database_url
+
+
+def is_relative_sqlite(url: str) -> bool:
+    """An SQLite file named relative to the working directory (the default one is)."""
+    scheme, sep, rest = url.partition(":///")
+    name = rest.split("?", 1)[0]
+    return (
+        scheme.startswith("sqlite")
+        and bool(sep)
+        and name not in ("", ":memory:")
+        and (not name.startswith("/"))
+    )
 
 
 def command_line(*args: str, url: str) -> str:

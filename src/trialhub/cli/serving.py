@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -13,6 +14,7 @@ from trialhub.cli.common import (
     command_line,
     console,
     database_url,
+    is_relative_sqlite,
     open_context,
     redact,
 )
@@ -66,11 +68,7 @@ def serve(
         _print_demo(demo.ensure_demo(ctx), bind_port)
     console.print(f"Database: {ctx.db.dialect} ({redact(url)})", highlight=False)
     if ctx.sandbox:
-        console.print(
-            f"Sandbox clock: {ctx.now():%Y-%m-%d %H:%M} UTC; move it with "
-            "`trialhub clock advance 7d` or POST /v1/sandbox/clock",
-            highlight=False,
-        )
+        _print_sandbox_hints(ctx.now(), url, mailbox=not settings.smtp_host)
     stop = None
     if run_worker:
         _, stop = Worker(ctx, interval=settings.worker_interval).start_thread()
@@ -79,6 +77,24 @@ def serve(
     finally:
         if stop is not None:
             stop.set()
+
+
+def _print_sandbox_hints(now: datetime, url: str, *, mailbox: bool) -> None:
+    """The exact commands that act on this server's database from another terminal."""
+    where = " in this directory" if is_relative_sqlite(url) else ""
+    console.print(
+        f"Sandbox clock: {now:%Y-%m-%d %H:%M} UTC. From another terminal{where}:", highlight=False
+    )
+    lines = [
+        (command_line("clock", "advance", "7d", url=url), "moves it (or POST /v1/sandbox/clock)")
+    ]
+    if mailbox:
+        lines.append((command_line("mail", url=url), "the local mailbox"))
+    width = max(len(command) for command, _ in lines)
+    for command, what in lines:
+        console.print(
+            f"  {command:<{width}}  # {what}", soft_wrap=True, highlight=False, markup=False
+        )
 
 
 def _print_demo(logins: list[demo.DemoLogin], port: int = 8000) -> None:
