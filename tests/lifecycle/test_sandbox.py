@@ -285,3 +285,35 @@ def test_devices_come_due_on_the_sandbox_clock(sandbox_ctx: Context) -> None:  #
     assert sum("trial devices are on their way" in s for s in subjects) == 2  # contact, admin
     assert any("Please return the trial devices" in s for s in subjects)
     assert any("are overdue" in s for s in subjects)
+
+
+def test_fuzzing_the_move_never_breaks_the_server(sandbox_ctx: Context) -> None:  # rule E3
+    """What an operator (or a stolen operator token) sends to the clock is a move or a
+    problem+json naming the field, never a 500; it is fuzzed here, on a sandbox."""
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+
+    from tests.reliability.test_fuzz_api import check
+
+    world = make_world(sandbox_ctx)
+    with TestClient(create_app(sandbox_ctx)) as client:
+        calling_trial(client, world.sales_full)
+    schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(sandbox_ctx))
+    (operation,) = [
+        r.ok()
+        for r in schema.get_all_operations()
+        if (r.ok().method.upper(), r.ok().path) == ("POST", "/v1/sandbox/clock")
+    ]
+
+    @given(case=operation.as_strategy())
+    @settings(
+        max_examples=25,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    def fuzz(case: Any) -> None:
+        check(case.call(headers={**(case.headers or {}), **world.operator.headers}))
+
+    fuzz()

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from tests.conftest import World
 from trialhub.api.app import create_app
 
-SKIP = {("POST", "/v1/sandbox/clock")}  # answers 404 here (not a sandbox), fuzzed elsewhere
+SKIP = {("POST", "/v1/sandbox/clock")}  # 404 here (not a sandbox); fuzzed in test_sandbox.py
 
 
 def check(response: Any) -> None:
