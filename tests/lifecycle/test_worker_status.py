@@ -26,7 +26,7 @@ from trialhub.store.repositories import Scope
 
 def break_the_end(monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(*_args: Any) -> str:
-        raise RuntimeError("licensing service unreachable")
+        raise RuntimeError("licensing service unreachable [/x]")
 
     monkeypatch.setitem(lifecycle._HANDLERS, lifecycle.DeadlineKind.END, broken)
 
@@ -59,7 +59,7 @@ def test_operators_see_a_stuck_deadline_over_the_api(
     (failing,) = status["failing"]
     assert (failing["trial_id"], failing["kind"], failing["stuck"]) == (trial_id, "end", True)
     assert failing["attempts"] == 5
-    assert failing["last_error"] == "RuntimeError: licensing service unreachable"
+    assert failing["last_error"] == "RuntimeError: licensing service unreachable [/x]"
     assert failing["next_attempt_at"] is not None
     assert {q["channel"]: q["pending"] for q in status["outbox"]}["email"] >= 1  # no mailer here
 
@@ -88,7 +88,7 @@ def test_worker_status_on_the_command_line(
     assert "1 failing (1 stuck: 5 attempts or more)" in out.output
     (line,) = [x for x in out.output.splitlines() if trial_id in x]
     assert "end (stuck)" in line
-    assert "RuntimeError: licensing service unreachable" in line
+    assert "RuntimeError: licensing service unreachable [/x]" in line
     assert " 5 " in line  # tries
     assert "email" in out.output  # the outbox, per channel
     # the worker itself still runs as before

@@ -6,6 +6,7 @@ import logging
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from trialhub.cli.common import DatabaseOpt, console, database_url, open_context
@@ -75,7 +76,7 @@ def print_status(s: WorkerStatus) -> None:
                 f"{f.due_at:%Y-%m-%d %H:%M}",
                 str(f.attempts),
                 f"{f.next_attempt_at:%Y-%m-%d %H:%M:%S}" if f.next_attempt_at else "next pass",
-                f.last_error or "",
+                escape(f.last_error or ""),  # an error message is text, not markup
             )
         console.print(table)
     outbox = Table(title="Outbox (unsent)")
