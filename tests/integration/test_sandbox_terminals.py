@@ -37,7 +37,7 @@ def make_recipe(target: str, port: int) -> list[str]:
         capture_output=True,
         text=True,
         check=True,
-    ).stdout
+    ).stdout.replace("\\\n", " ")  # a recipe line continued with a backslash is one line
     (line,) = [x for x in shown.splitlines() if " serve " in x]
     return shlex.split(line)
 
