@@ -25,9 +25,10 @@ install: $(STAMP)
 serve: $(STAMP)  ## run the API and pages on an embedded SQLite database, with demo data
 	TRIALHUB_WEBHOOK_ALLOW_LOOPBACK=true $(BIN)/trialhub serve --demo --port $(PORT)
 
+# the same database as `make serve` and every trialhub command (TRIALHUB_DATABASE_URL, else
+# var/trialhub.db), so that `trialhub clock advance 7d` in another terminal moves this clock
 sandbox: $(STAMP)  ## the same, on a sandbox clock you can move (trialhub clock advance 7d)
-	TRIALHUB_DATABASE_URL=sqlite:///var/sandbox.db TRIALHUB_WEBHOOK_ALLOW_LOOPBACK=true \
-		$(BIN)/trialhub serve --demo --sandbox --port $(PORT)
+	TRIALHUB_WEBHOOK_ALLOW_LOOPBACK=true $(BIN)/trialhub serve --demo --sandbox --port $(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 from tests.conftest import World, new_customer_body
 from trialhub.clock import MovableClock
 from trialhub.domain.errors import IrreversibleLapse
+from trialhub.domain.model import DueEvent
 from trialhub.services import lifecycle, trial_ops, trials
 from trialhub.services import organizations as orgs
 from trialhub.services.context import Context
@@ -216,32 +218,60 @@ def test_lapse_moves_people_to_the_free_org_only_when_nothing_keeps_them(
         assert len(free.users) == 2  # the user and the former administrator
 
 
-def test_a_failing_handler_is_retried_and_changes_nothing(
+def end_row(ctx: Context, trial_id: str) -> DueEvent:
+    """A copy of the trial's end deadline as stored now."""
+    with ctx.uow(Scope.system()) as uow:
+        row = next(d for d in uow.due.for_trial(trial_id) if d.kind == "end")
+        return replace(row)
+
+
+def test_a_failing_handler_changes_nothing_and_waits_with_growing_delays(
     world: World, clock: MovableClock, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> None:  # rule T10, with the outbox's backoff (rule E2)
     ctx = world.ctx
     trial_id = start(world, duration_days=30)
     clock.advance(timedelta(days=30))
     real = lifecycle._HANDLERS[lifecycle.DeadlineKind.END]
-    calls = {"n": 0}
+    broken = {"on": True}
 
     def flaky(*args: Any) -> str:
-        calls["n"] += 1
         outcome = real(*args)  # does its work, then dies before the commit
-        if calls["n"] == 1:
+        if broken["on"]:
             raise RuntimeError("worker killed")
         return outcome
 
     monkeypatch.setitem(lifecycle._HANDLERS, lifecycle.DeadlineKind.END, flaky)
     first = lifecycle.tick(ctx)
     assert first.failed == 1
+    assert [k for _, k, _ in first.outcomes] == ["notice_before_end", "notice_on_end"]
     s = state(ctx, trial_id)
     assert s["status"] == "active"  # the half-done effect was rolled back
     assert "trial.expired" not in s["audit"]
-    with ctx.uow(Scope.system()) as uow:
-        row = next(d for d in uow.due.for_trial(trial_id) if d.kind == "end")
-        assert (row.done_at, row.attempts) == (None, 1)
-        assert "worker killed" in (row.last_error or "")
+    row = end_row(ctx, trial_id)
+    assert (row.done_at, row.attempts) == (None, 1)
+    assert "worker killed" in (row.last_error or "")
+    delays = []
+    for attempts in (2, 3, 4, 5):
+        assert lifecycle.tick(ctx).processed == 0  # not retried on every pass
+        assert row.next_attempt_at is not None
+        delays.append(row.next_attempt_at - clock.now())
+        clock.set(row.next_attempt_at - SECOND)
+        assert lifecycle.tick(ctx).processed == 0  # nor a second early
+        clock.set(row.next_attempt_at)
+        assert lifecycle.tick(ctx).failed == 1  # retried when its time comes
+        row = end_row(ctx, trial_id)
+        assert row.attempts == attempts
+    assert delays == [timedelta(seconds=30 * 2**n) for n in range(4)]  # 30 s, 1, 2, 4 min
+    broken["on"] = False
+    assert row.next_attempt_at is not None
+    clock.set(row.next_attempt_at)
     second = lifecycle.tick(ctx)
     assert [k for _, k, _ in second.outcomes] == ["end"]
-    assert Counter(state(ctx, trial_id)["audit"])["trial.expired"] == 1
+    s = state(ctx, trial_id)
+    assert Counter(s["audit"])["trial.expired"] == 1
+    expired_at = end_row(ctx, trial_id).due_at
+    assert s["status"] == "expired"
+    with ctx.uow(Scope.system()) as uow:
+        trial = uow.trials.get(trial_id)
+        assert trial is not None
+        assert trial.expired_at == expired_at  # stamped with the deadline, not the retry

@@ -14,7 +14,7 @@ from tests.conftest import World
 from trialhub.api.app import create_app
 from trialhub.store.repositories import encode_cursor
 
-SKIP = {("POST", "/v1/sandbox/clock")}  # answers 404 here (not a sandbox), fuzzed elsewhere
+SKIP = {("POST", "/v1/sandbox/clock")}  # 404 here (not a sandbox); fuzzed in test_sandbox.py
 
 
 def check(response: Any) -> None:

@@ -23,6 +23,7 @@ from trialhub.api.routers import (
     trial_ops,
     trials,
     webhooks,
+    worker,
 )
 from trialhub.api.security import SecurityHeaders
 from trialhub.services.context import Context
@@ -84,6 +85,7 @@ def create_app(ctx: Context, *, forwarded_allow_ips: str | None = None) -> FastA
         webhooks.router,
         devices.router,
         orders.router,
+        worker.router,
     ):
         app.include_router(router)
     app.include_router(pages.router)

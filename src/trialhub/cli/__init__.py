@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from trialhub.cli import admins, devices, operations, orders, serving, trials, webhooks
+from trialhub.cli import admins, devices, operations, orders, serving, trials, webhooks, worker
 
 app = typer.Typer(
     help="trialhub: start and run service trials for your customers.",
@@ -16,6 +16,7 @@ app.registered_commands += trials.app.registered_commands
 app.registered_commands += admins.app_mail.registered_commands
 app.add_typer(serving.db_app, name="db")
 app.add_typer(serving.clock_app, name="clock")
+app.add_typer(worker.worker_app, name="worker")
 app.add_typer(admins.partner_app, name="partner")
 app.add_typer(admins.admin_app, name="admin")
 app.add_typer(admins.org_app, name="org")

@@ -30,7 +30,52 @@ AsOpt = Annotated[
 
 
 def database_url(value: str | None) -> str:
+    """The one place every command (serve and the worker included) gets its database from:
+    --database-url, else TRIALHUB_DATABASE_URL, else the default SQLite file."""
     return value or Settings().database_url
+
+
+def is_relative_sqlite(url: str) -> bool:
+    """An SQLite file named relative to the working directory (the default one is)."""
+    scheme, sep, rest = url.partition(":///")
+    name = rest.split("?", 1)[0]
+    return (
+        scheme.startswith("sqlite")
+        and bool(sep)
+        and name not in ("", ":memory:")
+        and (not name.startswith("/"))
+    )
+
+
+def command_line(*args: str, url: str) -> str:
+    """The command, as typed in another terminal, that acts on the database at `url`: this
+    same program, and the URL unless it is the default one. A URL with a password is not
+    printed: that terminal needs the same TRIALHUB_DATABASE_URL."""
+    import shlex
+    from urllib.parse import urlsplit
+
+    words = [_program(), *args]
+    if url != Settings.model_fields["database_url"].default and not urlsplit(url).password:
+        words += ["--database-url", url]
+    return shlex.join(words)
+
+
+def _program() -> str:
+    """How to run this program again: `trialhub` when that is what the PATH finds, else the
+    path it was started from (`.venv/bin/trialhub` under make)."""
+    import shutil
+    import sys
+    from pathlib import Path
+
+    started = Path(sys.argv[0])
+    if started.name != "trialhub":
+        return "trialhub"
+    found = shutil.which("trialhub")
+    if found and Path(found).absolute() == started.absolute():
+        return "trialhub"
+    if started.is_absolute() and started.is_relative_to(Path.cwd()):
+        return str(started.relative_to(Path.cwd()))
+    return str(started)
 
 
 @contextmanager

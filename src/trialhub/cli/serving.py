@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Annotated
 
 import typer
 
 from trialhub.bootstrap import build_context, describe_email
-from trialhub.cli.common import DatabaseOpt, console, database_url, open_context, redact
+from trialhub.cli.common import (
+    DatabaseOpt,
+    command_line,
+    console,
+    database_url,
+    is_relative_sqlite,
+    open_context,
+    redact,
+)
 from trialhub.services import demo, sandbox
 from trialhub.services.context import Context
 from trialhub.settings import Settings
@@ -64,11 +73,7 @@ def serve(
         _print_demo(ctx, demo.ensure_demo(ctx), f"http://{shown}:{bind_port}")
     console.print(f"Database: {ctx.db.dialect} ({redact(url)})", highlight=False)
     if ctx.sandbox:
-        console.print(
-            f"Sandbox clock: {ctx.now():%Y-%m-%d %H:%M} UTC; move it with "
-            "`trialhub clock advance 7d` or POST /v1/sandbox/clock",
-            highlight=False,
-        )
+        _print_sandbox_hints(ctx.now(), url, mailbox=not settings.smtp_host)
     console.print(describe_email(settings, ctx), highlight=False, soft_wrap=True)
     stop = None
     if run_worker:
@@ -88,32 +93,22 @@ def serve(
             stop.set()
 
 
-@app.command("worker")
-def worker_command(
-    database_url_opt: DatabaseOpt = None,
-    once: Annotated[bool, typer.Option("--once", help="One pass, then exit")] = False,
-    interval: Annotated[float | None, typer.Option(help="Seconds between passes")] = None,
-) -> None:
-    """Apply due deadlines and deliver emails and webhooks; run as many as you like."""
-    import signal
-    import threading
-
-    settings = Settings()
-    ctx = build_context(settings, database_url=database_url(database_url_opt))
-    logging.basicConfig(level=settings.log_level.upper())
-    worker = Worker(ctx, interval=interval or settings.worker_interval)
-    if once:
-        ticked, sent = worker.run_once()
+def _print_sandbox_hints(now: datetime, url: str, *, mailbox: bool) -> None:
+    """The exact commands that act on this server's database from another terminal."""
+    where = " in this directory" if is_relative_sqlite(url) else ""
+    console.print(
+        f"Sandbox clock: {now:%Y-%m-%d %H:%M} UTC. From another terminal{where}:", highlight=False
+    )
+    lines = [
+        (command_line("clock", "advance", "7d", url=url), "moves it (or POST /v1/sandbox/clock)")
+    ]
+    if mailbox:
+        lines.append((command_line("mail", url=url), "the local mailbox"))
+    width = max(len(command) for command, _ in lines)
+    for command, what in lines:
         console.print(
-            f"Applied {ticked.applied} deadlines ({ticked.obsolete} obsolete, "
-            f"{ticked.failed} failed); sent {sent.sent} messages ({sent.failed} failed)."
+            f"  {command:<{width}}  # {what}", soft_wrap=True, highlight=False, markup=False
         )
-        return
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    console.print(f"Worker running on {ctx.db.dialect}; Ctrl-C stops it.")
-    worker.run(stop)
 
 
 def _print_demo(ctx: Context, logins: list[demo.DemoLogin], base_url: str) -> None:
@@ -179,11 +174,22 @@ def clock_advance(
     duration: Annotated[str, typer.Argument(help="7d, 12h, 30m, 2w or ISO 8601 (P7D)")],
     database_url_opt: DatabaseOpt = None,
 ) -> None:
-    """Move the sandbox clock forward; every deadline on the way fires, in order."""
+    """Move the sandbox clock forward; every deadline on the way is applied, in order."""
     with open_context(database_url_opt) as ctx:
-        report = sandbox.advance(ctx, None, sandbox.parse_duration(duration))
+        r = sandbox.move_clock(ctx, demo.SYSTEM_OPERATOR, advance=duration)
     console.print(
-        f"Now {report.now:%Y-%m-%d %H:%M} UTC: applied {report.applied} deadlines, "
-        f"delivered {report.delivered} messages.",
+        f"Now {r.now:%Y-%m-%d %H:%M} UTC: applied {r.applied} deadlines "
+        f"({r.obsolete} obsolete, {r.failed} failed) in {r.steps} steps.",
         highlight=False,
     )
+    if r.waiting:
+        # this command has no worker: delivering here could use other mail settings than
+        # the server's, so the server's worker sends them, as it sends everything else
+        console.print(
+            f"{r.waiting} messages wait in the outbox: a running `trialhub serve` (or "
+            "`trialhub worker`) sends them within seconds; with none running, run: "
+            + command_line("worker", "--once", url=database_url(database_url_opt)),
+            soft_wrap=True,
+            highlight=False,
+            markup=False,
+        )

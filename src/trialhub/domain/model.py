@@ -410,6 +410,7 @@ class DueEvent:
     outcome: str | None = None
     attempts: int = 0
     last_error: str | None = None
+    next_attempt_at: datetime | None = None  # after a failure: not before then
 
 
 @dataclass(eq=False)

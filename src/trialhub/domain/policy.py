@@ -77,6 +77,12 @@ class Policy:
     # window ends. Ordinary use never fails 20 times a minute from one address.
     failures_per_address: tuple[FailureLimit, ...] = (FailureLimit(20, 60), FailureLimit(200, 3600))
     failures_per_account: tuple[FailureLimit, ...] = (FailureLimit(100, 3600),)
+    # rules E2, T10: a message or deadline that failed is retried after 30 s, 1 min, 2 min,
+    # ... at most every 6 hours, never dropped
+    retry_first_delay: timedelta = field(default=timedelta(seconds=30))
+    retry_max_delay: timedelta = field(default=timedelta(hours=6))
+    # rule T10: a deadline that failed this many times is shown as stuck (worker status)
+    deadline_stuck_after_attempts: int = 5
 
     @property
     def consent_window(self) -> timedelta:
@@ -92,3 +98,12 @@ class Policy:
 
 
 DEFAULT_POLICY = Policy()
+
+
+def backoff(attempts: int, policy: Policy = DEFAULT_POLICY) -> timedelta:
+    """How long to wait after the `attempts`-th failure (rules E2, T10): the outbox and the
+    deadlines share it. 30 s, 1 min, 2 min, ... capped at the policy's maximum."""
+    if attempts >= 32:  # past the cap long before; keeps the power small
+        return policy.retry_max_delay
+    delay: timedelta = policy.retry_first_delay * (2 ** max(0, attempts - 1))
+    return min(delay, policy.retry_max_delay)

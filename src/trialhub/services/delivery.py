@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 from trialhub.domain.model import Channel, OutboxMessage
+from trialhub.domain.policy import backoff  # shared with the deadlines (rules E2, T10)
 from trialhub.services.consent_links import link_for_sending
 from trialhub.services.context import Context
 from trialhub.services.ports import DeliveryError, Email
@@ -27,8 +28,6 @@ from trialhub.store.uow import UnitOfWork
 log = logging.getLogger("trialhub.delivery")
 
 LEASE = timedelta(minutes=2)
-FIRST_RETRY = timedelta(seconds=30)
-MAX_RETRY = timedelta(hours=6)
 SCOPE = Scope.system("delivery")
 
 # what an email needs at send time that its payload must not keep (decision 0010): None
@@ -36,12 +35,6 @@ SCOPE = Scope.system("delivery")
 Prepare = Callable[[UnitOfWork, OutboxMessage, datetime], dict[str, object] | None]
 _PREPARE: dict[str, Prepare] = {"consent_request": link_for_sending}
 NOT_SENT_LINK = "not sent: the consent link was used, cancelled or expired before it went"
-
-
-def backoff(attempts: int) -> timedelta:
-    """30 s, 1 min, 2 min, ... capped at 6 hours; messages are never dropped."""
-    delay: timedelta = FIRST_RETRY * (2 ** max(0, attempts - 1))
-    return min(delay, MAX_RETRY)
 
 
 def message_id(message: OutboxMessage) -> str:

@@ -1,18 +1,15 @@
 """The lifecycle worker's use case: apply every due deadline exactly once, in order
 (rules K6, T4-T8, D7, T10).
 
-`tick` claims due rows in batches; each row is marked done by a conditional UPDATE and its
-effect (status change, emails in the outbox, next deadlines) is written in the same
-transaction, so a crash loses nothing and repeats nothing. Effects are stamped with the
-deadline's own instant, so a worker that was down for weeks writes the history as it
-should have happened.
+`tick` claims due rows in batches (`deadline_runner`); each row is marked done by a
+conditional UPDATE and its effect (status change, emails in the outbox, next deadlines) is
+written in the same transaction, so a crash loses nothing and repeats nothing. Effects are
+stamped with the deadline's own instant, so a worker that was down for weeks writes the
+history as it should have happened.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from trialhub.domain.deadlines import DeadlineKind
@@ -31,76 +28,16 @@ from trialhub.services import devices
 from trialhub.services.audience import managing_admin_emails
 from trialhub.services.consent import end_request
 from trialhub.services.context import Context
+from trialhub.services.deadline_runner import Handler, run_due
+from trialhub.services.deadline_runner import TickReport as TickReport
 from trialhub.services.outbox import queue_email, queue_trial_email
 from trialhub.services.schedule import keeps_numbers
-from trialhub.store.repositories import Scope
 from trialhub.store.uow import UnitOfWork
-
-log = logging.getLogger("trialhub.worker")
-
-
-@dataclass
-class TickReport:
-    applied: int = 0
-    obsolete: int = 0
-    failed: int = 0
-    outcomes: list[tuple[str, str, str]] = field(default_factory=list)  # (trial, kind, outcome)
-
-    @property
-    def processed(self) -> int:
-        return self.applied + self.obsolete + self.failed
-
-
-Handler = Callable[[Context, UnitOfWork, Trial, DueEvent], str]
 
 
 def tick(ctx: Context, *, batch: int = 100, max_batches: int = 1000) -> TickReport:
     """Applies every deadline due now, oldest first, in batches of `batch` rows."""
-    report = TickReport()
-    for _ in range(max_batches):
-        claimed = _tick_batch(ctx, batch, report)
-        if claimed < batch:
-            break
-    return report
-
-
-def _tick_batch(ctx: Context, batch: int, report: TickReport) -> int:
-    now = ctx.now()
-    with ctx.uow(Scope.system("worker")) as uow:
-        ids = uow.due.due_ids(now, batch)
-        for event_id in ids:
-            if not uow.due.claim(event_id, now, "claimed"):
-                continue  # another worker took it
-            row = uow.due.get(event_id)
-            assert row is not None
-            uow.stash_events()
-            nested = uow.session.begin_nested()
-            try:
-                outcome = _apply(ctx, uow, row)
-                nested.commit()
-            except Exception as error:  # one bad row must not stop the others
-                nested.rollback()
-                uow.discard_events()  # what the failed handler recorded never happened
-                uow.due.release_failed(event_id, f"{type(error).__name__}: {error}")
-                report.failed += 1
-                log.exception("deadline %s of trial %s failed", row.kind, row.trial_id)
-                continue
-            uow.due.set_outcome(event_id, outcome)
-            report.outcomes.append((row.trial_id, row.kind, outcome))
-            if outcome == "obsolete":
-                report.obsolete += 1
-            else:
-                report.applied += 1
-        uow.commit()
-        return len(ids)
-
-
-def _apply(ctx: Context, uow: UnitOfWork, row: DueEvent) -> str:
-    trial = uow.trials.get(row.trial_id)
-    if trial is None:
-        return "obsolete"
-    handler = _HANDLERS[DeadlineKind(row.kind)]
-    return handler(ctx, uow, trial, row)
+    return run_due(ctx, _HANDLERS, batch=batch, max_batches=max_batches)
 
 
 # ---- handlers: each checks the deadline still holds, then acts at the deadline's instant ----

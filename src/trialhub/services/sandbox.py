@@ -1,6 +1,7 @@
 """The sandbox clock: a clock that runs with real time but can be moved forward, so that
-anyone can watch a trial's whole life in minutes. Moving it runs the worker up to the new
-time, deadline by deadline, so every effect is stamped with its own instant."""
+anyone can watch a trial's whole life in minutes. Moving it applies every deadline due up
+to the new time, in due order, each stamped with its own instant; the worker delivers the
+emails and webhooks they queued, as it always does."""
 
 from __future__ import annotations
 
@@ -13,9 +14,8 @@ from datetime import UTC, datetime, timedelta
 from pydantic import TypeAdapter, ValidationError
 
 from trialhub.domain.errors import NotFound, ValidationFailed
-from trialhub.services.context import Actor, Context
-from trialhub.services.delivery import DeliveryReport, deliver
-from trialhub.services.lifecycle import TickReport, tick
+from trialhub.services.context import Actor, Context, require_operator
+from trialhub.services.lifecycle import tick
 from trialhub.store.db import Database
 from trialhub.store.repositories import Scope
 from trialhub.store.sandbox import load_offset, save_offset
@@ -45,6 +45,9 @@ class SandboxClock:
     def move_to(self, instant: datetime) -> datetime:
         """Moves forward to `instant` (never back)."""
         with self._lock:
+            # another process may have moved it since the last refresh: never move it back
+            stored = load_offset(self._db)
+            self._offset = self._offset if stored is None else stored
             real = datetime.now(UTC)
             current = real + self._offset
             target = max(instant, current)
@@ -56,12 +59,12 @@ class SandboxClock:
 
 def parse_duration(text: str) -> timedelta:
     """`7d`, `12h`, `30m`, `2w`, or ISO 8601 (`P7D`, `PT12H`)."""
-    match = _SHORT.match(text)
-    if match:
-        return timedelta(**{_UNITS[match.group(2).lower()]: int(match.group(1))})
     try:
+        match = _SHORT.match(text)
+        if match:
+            return timedelta(**{_UNITS[match.group(2).lower()]: int(match.group(1))})
         return TypeAdapter(timedelta).validate_python(text.strip())
-    except ValidationError as error:
+    except (ValidationError, OverflowError) as error:  # "99999999999d" is no duration either
         raise ValidationFailed(
             "Give a duration like 7d, 12h, 30m or P7D.", field="advance"
         ) from error
@@ -70,9 +73,11 @@ def parse_duration(text: str) -> timedelta:
 @dataclass
 class ClockReport:
     now: datetime
-    applied: int
-    delivered: int
-    steps: int
+    applied: int = 0  # deadlines applied on the way
+    obsolete: int = 0  # deadlines that no longer held (closed without effect)
+    failed: int = 0  # deadlines whose handler failed: they wait for a retry
+    steps: int = 0  # transactions the deadlines were applied in
+    waiting: int = 0  # messages in the outbox, for the worker to deliver
 
 
 def _sandbox_clock(ctx: Context) -> SandboxClock:
@@ -82,43 +87,48 @@ def _sandbox_clock(ctx: Context) -> SandboxClock:
 
 
 def read_clock(ctx: Context, actor: Actor | None = None) -> ClockReport:
-    clock = _sandbox_clock(ctx)
-    return ClockReport(now=clock.now(), applied=0, delivered=0, steps=0)
+    """Any signed-in caller may read the sandbox clock."""
+    return ClockReport(now=_sandbox_clock(ctx).now())
 
 
-def advance(ctx: Context, actor: Actor | None, delta: timedelta) -> ClockReport:
-    """Moves the clock forward by `delta`, stopping at every due deadline on the way."""
+def move_clock(
+    ctx: Context, actor: Actor, *, advance: str | None = None, to: datetime | None = None
+) -> ClockReport:
+    """Moves the clock forward (by `advance`, or to the instant `to`) and applies every
+    deadline due up to the new time (rule T10). Only the trials team may (rule P2): it fires
+    every partner's deadlines. Nothing is delivered here; the worker does that."""
     clock = _sandbox_clock(ctx)
-    if delta <= timedelta(0) or delta > MAX_ADVANCE:
-        raise ValidationFailed(
-            "Move the clock forward by a positive duration of at most 10 years.", field="advance"
-        )
-    target = clock.now() + delta
-    applied = delivered = steps = 0
-    while True:
-        with ctx.uow(Scope.system("sandbox")) as uow:
-            next_due = uow.due.next_due_at()
-        if next_due is None or next_due > target:
-            break
-        clock.move_to(next_due)
-        report, sent = _run_worker(ctx)
-        applied += report.applied
-        delivered += sent.sent
-        steps += 1
-        if report.processed == 0:  # nothing could be applied (a failing handler): stop here
-            break
-    clock.move_to(target)
-    report, sent = _run_worker(ctx)
+    require_operator(actor)
+    target = clock.now() + _delta(clock.now(), advance, to)
+    clock.move_to(target)  # one write; every process on the database follows
+    report = tick(ctx)
+    with ctx.uow(Scope.system("sandbox")) as uow:
+        waiting = uow.outbox.pending_count()
     return ClockReport(
         now=clock.now(),
-        applied=applied + report.applied,
-        delivered=delivered + sent.sent,
-        steps=steps + 1,
+        applied=report.applied,
+        obsolete=report.obsolete,
+        failed=report.failed,
+        steps=report.batches,
+        waiting=waiting,
     )
 
 
-def _run_worker(ctx: Context) -> tuple[TickReport, DeliveryReport]:
-    return tick(ctx), deliver(ctx)
+def _delta(now: datetime, advance: str | None, to: datetime | None) -> timedelta:
+    if (advance is None) == (to is None):
+        raise ValidationFailed("Give either advance or to.", field="advance")
+    if to is not None:
+        if to.tzinfo is None:
+            raise ValidationFailed("Give the instant with its time zone.", field="to")
+        delta, field = to - now, "to"
+    else:
+        assert advance is not None
+        delta, field = parse_duration(advance), "advance"
+    if delta <= timedelta(0) or delta > MAX_ADVANCE:
+        raise ValidationFailed(
+            "Move the clock forward by a positive duration of at most 10 years.", field=field
+        )
+    return delta
 
 
 def enable(db: Database) -> None:

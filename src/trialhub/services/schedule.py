@@ -28,27 +28,43 @@ def keeps_numbers(catalog: Catalog, trial: Trial) -> bool:
 
 
 def sync_trial(
-    uow: UnitOfWork, trial: Trial, policy: Policy, catalog: Catalog, now: datetime
-) -> None:
+    uow: UnitOfWork,
+    trial: Trial,
+    policy: Policy,
+    catalog: Catalog,
+    now: datetime,
+    *,
+    existing: list[DueEvent] | None = None,
+    shipments: list[DeviceShipment] | None = None,
+) -> list[DueEvent]:
+    """Rewrites the trial's pending deadlines and returns the rows it added. A caller that
+    loaded the trial's rows (`existing`, kept up to date here) and shipments for many
+    trials at once passes them in."""
     deadlines = trial_deadlines(
         trial,
         policy,
         keeps_numbers=keeps_numbers(catalog, trial),
-        shipments=uow.shipments.for_trial(trial.id),
+        shipments=uow.shipments.for_trial(trial.id) if shipments is None else shipments,
     )
     wanted = {(d.kind.value, d.at) for d in deadlines}
-    existing = uow.due.for_trial(trial.id)
-    have = {(e.kind, e.due_at) for e in existing}
-    for row in existing:
+    rows = uow.due.for_trial(trial.id) if existing is None else existing
+    have = {(e.kind, e.due_at) for e in rows}
+    for row in list(rows):
         if row.done_at is None and (row.kind, row.due_at) not in wanted:
             uow.due.delete(row)  # the trial changed: this deadline no longer exists
+            rows.remove(row)
     # in the deadlines' own order, so that rows due at the same instant run in rule order
     # (the worker takes them by due_at, then id)
+    added = []
     for d in deadlines:
         if (d.kind.value, d.at) not in have:
-            uow.due.add(
-                DueEvent(id=None, trial_id=trial.id, kind=d.kind.value, due_at=d.at, created_at=now)
+            row = DueEvent(
+                id=None, trial_id=trial.id, kind=d.kind.value, due_at=d.at, created_at=now
             )
+            uow.due.add(row)
+            added.append(row)
+    rows.extend(added)
+    return added
 
 
 def schedule_hook(
@@ -68,7 +84,17 @@ def schedule_hook(
             trial = uow.trials.get(trial_id)
             if trial is not None:
                 changed[trial_id] = trial
-        for trial in changed.values():
-            sync_trial(uow, trial, policy, catalog, now)
+        ids = list(changed)
+        due, shipments = uow.due.for_trials(ids), uow.shipments.for_trials(ids)
+        for trial_id in ids:
+            sync_trial(
+                uow,
+                changed[trial_id],
+                policy,
+                catalog,
+                now,
+                existing=due[trial_id],
+                shipments=shipments[trial_id],
+            )
 
     return hook

@@ -415,6 +415,8 @@ due_events = Table(
     Column("outcome", String(40), nullable=True),
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("last_error", Text, nullable=True),
+    # a failed row waits until then (the outbox's backoff) instead of going again every pass
+    Column("next_attempt_at", UTCDateTime(), nullable=True),
     # rule T10: one row per trial, kind and instant
     UniqueConstraint("trial_id", "kind", "due_at"),
     # the worker's only query: what is due, oldest first (cost grows with due rows only)

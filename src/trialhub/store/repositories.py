@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, and_, delete, func, literal, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from trialhub.domain.conversion import ConversionOrder
 from trialhub.domain.devices import (
@@ -238,7 +238,8 @@ class OrganizationRepository(_Repo):
 
     def free_organization(self) -> Organization | None:
         stmt = select(Organization).where(orm.organizations.c.kind == "free").limit(1)
-        return self.session.scalars(stmt).first()
+        # its people load only when read: everyone released from a lapsed trial ends up here
+        return self.session.scalars(stmt.options(lazyload("*"))).first()
 
 
 @dataclass(frozen=True)
@@ -265,6 +266,10 @@ class CustomerRepository(_Repo):
         self.session.add(assignment)
 
     def get(self, customer_id: str, *, include_removed: bool = False) -> Customer | None:
+        if self.scope.unrestricted:  # the identity map first: a loaded customer costs no query
+            found = self.session.get(Customer, customer_id)
+            removed = found is not None and found.state == CustomerState.REMOVED.value
+            return None if removed and not include_removed else found
         stmt = select(Customer).where(orm.customers.c.id == customer_id)
         if not include_removed:
             stmt = stmt.where(orm.customers.c.state != CustomerState.REMOVED.value)
@@ -388,13 +393,16 @@ class TrialRepository(_Repo):
         self.session.add(trial)
 
     def get(self, trial_id: str) -> Trial | None:
+        if self.scope.unrestricted:  # the identity map first: a loaded trial costs no query
+            return self.session.get(Trial, trial_id)
         stmt = select(Trial).where(orm.trials.c.id == trial_id)
         return self.session.scalars(self._scoped(stmt, orm.trials.c.partner_id)).one_or_none()
 
     def of_org(self, org_id: str) -> list[Trial]:
         """Every partner's trials of one organization (unscoped: the worker's view)."""
         stmt = select(Trial).where(orm.trials.c.org_id == org_id).order_by(orm.trials.c.created_at)
-        return list(self.session.scalars(stmt))
+        # the trials' parts load when read: the worker often holds them already
+        return list(self.session.scalars(stmt.options(lazyload("*"))))
 
     def add_service(self, service: TrialService) -> None:
         self.session.add(service)
@@ -567,17 +575,38 @@ class OutboxRepository(_Repo):
         stmt = select(OutboxMessage).order_by(orm.outbox.c.id).limit(limit)
         return list(self.session.scalars(stmt))
 
+    def unsent_by_channel(self) -> list[tuple[str, int, int, datetime | None]]:
+        """Per channel: unsent messages, how many of them failed at least once, and the
+        oldest one's creation (the operator's view of the queue; reads the pending index)."""
+        o = orm.outbox
+        stmt = (
+            select(
+                o.c.channel,
+                func.count(),
+                func.count().filter(o.c.attempts > 0),
+                func.min(o.c.created_at),
+            )
+            .where(o.c.sent_at.is_(None))
+            .group_by(o.c.channel)
+            .order_by(o.c.channel)
+        )
+        return [(str(c), int(n), int(f), oldest) for c, n, f, oldest in self.session.execute(stmt)]
+
 
 class DueEventRepository(_Repo):
     """The deadlines table (rule T10). The worker's queries touch only due rows."""
 
     def for_trial(self, trial_id: str) -> list[DueEvent]:
-        stmt = (
-            select(DueEvent)
-            .where(orm.due_events.c.trial_id == trial_id)
-            .order_by(orm.due_events.c.due_at, orm.due_events.c.id)
-        )
-        return list(self.session.scalars(stmt))
+        return self.for_trials([trial_id])[trial_id]
+
+    def for_trials(self, trial_ids: Sequence[str]) -> dict[str, list[DueEvent]]:
+        """The deadlines of several trials in one query (the schedule of a whole batch)."""
+        d = orm.due_events
+        stmt = select(DueEvent).where(d.c.trial_id.in_(trial_ids)).order_by(d.c.due_at, d.c.id)
+        out: dict[str, list[DueEvent]] = {t: [] for t in trial_ids}
+        for row in self.session.scalars(stmt):
+            out[row.trial_id].append(row)
+        return out
 
     def add(self, event: DueEvent) -> None:
         self.session.add(event)
@@ -586,52 +615,50 @@ class DueEventRepository(_Repo):
         self.session.delete(event)
 
     def due_ids(self, now: datetime, limit: int) -> list[int]:
-        """Ids of due rows, oldest first; PostgreSQL skips rows another worker holds."""
+        """Ids of due rows, oldest first; PostgreSQL skips rows another worker holds. A row
+        that failed waits for its next attempt."""
+        d = orm.due_events
         stmt = (
-            select(orm.due_events.c.id)
-            .where(orm.due_events.c.done_at.is_(None), orm.due_events.c.due_at <= now)
-            .order_by(orm.due_events.c.due_at, orm.due_events.c.id)
+            select(d.c.id)
+            .where(
+                d.c.done_at.is_(None),
+                d.c.due_at <= now,
+                or_(d.c.next_attempt_at.is_(None), d.c.next_attempt_at <= now),
+            )
+            .order_by(d.c.due_at, d.c.id)
             .limit(limit)
         )
         if self.session.get_bind().dialect.name == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True)
         return [int(i) for i in self.session.scalars(stmt)]
 
-    def claim(self, event_id: int, now: datetime, outcome: str) -> bool:
-        """Marks the row done if nobody did yet: the conditional UPDATE that makes the claim
-        exclusive on every database (SQLite serializes writers; PostgreSQL re-checks)."""
-        result = self.session.execute(
-            update(orm.due_events)
-            .where(orm.due_events.c.id == event_id, orm.due_events.c.done_at.is_(None))
-            .values(done_at=now, outcome=outcome)
-        )
-        return bool(getattr(result, "rowcount", 0))
-
-    def set_outcome(self, event_id: int, outcome: str) -> None:
-        self.session.execute(
-            update(orm.due_events).where(orm.due_events.c.id == event_id).values(outcome=outcome)
-        )
-
-    def release_failed(self, event_id: int, error: str) -> None:
-        """A handler failed: the row stays due, with the error, for the next tick."""
-        self.session.execute(
-            update(orm.due_events)
-            .where(orm.due_events.c.id == event_id)
-            .values(
-                done_at=None,
-                outcome=None,
-                attempts=orm.due_events.c.attempts + 1,
-                last_error=error[:2000],
+    def claim_batch(self, ids: Sequence[int], now: datetime) -> list[DueEvent]:
+        """Marks the rows done if nobody did yet, in one conditional UPDATE that makes the
+        claim exclusive on every database (SQLite serializes writers; PostgreSQL re-checks),
+        and returns the claimed rows in due order. The trials and customers their handlers
+        read are loaded alongside: a batch costs a few queries, not a few per row."""
+        d = orm.due_events
+        claimed = list(
+            self.session.scalars(
+                update(d)
+                .where(d.c.id.in_(ids), d.c.done_at.is_(None))
+                .values(done_at=now, outcome="claimed")
+                .returning(d.c.id)
             )
         )
+        if not claimed:
+            return []
+        stmt = select(DueEvent).where(d.c.id.in_(claimed)).order_by(d.c.due_at, d.c.id)
+        rows = list(self.session.scalars(stmt))
+        trials = self.session.scalars(
+            select(Trial).where(orm.trials.c.id.in_({r.trial_id for r in rows}))
+        ).all()
+        customers = {t.customer_id for t in trials}
+        self.session.scalars(select(Customer).where(orm.customers.c.id.in_(customers))).all()
+        return rows
 
     def get(self, event_id: int) -> DueEvent | None:
         return self.session.get(DueEvent, event_id)
-
-    def next_due_at(self) -> datetime | None:
-        stmt = select(func.min(orm.due_events.c.due_at)).where(orm.due_events.c.done_at.is_(None))
-        value = self.session.scalar(stmt)
-        return value if isinstance(value, datetime) else None
 
     def pending_count(self) -> int:
         stmt = (
@@ -640,6 +667,40 @@ class DueEventRepository(_Repo):
             .where(orm.due_events.c.done_at.is_(None))
         )
         return int(self.session.scalar(stmt) or 0)
+
+    def due_count(self, now: datetime) -> int:
+        """Rows the next pass would take (not those waiting for a retry)."""
+        d = orm.due_events
+        stmt = (
+            select(func.count())
+            .select_from(d)
+            .where(
+                d.c.done_at.is_(None),
+                d.c.due_at <= now,
+                or_(d.c.next_attempt_at.is_(None), d.c.next_attempt_at <= now),
+            )
+        )
+        return int(self.session.scalar(stmt) or 0)
+
+    def failure_counts(self, stuck_after: int) -> tuple[int, int]:
+        """Pending rows that failed at least once, and those that failed `stuck_after` times."""
+        d = orm.due_events
+        stmt = select(func.count(), func.count().filter(d.c.attempts >= stuck_after)).where(
+            d.c.done_at.is_(None), d.c.attempts > 0
+        )
+        failing, stuck = self.session.execute(stmt).one()
+        return int(failing), int(stuck)
+
+    def failing(self, limit: int) -> list[DueEvent]:
+        """Pending rows whose handler failed at least once, oldest deadline first."""
+        d = orm.due_events
+        stmt = (
+            select(DueEvent)
+            .where(d.c.done_at.is_(None), d.c.attempts > 0)
+            .order_by(d.c.due_at, d.c.id)
+            .limit(limit)
+        )
+        return list(self.session.scalars(stmt))
 
 
 class AuditRepository(_Repo):
@@ -778,6 +839,18 @@ class ShipmentRepository(_Repo):
             .order_by(orm.device_shipments.c.ordered_at, orm.device_shipments.c.id)
         )
         return list(self.session.scalars(self._scoped(stmt, orm.device_shipments.c.partner_id)))
+
+    def for_trials(self, trial_ids: Sequence[str]) -> dict[str, list[DeviceShipment]]:
+        """The shipments of several trials in one query (the schedule of a whole batch)."""
+        stmt = (
+            select(DeviceShipment)
+            .where(orm.device_shipments.c.trial_id.in_(trial_ids))
+            .order_by(orm.device_shipments.c.ordered_at, orm.device_shipments.c.id)
+        )
+        out: dict[str, list[DeviceShipment]] = {t: [] for t in trial_ids}
+        for s in self.session.scalars(self._scoped(stmt, orm.device_shipments.c.partner_id)):
+            out[s.trial_id].append(s)
+        return out
 
     def demo_order_taken(self, number: str) -> bool:
         """Unscoped: demo order numbers are unique across partners (rule D9)."""

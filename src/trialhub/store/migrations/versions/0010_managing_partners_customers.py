@@ -1,7 +1,7 @@
 """an organization is the customer of each partner that manages one of its services
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-01
 
 Rule A1: a paid customer whose subscription a partner manages is in that partner's customer
@@ -21,7 +21,7 @@ from alembic import op
 import trialhub.store.types
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
