@@ -275,3 +275,34 @@ def test_a_failing_handler_changes_nothing_and_waits_with_growing_delays(
         trial = uow.trials.get(trial_id)
         assert trial is not None
         assert trial.expired_at == expired_at  # stamped with the deadline, not the retry
+
+
+def test_later_deadlines_wait_behind_a_failing_one(
+    world: World, clock: MovableClock, monkeypatch: pytest.MonkeyPatch
+) -> None:  # rule T10: in order, even when a handler fails for weeks
+    ctx = world.ctx
+    trial_id = start(world, duration_days=30)
+    real = lifecycle._HANDLERS[lifecycle.DeadlineKind.END]
+
+    def broken(*args: Any) -> str:
+        raise RuntimeError("a bug in the end handler")
+
+    monkeypatch.setitem(lifecycle._HANDLERS, lifecycle.DeadlineKind.END, broken)
+    clock.advance(timedelta(days=75))  # past the end, the grace period and number release
+    for _ in range(12):  # the failing row comes back with its backoff; nothing overtakes it
+        report = lifecycle.tick(ctx)
+        assert {k for _, k, _ in report.outcomes} <= {"notice_before_end", "notice_on_end"}
+        clock.advance(timedelta(hours=6))
+    s = state(ctx, trial_id)
+    assert s["status"] == "active"
+    assert ("grace_end", False, None) in s["due"]  # still waiting, not closed as obsolete
+    monkeypatch.setitem(lifecycle._HANDLERS, lifecycle.DeadlineKind.END, real)
+    clock.advance(timedelta(hours=6))
+    lifecycle.tick(ctx)
+    s = state(ctx, trial_id)
+    assert s["status"] == "lapsed"  # expired, then lapsed, in order
+    assert [o for k, _, o in s["due"] if k in ("end", "user_notice", "grace_end")] == [
+        "expired",
+        "notified",
+        "lapsed",
+    ]

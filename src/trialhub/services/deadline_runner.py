@@ -5,9 +5,9 @@ A batch claims its rows with one conditional UPDATE and applies them in one tran
 so a crash loses nothing and repeats nothing. When a handler raises, the batch is rolled
 back and done again with a savepoint per row, so that only the failing deadline is set
 aside; it waits for its next attempt with the outbox's backoff instead of going again on
-every pass. A deadline whose effect schedules another one that is already due (an earlier
-instant than the rest of the batch) ends the batch there, so the new one runs next, in
-its place in time.
+every pass, and the trial's later deadlines wait behind it. A deadline whose effect
+schedules another one that is already due (an earlier instant than the rest of the batch)
+ends the batch there, so the new one runs next, in its place in time.
 """
 
 from __future__ import annotations
@@ -88,9 +88,17 @@ def _run_batch(
         rows = uow.due.claim_batch(ids, now)
         schedule = _BatchSchedule(ctx, uow, rows)
         made_due = False
+        held: set[str] = set()  # trials whose earlier deadline just failed
         for i, row in enumerate(rows):
+            if row.trial_id in held:
+                # its later deadlines wait behind it (rule T10: in order): unclaimed, and
+                # the next passes do not select them while the failed one is pending
+                row.done_at = row.outcome = None
+                continue
             outcome = _apply_one(ctx, uow, handlers, row, now, done, careful=careful)
-            if outcome is not None:
+            if outcome is None:
+                held.add(row.trial_id)
+            else:
                 row.outcome = outcome
                 done.outcomes.append((row.trial_id, row.kind, outcome))
                 if outcome == "obsolete":
@@ -104,7 +112,8 @@ def _run_batch(
                 break
         uow.commit()
     report.add(done)
-    return made_due or len(ids) == limit
+    # after an applied row, rows that waited behind a failed one may be free: look again
+    return made_due or len(ids) == limit or done.processed > done.failed
 
 
 def _apply_one(

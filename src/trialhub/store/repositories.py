@@ -616,14 +616,28 @@ class DueEventRepository(_Repo):
 
     def due_ids(self, now: datetime, limit: int) -> list[int]:
         """Ids of due rows, oldest first; PostgreSQL skips rows another worker holds. A row
-        that failed waits for its next attempt."""
+        that failed waits for its next attempt, and the trial's later rows wait behind it:
+        each checks the state the earlier one leaves, so run first they would close as
+        obsolete and the trial would never, say, lapse (rule T10: in order)."""
         d = orm.due_events
+        earlier = orm.due_events.alias("earlier")
+        failing_before = (
+            select(earlier.c.id)
+            .where(
+                earlier.c.trial_id == d.c.trial_id,
+                earlier.c.done_at.is_(None),
+                earlier.c.next_attempt_at.is_not(None),
+                earlier.c.due_at < d.c.due_at,
+            )
+            .exists()
+        )
         stmt = (
             select(d.c.id)
             .where(
                 d.c.done_at.is_(None),
                 d.c.due_at <= now,
                 or_(d.c.next_attempt_at.is_(None), d.c.next_attempt_at <= now),
+                ~failing_before,
             )
             .order_by(d.c.due_at, d.c.id)
             .limit(limit)
