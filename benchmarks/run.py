@@ -28,11 +28,16 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from trialhub.bootstrap import make_context  # noqa: E402
 from trialhub.clock import MovableClock  # noqa: E402
-from trialhub.services import accounts, customers, lifecycle, trials  # noqa: E402
-from trialhub.services.context import Context  # noqa: E402
+from trialhub.services import accounts  # noqa: E402
+from trialhub.services.accounts.schemas import CreateAdmin, CreatePartner  # noqa: E402
+from trialhub.services.customers import listing as customers  # noqa: E402
 from trialhub.services.demo import SYSTEM_OPERATOR  # noqa: E402
-from trialhub.services.schemas import CreateAdmin, CreatePartner, StartTrial  # noqa: E402
+from trialhub.services.kernel.context import Context  # noqa: E402
+from trialhub.services.lifecycle import registry as lifecycle  # noqa: E402
+from trialhub.services.trials import start as trials  # noqa: E402
+from trialhub.services.trials.schemas import StartTrial  # noqa: E402
 from trialhub.store import orm  # noqa: E402
 from trialhub.store.db import Database, upgrade  # noqa: E402
 
@@ -139,7 +144,7 @@ def timed(fn: Callable[[], object], repeat: int = 15) -> float:
 def measure(url: str, n: int) -> dict[str, float]:
     upgrade(url)
     clock = MovableClock(START)
-    ctx = Context(db=Database.open(url), clock=clock)
+    ctx = make_context(db=Database.open(url), clock=clock)
     actor, _ = seed(ctx, n)
     out: dict[str, float] = {}
     out["list first page"] = timed(lambda: customers.list_customers(ctx, actor, limit=50))  # type: ignore[arg-type]

@@ -22,11 +22,13 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from trialhub.api.app import create_app
+from trialhub.bootstrap import make_context
 from trialhub.clock import MovableClock
 from trialhub.services import accounts
-from trialhub.services.context import Actor, Context
+from trialhub.services.accounts.schemas import CreateAdmin, CreatePartner, IssueToken
 from trialhub.services.demo import SYSTEM_OPERATOR
-from trialhub.services.schemas import CreateAdmin, CreatePartner, IssueToken
+from trialhub.services.kernel.actor import Actor
+from trialhub.services.kernel.context import Context
 from trialhub.store.db import Database, upgrade
 from trialhub.store.orm import metadata
 
@@ -127,7 +129,7 @@ def clock() -> MovableClock:
 def _context(url: str, clock: MovableClock) -> Iterator[Context]:
     db = Database.open(url)
     try:
-        ctx = Context(db=db, clock=clock)
+        ctx = make_context(db=db, clock=clock)
         # the loopback receivers of the tests are webhook endpoints (development setting)
         ctx.webhook_allow_loopback = True
         yield ctx

@@ -1,16 +1,41 @@
-"""Builds a running Context from settings: database, clock, delivery adapters and hooks."""
+"""The composition root: builds a running Context from settings (database, clock, delivery
+adapters) and wires the features' transaction hooks into it."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from limits.storage import RedisStorage, Storage
 
 from trialhub.clock import Clock, SystemClock
 from trialhub.notify.setup import build_email_adapters, build_webhook_sender
-from trialhub.services.context import Context
+from trialhub.services.customers.sort_keys import refresh_customer_keys
 from trialhub.services.demo import has_demo_world
-from trialhub.services.sandbox import SandboxClock, enable, is_sandbox
+from trialhub.services.kernel.context import Context, Hooks
+from trialhub.services.lifecycle.sandbox import SandboxClock, enable, is_sandbox
+from trialhub.services.messaging.fanout import fan_out
+from trialhub.services.trials.schedule import schedule_hook
 from trialhub.settings import Settings
 from trialhub.store.db import Database, upgrade
+
+
+def wire(ctx: Context) -> Context:
+    """Puts the features' transaction hooks into the context: every commit rewrites the
+    deadlines of the trials it touched (rule T10) and the customer list's sort keys, and
+    offers its audit events to webhook subscribers (rule E1)."""
+    ctx.hooks = Hooks(
+        before_commit=(
+            schedule_hook(ctx.policy, ctx.catalog, ctx.clock.now),
+            refresh_customer_keys,
+        ),
+        after_audit=(fan_out,),
+    )
+    return ctx
+
+
+def make_context(db: Database, **fields: Any) -> Context:
+    """A wired context on an open database; `fields` are the Context's other fields."""
+    return wire(Context(db=db, **fields))
 
 
 def build_context(
@@ -34,15 +59,13 @@ def build_context(
     in_sandbox = is_sandbox(db) if sandbox is None else sandbox
     clock: Clock = SandboxClock(db) if in_sandbox else SystemClock()
     public = public_url or settings.public_url or f"http://127.0.0.1:{settings.port}"
-    ctx = Context(
-        db=db,
+    ctx = make_context(
+        db,
         clock=clock,
         sandbox=in_sandbox,
         public_url=public,
         rate_storage=build_rate_storage(settings),
     )
-    ctx.webhook_sender = build_webhook_sender(settings, ctx.policy.webhook_timeout_seconds)
-    ctx.webhook_allow_loopback = settings.webhook_allow_loopback
     is_demo = has_demo_world(ctx) if demo is None else demo
     ctx.local_mailbox = local_mailbox_served(settings, demo=is_demo, sandbox=in_sandbox)
     ctx.renderer, ctx.mailer = build_email_adapters(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import IN_CI, LiveServer, start_live_server
-from trialhub.services.context import Context
+from trialhub.services.kernel.context import Context
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [

@@ -6,8 +6,8 @@ import re
 
 from tests.conftest import LiveServer, World, make_world
 from tests.integration.test_after_start import links, make_org
-from trialhub.services import trials
-from trialhub.services.schemas import NewCustomer, StartTrial
+from trialhub.services.trials import start as trials
+from trialhub.services.trials.schemas import NewCustomer, StartTrial
 from trialhub.store.repositories import Scope
 
 

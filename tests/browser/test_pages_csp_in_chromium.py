@@ -9,8 +9,9 @@ from typing import Any
 from tests.conftest import LiveServer, make_world, new_customer_body
 from trialhub.notify.mailbox import MailboxMailer
 from trialhub.notify.render import JinjaRenderer
-from trialhub.services import delivery, trials
-from trialhub.services.schemas import StartTrial
+from trialhub.services.messaging import delivery
+from trialhub.services.trials import start as trials
+from trialhub.services.trials.schemas import StartTrial
 
 
 def _watch(page: Any, base: str) -> tuple[list[str], list[str]]:

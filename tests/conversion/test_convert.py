@@ -13,10 +13,11 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import Login, World, make_admin, make_world, new_customer_body
 from trialhub.clock import MovableClock
-from trialhub.services import accounts, lifecycle
-from trialhub.services.context import Context
+from trialhub.services import accounts
+from trialhub.services.accounts.schemas import CreateAdmin, CreatePartner, IssueToken
 from trialhub.services.demo import SYSTEM_OPERATOR
-from trialhub.services.schemas import CreateAdmin, CreatePartner, IssueToken
+from trialhub.services.kernel.context import Context
+from trialhub.services.lifecycle import registry as lifecycle
 from trialhub.store.repositories import Scope
 
 DAY = timedelta(days=1)

@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from tests.conftest import World, make_world, new_customer_body
 from tests.devices.test_shipments import dispatch_body, order_body
 from trialhub.clock import MovableClock
-from trialhub.services import lifecycle
-from trialhub.services.context import Context
+from trialhub.services.kernel.context import Context
+from trialhub.services.lifecycle import registry as lifecycle
 from trialhub.store.repositories import Scope
 
 DAY = timedelta(days=1)

@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import Login, World, make_admin, make_world, new_customer_body
 from trialhub.clock import MovableClock
-from trialhub.services import lifecycle
-from trialhub.services.context import Context
+from trialhub.services.kernel.context import Context
+from trialhub.services.lifecycle import registry as lifecycle
 from trialhub.store.repositories import Scope
 
 SECOND = timedelta(seconds=1)

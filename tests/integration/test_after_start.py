@@ -16,11 +16,16 @@ from trialhub.clock import MovableClock
 from trialhub.domain.states import TrialStatus
 from trialhub.notify.mailbox import MailboxMailer
 from trialhub.notify.render import JinjaRenderer
-from trialhub.services import delivery, mailbox
-from trialhub.services import organizations as orgs
-from trialhub.services.context import Context
+from trialhub.services.customers import organizations as orgs
+from trialhub.services.customers.schemas import (
+    AddOrgAdmin,
+    AddOrgUser,
+    AddSubscription,
+    CreateOrganization,
+)
 from trialhub.services.demo import SYSTEM_OPERATOR
-from trialhub.services.schemas import AddOrgAdmin, AddOrgUser, AddSubscription, CreateOrganization
+from trialhub.services.kernel.context import Context
+from trialhub.services.messaging import delivery, mailbox
 from trialhub.store.repositories import Scope
 
 

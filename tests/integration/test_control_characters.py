@@ -13,7 +13,8 @@ from pydantic import ValidationError
 from sqlalchemy import create_engine, text
 
 from tests.conftest import World, new_customer_body
-from trialhub.services.schemas import AddOrgUser, ExtendTrial
+from trialhub.services.customers.schemas import AddOrgUser
+from trialhub.services.trials.schemas import ExtendTrial
 
 # NUL, CR, LF, TAB, ESC (terminal escapes), DEL, NEL, a right-to-left override, an isolate,
 # the line and paragraph separators, and a lone surrogate (valid JSON, not valid UTF-8)

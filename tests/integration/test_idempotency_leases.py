@@ -10,9 +10,10 @@ from sqlalchemy import func, select
 from tests.conftest import World, new_customer_body
 from trialhub.clock import MovableClock
 from trialhub.domain.errors import Conflict, ValidationFailed
-from trialhub.services import idempotency, trials
-from trialhub.services.idempotency import Claim, StoredResponse
-from trialhub.services.schemas import StartTrial
+from trialhub.services.kernel import idempotency
+from trialhub.services.kernel.idempotency import Claim, StoredResponse
+from trialhub.services.trials import start as trials
+from trialhub.services.trials.schemas import StartTrial
 from trialhub.store import orm
 
 KEY, HASH = "start-1", "a" * 64

@@ -9,8 +9,8 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from tests.conftest import World, make_world
-from trialhub.services import outbox
 from trialhub.services.demo import SYSTEM_OPERATOR
+from trialhub.services.messaging import outbox
 
 
 def _paid_customer(client: TestClient, world: World, partner_id: str) -> str:

@@ -16,7 +16,7 @@ from tests.integration.test_after_start import links, make_org, request_consent
 from trialhub.api.app import create_app
 from trialhub.notify.mailbox import MailboxMailer
 from trialhub.notify.render import JinjaRenderer
-from trialhub.services import delivery
+from trialhub.services.messaging import delivery
 
 DIRECTIVES = {
     "default-src": "'self'",

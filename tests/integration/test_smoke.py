@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import World, new_customer_body
 from trialhub.api.app import create_app
-from trialhub.services.context import Context
+from trialhub.services.kernel.context import Context
 
 
 def test_start_trial_then_list_customer(client: TestClient, world: World) -> None:

@@ -11,10 +11,17 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import World, make_admin, make_world, new_customer_body
 from trialhub.domain.errors import ValidationFailed
-from trialhub.services import conversion, customers, devices
-from trialhub.services import organizations as orgs
+from trialhub.services import customers
+from trialhub.services.conversion import orders as conversion
+from trialhub.services.customers import organizations as orgs
+from trialhub.services.customers.schemas import (
+    AddOrgAdmin,
+    AddOrgUser,
+    AddSubscription,
+    CreateOrganization,
+)
 from trialhub.services.demo import SYSTEM_OPERATOR
-from trialhub.services.schemas import AddOrgAdmin, AddOrgUser, AddSubscription, CreateOrganization
+from trialhub.services.devices import extensions as devices
 
 ROLES = ("sales_full_admin", "sales_admin", "partner_full_admin", "partner_admin", "read_only")
 

@@ -18,11 +18,11 @@ from sqlalchemy import func, select
 from tests.conftest import IN_CI, World
 from tests.integration.test_after_start import links, make_org, request_consent
 from trialhub.api.app import create_app
-from trialhub.bootstrap import build_rate_storage
+from trialhub.bootstrap import build_rate_storage, make_context
 from trialhub.clock import MovableClock
 from trialhub.domain.policy import DEFAULT_POLICY, FailureLimit
-from trialhub.services.context import Context
-from trialhub.services.throttle import address_key
+from trialhub.services.kernel.context import Context
+from trialhub.services.kernel.throttle import address_key
 from trialhub.settings import Settings
 from trialhub.store import orm
 from trialhub.store.db import Database
@@ -197,7 +197,7 @@ def test_processes_on_one_database_share_the_count(
 ) -> None:  # two servers (contexts and apps) on one PostgreSQL database
     dbs = [Database.open(pg_url), Database.open(pg_url)]
     try:
-        apps = [create_app(Context(db=db, clock=clock)) for db in dbs]
+        apps = [create_app(make_context(db=db, clock=clock)) for db in dbs]
         with (
             TestClient(apps[0], client=ATTACKER) as one,
             TestClient(apps[1], client=ATTACKER) as two,
@@ -252,7 +252,7 @@ def test_the_redis_store_is_shared(
         dbs.append(Database.open(f"sqlite:///{path}"))
     try:
         apps = [
-            create_app(Context(db=db, clock=clock, rate_storage=store))
+            create_app(make_context(db=db, clock=clock, rate_storage=store))
             for db, store in zip(dbs, stores, strict=True)
         ]
         with (
@@ -281,7 +281,7 @@ def test_an_unreachable_store_does_not_take_sign_in_down(
 ) -> None:
     ctx = sqlite_world.ctx
     down = RedisStorage("redis://127.0.0.1:1/0", wrap_exceptions=True, socket_connect_timeout=0.2)
-    app = create_app(Context(db=ctx.db, clock=ctx.clock, rate_storage=down))
+    app = create_app(make_context(db=ctx.db, clock=ctx.clock, rate_storage=down))
     with TestClient(app, client=ATTACKER) as client:
         assert client.get("/v1/me", headers=BAD).status_code == 401
         assert client.get("/v1/me", headers=sqlite_world.sales_full.headers).status_code == 200

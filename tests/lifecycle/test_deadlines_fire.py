@@ -13,17 +13,15 @@ from tests.conftest import World, new_customer_body
 from trialhub.clock import MovableClock
 from trialhub.domain.errors import IrreversibleLapse
 from trialhub.domain.model import DueEvent
-from trialhub.services import lifecycle, trial_ops, trials
-from trialhub.services import organizations as orgs
-from trialhub.services.context import Context
+from trialhub.services.customers import organizations as orgs
+from trialhub.services.customers.schemas import AddOrgAdmin, AddOrgUser, CreateOrganization
 from trialhub.services.demo import SYSTEM_OPERATOR
-from trialhub.services.schemas import (
-    AddOrgAdmin,
-    AddOrgUser,
-    CreateOrganization,
-    ExtendTrial,
-    StartTrial,
-)
+from trialhub.services.kernel.context import Context
+from trialhub.services.lifecycle import registry as lifecycle
+from trialhub.services.lifecycle.runner import TickReport
+from trialhub.services.trials import operations as trial_ops
+from trialhub.services.trials import start as trials
+from trialhub.services.trials.schemas import ExtendTrial, StartTrial
 from trialhub.store.repositories import Scope
 
 SECOND = timedelta(seconds=1)
@@ -50,9 +48,7 @@ def state(ctx: Context, trial_id: str) -> dict[str, Any]:
         }
 
 
-def step_to(
-    clock: MovableClock, ctx: Context, instant: Any
-) -> tuple[lifecycle.TickReport, lifecycle.TickReport]:
+def step_to(clock: MovableClock, ctx: Context, instant: Any) -> tuple[TickReport, TickReport]:
     """Ticks one second before the instant and at it."""
     clock.set(instant - SECOND)
     before = lifecycle.tick(ctx)

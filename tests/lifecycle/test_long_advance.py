@@ -17,8 +17,9 @@ from tests.conftest import World, make_world, new_customer_body
 from trialhub.api.app import create_app
 from trialhub.bootstrap import build_context
 from trialhub.domain.model import DueEvent, Trial
-from trialhub.services import lifecycle, mailbox
-from trialhub.services.context import Context
+from trialhub.services.kernel.context import Context
+from trialhub.services.lifecycle import registry as lifecycle
+from trialhub.services.messaging import mailbox
 from trialhub.settings import Settings
 from trialhub.store import orm
 from trialhub.store.uow import UnitOfWork

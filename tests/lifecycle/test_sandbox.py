@@ -21,11 +21,13 @@ from trialhub.api.app import create_app
 from trialhub.bootstrap import build_context
 from trialhub.cli import app as cli
 from trialhub.domain.errors import Forbidden, ValidationFailed
-from trialhub.services import accounts, mailbox, sandbox
-from trialhub.services.context import Context
+from trialhub.services import accounts
+from trialhub.services.accounts.schemas import CreateAdmin, CreatePartner, IssueToken
 from trialhub.services.demo import SYSTEM_OPERATOR
-from trialhub.services.sandbox import parse_duration
-from trialhub.services.schemas import CreateAdmin, CreatePartner, IssueToken
+from trialhub.services.kernel.context import Context
+from trialhub.services.lifecycle import sandbox
+from trialhub.services.lifecycle.sandbox import parse_duration
+from trialhub.services.messaging import mailbox
 from trialhub.settings import Settings
 from trialhub.store.sandbox import load_offset
 from trialhub.worker import Worker

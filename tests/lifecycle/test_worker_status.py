@@ -17,10 +17,12 @@ from trialhub.cli import app as cli
 from trialhub.cli import common
 from trialhub.clock import MovableClock
 from trialhub.notify.render import JinjaRenderer
-from trialhub.services import delivery, lifecycle, trials
-from trialhub.services.context import Context
-from trialhub.services.ports import DeliveryError, Email
-from trialhub.services.schemas import StartTrial
+from trialhub.services.kernel.context import Context
+from trialhub.services.kernel.ports import DeliveryError, Email
+from trialhub.services.lifecycle import registry as lifecycle
+from trialhub.services.messaging import delivery
+from trialhub.services.trials import start as trials
+from trialhub.services.trials.schemas import StartTrial
 from trialhub.store.repositories import Scope
 
 

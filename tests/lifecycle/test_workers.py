@@ -19,22 +19,27 @@ from sqlalchemy import event, text
 
 from tests.conftest import START, make_world, new_customer_body
 from tests.devices.test_shipments import dispatch_body, order_body
+from trialhub.bootstrap import make_context
 from trialhub.clock import MovableClock
-from trialhub.services import delivery, devices, lifecycle, trials
-from trialhub.services.context import Context
-from trialhub.services.schemas import DispatchShipment, OrderShipment, StartTrial
+from trialhub.services import devices, lifecycle
+from trialhub.services.devices.schemas import DispatchShipment, OrderShipment
+from trialhub.services.kernel.context import Context
+from trialhub.services.messaging import delivery
+from trialhub.services.trials import start as trials
+from trialhub.services.trials.schemas import StartTrial
 from trialhub.store.db import Database
 
 CRASHER = """
 import os, sys
 from datetime import datetime
 from trialhub.clock import MovableClock
-from trialhub.services import lifecycle
-from trialhub.services.context import Context
+from trialhub.services.lifecycle import registry as lifecycle
+from trialhub.bootstrap import make_context
+from trialhub.services.kernel.context import Context
 from trialhub.store.db import Database
 
 clock = MovableClock(datetime.fromisoformat(sys.argv[2]))
-ctx = Context(db=Database.open(sys.argv[1]), clock=clock)
+ctx = make_context(db=Database.open(sys.argv[1]), clock=clock)
 real = lifecycle._HANDLERS[lifecycle.DeadlineKind.END]
 
 def die(*args):
@@ -70,7 +75,7 @@ def _applied(ctx: Context) -> Counter[tuple[str, str]]:
 def test_a_killed_worker_loses_and_repeats_nothing(
     sqlite_url: str, clock: MovableClock, tmp_path: Path
 ) -> None:
-    ctx = Context(db=Database.open(sqlite_url), clock=clock)
+    ctx = make_context(db=Database.open(sqlite_url), clock=clock)
     (trial_id,) = _start_many(ctx, 1)
     clock.advance(timedelta(days=30))
     script = tmp_path / "crash.py"
@@ -90,10 +95,10 @@ def test_a_killed_worker_loses_and_repeats_nothing(
 @pytest.mark.postgres
 def test_racing_workers_on_postgresql_apply_each_deadline_once(pg_url: str) -> None:
     clock = MovableClock(START)
-    setup = Context(db=Database.open(pg_url), clock=clock)
+    setup = make_context(db=Database.open(pg_url), clock=clock)
     ids = _start_many(setup, 30)
     clock.advance(timedelta(days=61))  # notices, end, user notice, grace end: 5 rows each
-    contexts = [Context(db=Database.open(pg_url), clock=clock) for _ in range(4)]
+    contexts = [make_context(db=Database.open(pg_url), clock=clock) for _ in range(4)]
     barrier = threading.Barrier(len(contexts))
     reports: list[lifecycle.TickReport] = []
     errors: list[BaseException] = []
@@ -150,7 +155,7 @@ def _statements_per_tick(ctx: Context) -> int:
 
 def _cost_with(url: str, idle: int) -> int:
     clock = MovableClock(START)
-    ctx = Context(db=Database.open(url), clock=clock)
+    ctx = make_context(db=Database.open(url), clock=clock)
     _start_many(ctx, idle, days=90)  # nothing due for weeks
     _start_many(ctx, 3, days=30)
     clock.advance(timedelta(days=23))  # only the 3 short trials have a due notice
@@ -203,7 +208,7 @@ def _ship_many(ctx: Context, n: int, *, due_in_days: int) -> None:
 
 def _device_cost_with(url: str, idle: int) -> int:
     clock = MovableClock(START)
-    ctx = Context(db=Database.open(url), clock=clock)
+    ctx = make_context(db=Database.open(url), clock=clock)
     ctx.policy = replace(ctx.policy, max_active_device_trials_per_partner=1000)
     _ship_many(ctx, idle, due_in_days=60)  # devices out, nothing due for weeks
     _ship_many(ctx, 3, due_in_days=10)
@@ -235,12 +240,13 @@ from datetime import datetime
 from trialhub.clock import MovableClock
 from trialhub.notify.render import JinjaRenderer
 from trialhub.notify.smtp import SmtpMailer
-from trialhub.services import delivery
-from trialhub.services.context import Context
+from trialhub.services.messaging import delivery
+from trialhub.bootstrap import make_context
+from trialhub.services.kernel.context import Context
 from trialhub.store.db import Database
 
 clock = MovableClock(datetime.fromisoformat(sys.argv[2]))
-ctx = Context(db=Database.open(sys.argv[1]), clock=clock)
+ctx = make_context(db=Database.open(sys.argv[1]), clock=clock)
 ctx.renderer = JinjaRenderer("http://127.0.0.1:8000", "https://buy.example/{org_id}")
 ctx.mailer = SmtpMailer("127.0.0.1", int(sys.argv[3]), sender="t@t.example", timeout=60)
 delivery.deliver(ctx)
@@ -308,7 +314,7 @@ def test_an_email_the_server_accepted_is_recorded_before_the_connection_ends(
     """The sent mark does not wait for QUIT: a sender killed while the server takes its time
     to say goodbye has already recorded the email, which therefore never goes twice."""
     port, inbox = slow_smtp
-    ctx = Context(db=Database.open(sqlite_url), clock=clock)
+    ctx = make_context(db=Database.open(sqlite_url), clock=clock)
     _start_many(ctx, 1)  # one welcome email
     inbox.hold_quit = True
     sender = _sender(tmp_path, sqlite_url, clock.now(), port)
@@ -333,7 +339,7 @@ def test_killed_senders_repeat_at_most_the_message_in_hand(
     is at most the one message in hand per kill, and a repeat has the same Message-ID."""
     port, inbox = slow_smtp
     inbox.data_delay = 0.02
-    ctx = Context(db=Database.open(sqlite_url), clock=clock)
+    ctx = make_context(db=Database.open(sqlite_url), clock=clock)
     _start_many(ctx, 30)
     kills = 0
     rng = random.Random(8)

@@ -13,9 +13,10 @@ from sqlalchemy import MetaData, select
 from tests.conftest import World
 from tests.integration.test_after_start import links, make_org, request_consent
 from trialhub.clock import MovableClock
-from trialhub.services import consent, mailbox, outbox
-from trialhub.services.delivery import NOT_SENT_LINK
 from trialhub.services.demo import SYSTEM_OPERATOR
+from trialhub.services.messaging import mailbox, outbox
+from trialhub.services.messaging.delivery import NOT_SENT_LINK
+from trialhub.services.trials import requests as consent
 from trialhub.store.repositories import Scope
 
 

@@ -20,9 +20,10 @@ from trialhub.clock import MovableClock
 from trialhub.notify.mailbox import MailboxMailer
 from trialhub.notify.render import TEMPLATES, JinjaRenderer
 from trialhub.notify.smtp import SmtpMailer
-from trialhub.services import delivery, mailbox, trials
-from trialhub.services.ports import DeliveryError, Email
-from trialhub.services.schemas import StartTrial
+from trialhub.services.kernel.ports import DeliveryError, Email
+from trialhub.services.messaging import delivery, mailbox
+from trialhub.services.trials import start as trials
+from trialhub.services.trials.schemas import StartTrial
 from trialhub.store.repositories import Scope
 
 RENDERER = JinjaRenderer("http://127.0.0.1:8000", "https://buy.example/?org={org_id}")

@@ -13,9 +13,10 @@ from trialhub.api.app import create_app
 from trialhub.bootstrap import build_context, describe_email
 from trialhub.notify.mailbox import MailboxMailer
 from trialhub.notify.smtp import SmtpMailer
-from trialhub.services import delivery, outbox, trials
 from trialhub.services.demo import SYSTEM_OPERATOR
-from trialhub.services.schemas import StartTrial
+from trialhub.services.messaging import delivery, outbox
+from trialhub.services.trials import start as trials
+from trialhub.services.trials.schemas import StartTrial
 from trialhub.settings import Settings
 
 

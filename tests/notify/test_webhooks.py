@@ -18,8 +18,8 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from tests.conftest import World, free_port, make_world, new_customer_body
 from trialhub.clock import MovableClock
 from trialhub.notify.webhooks import HttpWebhookSender
-from trialhub.services import delivery
-from trialhub.services.ports import WebhookRequest
+from trialhub.services.kernel.ports import WebhookRequest
+from trialhub.services.messaging import delivery
 from trialhub.store.repositories import Scope
 
 

@@ -22,9 +22,10 @@ import pytest
 from sqlalchemy import Engine, text
 
 from tests.conftest import Login, free_port, make_world, new_customer_body
+from trialhub.bootstrap import make_context
 from trialhub.domain.policy import DEFAULT_POLICY
-from trialhub.services.context import Context
-from trialhub.services.sandbox import SandboxClock, enable
+from trialhub.services.kernel.context import Context
+from trialhub.services.lifecycle.sandbox import SandboxClock, enable
 from trialhub.store.db import Database
 
 pytestmark = pytest.mark.postgres
@@ -154,7 +155,7 @@ def sandbox(pg_url: str) -> Iterator[Context]:
     db = Database.open(pg_url)
     enable(db)
     try:
-        yield Context(db=db, clock=SandboxClock(db, refresh=0), sandbox=True)
+        yield make_context(db=db, clock=SandboxClock(db, refresh=0), sandbox=True)
     finally:
         db.dispose()
 

@@ -22,10 +22,10 @@ from trialhub.clock import MovableClock
 from trialhub.domain.events import DomainEvent
 from trialhub.notify.render import JinjaRenderer
 from trialhub.notify.webhooks import HttpWebhookSender
-from trialhub.services.outbox import queue_email
-from trialhub.services.ports import Email
-from trialhub.services.webhook_delivery import deliver_webhooks
-from trialhub.services.webhooks import CreateWebhook, create_endpoint
+from trialhub.services.kernel.ports import Email
+from trialhub.services.messaging.outbox import queue_email
+from trialhub.services.messaging.webhook_lane import deliver_webhooks
+from trialhub.services.messaging.webhooks import CreateWebhook, create_endpoint
 from trialhub.store.repositories import Scope
 from trialhub.worker import Worker
 

@@ -20,9 +20,9 @@ from trialhub.clock import MovableClock
 from trialhub.domain.events import DomainEvent
 from trialhub.domain.model import WebhookEndpoint, new_id
 from trialhub.notify.webhooks import NO_RESPONSE, REFUSED, HttpWebhookSender
-from trialhub.services import delivery
-from trialhub.services.ports import WebhookRequest
-from trialhub.services.webhooks import CreateWebhook, create_endpoint, new_secret
+from trialhub.services.kernel.ports import WebhookRequest
+from trialhub.services.messaging import delivery
+from trialhub.services.messaging.webhooks import CreateWebhook, create_endpoint, new_secret
 from trialhub.store.repositories import Scope
 
 

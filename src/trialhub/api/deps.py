@@ -15,9 +15,10 @@ from pydantic import BaseModel
 
 from trialhub.api.problems import problem_body
 from trialhub.domain.errors import Conflict, TrialhubError, Unauthenticated
-from trialhub.services import idempotency
-from trialhub.services.accounts import authenticate_token
-from trialhub.services.context import Actor, Context
+from trialhub.services.accounts.tokens import authenticate_token
+from trialhub.services.kernel import idempotency
+from trialhub.services.kernel.actor import Actor
+from trialhub.services.kernel.context import Context
 
 _bearer = HTTPBearer(auto_error=False, description="An API token: `Authorization: Bearer th_…`")
 

@@ -8,16 +8,16 @@ import typer
 from rich.table import Table
 
 from trialhub.cli.common import DatabaseOpt, acting, console, open_context
-from trialhub.services import accounts, demo, mailbox, organizations, outbox
-from trialhub.services.schemas import (
+from trialhub.services import accounts, demo
+from trialhub.services.accounts.schemas import CreateAdmin, CreatePartner, IssueToken
+from trialhub.services.customers import organizations
+from trialhub.services.customers.schemas import (
     AddOrgAdmin,
     AddOrgUser,
     AddSubscription,
-    CreateAdmin,
     CreateOrganization,
-    CreatePartner,
-    IssueToken,
 )
+from trialhub.services.messaging import mailbox, outbox
 
 partner_app = typer.Typer(
     help="Partner organizations (the trials team's work).", no_args_is_help=True

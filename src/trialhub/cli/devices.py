@@ -20,7 +20,7 @@ from trialhub.cli.common import (
     open_context,
 )
 from trialhub.services import devices
-from trialhub.services.schemas import (
+from trialhub.services.devices.schemas import (
     DecideDeviceExtension,
     DeviceExtensionView,
     DeviceOrderLine,

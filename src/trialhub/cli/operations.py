@@ -9,14 +9,14 @@ from rich.table import Table
 
 from trialhub.cli.common import AsOpt, DatabaseOpt, acting, console, open_context
 from trialhub.cli.trials import parse_services, print_trial, trial_app
-from trialhub.services import consent, customers, trial_ops
-from trialhub.services.schemas import (
+from trialhub.services import consent, customers, trials
+from trialhub.services.consent.schemas import ConsentDecision
+from trialhub.services.customers.schemas import SetUpUser
+from trialhub.services.trials.schemas import (
     ChangeServices,
-    ConsentDecision,
     ExtendTrial,
     MeetingsSiteInput,
     ProvisionTrial,
-    SetUpUser,
 )
 
 TrialArg = Annotated[str, typer.Argument(help="The trial id (trl_…)")]
@@ -30,7 +30,7 @@ consent_app = typer.Typer(
 def provision(trial_id: TrialArg, as_: AsOpt, database_url: DatabaseOpt = None) -> None:
     """Complete provisioning: awaiting provisioning -> active (rules K4, T1)."""
     with open_context(database_url) as ctx:
-        print_trial(trial_ops.provision_trial(ctx, acting(ctx, as_), trial_id, ProvisionTrial()))
+        print_trial(trials.provision_trial(ctx, acting(ctx, as_), trial_id, ProvisionTrial()))
 
 
 @trial_app.command("services")
@@ -54,7 +54,7 @@ def services(
             if site or time_zone
             else None,
         )
-        print_trial(trial_ops.change_services(ctx, acting(ctx, as_), trial_id, cmd))
+        print_trial(trials.change_services(ctx, acting(ctx, as_), trial_id, cmd))
 
 
 @trial_app.command("extend")
@@ -66,7 +66,7 @@ def extend(
 ) -> None:
     """Add 30 days to the later of the end date and today (rule T3)."""
     with open_context(database_url) as ctx:
-        t = trial_ops.extend_trial(ctx, acting(ctx, as_), trial_id, ExtendTrial(reason=reason))
+        t = trials.extend_trial(ctx, acting(ctx, as_), trial_id, ExtendTrial(reason=reason))
         print_trial(t)
 
 
@@ -74,14 +74,14 @@ def extend(
 def resend(trial_id: TrialArg, as_: AsOpt, database_url: DatabaseOpt = None) -> None:
     """Send the consent email again; the 10-day window does not restart (rule K5)."""
     with open_context(database_url) as ctx:
-        print_trial(consent.resend(ctx, acting(ctx, as_), trial_id))
+        print_trial(trials.resend(ctx, acting(ctx, as_), trial_id))
 
 
 @trial_app.command("cancel")
 def cancel(trial_id: TrialArg, as_: AsOpt, database_url: DatabaseOpt = None) -> None:
     """Cancel a request pending consent; the customer leaves your list (rule K5)."""
     with open_context(database_url) as ctx:
-        print_trial(consent.cancel(ctx, acting(ctx, as_), trial_id))
+        print_trial(trials.cancel(ctx, acting(ctx, as_), trial_id))
 
 
 @trial_app.command("delete")
@@ -95,14 +95,14 @@ def delete(
     if not yes:
         yes = typer.confirm("Delete this trial? It ends at once and cannot be undone.")
     with open_context(database_url) as ctx:
-        print_trial(trial_ops.delete_trial(ctx, acting(ctx, as_), trial_id, confirm=yes))
+        print_trial(trials.delete_trial(ctx, acting(ctx, as_), trial_id, confirm=yes))
 
 
 @trial_app.command("timeline")
 def timeline(trial_id: TrialArg, as_: AsOpt, database_url: DatabaseOpt = None) -> None:
     """What happened to the trial, and every deadline still ahead."""
     with open_context(database_url) as ctx:
-        view = trial_ops.timeline(ctx, acting(ctx, as_), trial_id)
+        view = trials.timeline(ctx, acting(ctx, as_), trial_id)
     past = Table(title=f"Trial {view.trial_id}: {view.status_label}")
     for column in ("When (UTC)", "What", "Who"):
         past.add_column(column)
@@ -160,7 +160,7 @@ def customer_add_user(
 ) -> None:
     """Set up a user on the customer's behalf (needs full-admin access, rule K3)."""
     with open_context(database_url) as ctx:
-        org = trial_ops.set_up_user(
+        org = customers.set_up_user(
             ctx, acting(ctx, as_), customer_id, SetUpUser(email=email, name=name)
         )
         console.print(f"{email} is now a user of {org.name}.", highlight=False)

@@ -18,7 +18,12 @@ from trialhub.cli.common import (
 )
 from trialhub.cli.trials import trial_app
 from trialhub.services import conversion
-from trialhub.services.schemas import ConvertTrial, DecideConversion, OrderLineInput, OrderView
+from trialhub.services.conversion.schemas import (
+    ConvertTrial,
+    DecideConversion,
+    OrderLineInput,
+    OrderView,
+)
 
 order_app = typer.Typer(
     help="Paid orders and tier-2 conversion requests (rules V1-V5).", no_args_is_help=True

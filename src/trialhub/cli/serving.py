@@ -18,8 +18,9 @@ from trialhub.cli.common import (
     open_context,
     redact,
 )
-from trialhub.services import demo, sandbox
-from trialhub.services.context import Context
+from trialhub.services import demo
+from trialhub.services.kernel.context import Context
+from trialhub.services.lifecycle import sandbox
 from trialhub.settings import Settings
 from trialhub.store.db import upgrade
 from trialhub.worker import Worker

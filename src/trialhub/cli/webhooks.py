@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from trialhub.cli.common import AsOpt, DatabaseOpt, acting, console, open_context
-from trialhub.services import webhooks
+from trialhub.services.messaging import webhooks
 
 webhook_app = typer.Typer(help="Your partner's webhook subscriptions.", no_args_is_help=True)
 EndpointArg = Annotated[str, typer.Argument(help="The webhook id (whk_…)")]

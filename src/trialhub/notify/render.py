@@ -8,7 +8,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from trialhub.catalog import get_catalog
-from trialhub.services.ports import RenderedEmail
+from trialhub.services.kernel.ports import RenderedEmail
 
 TEMPLATES = (
     "consent_request",

@@ -8,7 +8,7 @@ from trialhub.notify.mailbox import MailboxMailer
 from trialhub.notify.render import JinjaRenderer
 from trialhub.notify.smtp import SmtpMailer
 from trialhub.notify.webhooks import HttpWebhookSender
-from trialhub.services.ports import Mailer
+from trialhub.services.kernel.ports import Mailer
 from trialhub.settings import Settings
 from trialhub.store.db import Database
 

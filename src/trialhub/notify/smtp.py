@@ -8,7 +8,7 @@ import threading
 from email.message import EmailMessage
 from email.utils import formatdate
 
-from trialhub.services.ports import DeliveryError, Email
+from trialhub.services.kernel.ports import DeliveryError, Email
 
 
 def build_message(email: Email, sender: str) -> EmailMessage:

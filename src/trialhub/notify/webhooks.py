@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 import httpx
 from standardwebhooks.webhooks import Webhook
 
-from trialhub.services.destinations import IPAddress, address_refused, literal_address
-from trialhub.services.ports import WebhookRequest, WebhookResult
+from trialhub.services.kernel.ports import WebhookRequest, WebhookResult
+from trialhub.services.messaging.destinations import IPAddress, address_refused, literal_address
 
 log = logging.getLogger("trialhub.webhooks")
 

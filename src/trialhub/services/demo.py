@@ -6,22 +6,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from trialhub.domain.roles import Role
-from trialhub.services import accounts, organizations
-from trialhub.services.context import Actor, Context
-from trialhub.services.schemas import (
+from trialhub.services import accounts
+from trialhub.services.accounts.schemas import CreateAdmin, CreatePartner, IssueToken
+from trialhub.services.customers import organizations
+from trialhub.services.customers.schemas import (
     AddOrgAdmin,
     AddOrgUser,
     AddSubscription,
-    CreateAdmin,
     CreateOrganization,
-    CreatePartner,
-    IssueToken,
 )
+from trialhub.services.kernel.actor import Actor
+from trialhub.services.kernel.context import Context
 from trialhub.store.repositories import Scope
 
 DEMO_PASSWORD = "trialhub-demo"
+
+
 OPERATOR_EMAIL = "trials-team@trialhub.example"
+
+
 SALES_EMAIL = "sales@demo-partner.example"
+
 
 SYSTEM_OPERATOR = Actor(
     admin_id="system",

@@ -21,8 +21,8 @@ from trialhub.domain.errors import (
     RateLimited,
     TrialhubError,
 )
-from trialhub.services import consent
-from trialhub.services.schemas import ConsentDecision
+from trialhub.services.consent import decisions as consent
+from trialhub.services.consent.schemas import ConsentDecision
 from trialhub.web.pages import templates
 
 router = APIRouter(include_in_schema=False)

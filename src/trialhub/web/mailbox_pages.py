@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
 from trialhub.api.params import RowId
-from trialhub.services import mailbox
+from trialhub.services.messaging import mailbox
 from trialhub.web.pages import templates
 
 

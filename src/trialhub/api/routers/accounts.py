@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 
 from trialhub.api.deps import IdempotentDep
 from trialhub.services import accounts
-from trialhub.services.schemas import (
+from trialhub.services.accounts.schemas import (
     AdminView,
     CreateAdmin,
     CreatePartner,

@@ -10,7 +10,12 @@ from fastapi.responses import JSONResponse
 from trialhub.api.deps import ContextDep, CurrentActor, IdempotentDep
 from trialhub.api.params import AfterId, Days, PageSize
 from trialhub.services import customers
-from trialhub.services.schemas import AssignCustomer, CustomerDetail, CustomerPage, EventPage
+from trialhub.services.customers.schemas import (
+    AssignCustomer,
+    CustomerDetail,
+    CustomerPage,
+    EventPage,
+)
 
 router = APIRouter(prefix="/v1", tags=["customers"])
 

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from trialhub.api.deps import ContextDep, CurrentActor, IdempotentDep
 from trialhub.api.params import Cursor, PageSize
 from trialhub.services import devices
-from trialhub.services.schemas import (
+from trialhub.services.devices.schemas import (
     DecideDeviceExtension,
     DeviceExtensionPage,
     DeviceExtensionView,

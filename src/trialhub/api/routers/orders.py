@@ -10,7 +10,12 @@ from fastapi.responses import JSONResponse
 from trialhub.api.deps import ContextDep, CurrentActor, IdempotentDep
 from trialhub.api.params import Cursor, PageSize
 from trialhub.services import conversion
-from trialhub.services.schemas import ConvertTrial, DecideConversion, OrderPage, OrderView
+from trialhub.services.conversion.schemas import (
+    ConvertTrial,
+    DecideConversion,
+    OrderPage,
+    OrderView,
+)
 
 router = APIRouter(prefix="/v1", tags=["orders"])
 

@@ -6,8 +6,8 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from trialhub.api.deps import ContextDep, CurrentActor, IdempotentDep
-from trialhub.services import organizations as orgs
-from trialhub.services.schemas import (
+from trialhub.services.customers import organizations as orgs
+from trialhub.services.customers.schemas import (
     AddOrgAdmin,
     AddOrgUser,
     AddSubscription,

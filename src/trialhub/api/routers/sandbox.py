@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from trialhub.api.deps import ContextDep, CurrentActor
-from trialhub.services import sandbox
+from trialhub.services.lifecycle import sandbox
 
 router = APIRouter(prefix="/v1/sandbox", tags=["sandbox"])
 

@@ -9,13 +9,13 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from trialhub.api.deps import ContextDep, CurrentActor, IdempotentDep
-from trialhub.services import consent, trial_ops
-from trialhub.services.schemas import (
+from trialhub.services import customers, trials
+from trialhub.services.customers.schemas import OrganizationView, SetUpUser
+from trialhub.services.trials import requests as consent
+from trialhub.services.trials.schemas import (
     ChangeServices,
     ExtendTrial,
-    OrganizationView,
     ProvisionTrial,
-    SetUpUser,
     TimelineView,
     TrialView,
 )
@@ -28,7 +28,7 @@ def provision(trial_id: str, run: IdempotentDep, cmd: ProvisionTrial | None = No
     """Complete provisioning: awaiting_provisioning -> active (rules K4, T1)."""
     body = cmd or ProvisionTrial()
     return run.run(
-        lambda: trial_ops.provision_trial(run.ctx, run.actor, trial_id, body),
+        lambda: trials.provision_trial(run.ctx, run.actor, trial_id, body),
         body=body.model_dump(),
     )
 
@@ -37,7 +37,7 @@ def provision(trial_id: str, run: IdempotentDep, cmd: ProvisionTrial | None = No
 def change_services(trial_id: str, cmd: ChangeServices, run: IdempotentDep) -> JSONResponse:
     """Add services (subject to rule S3) or remove them; the last one stays (rule S4)."""
     return run.run(
-        lambda: trial_ops.change_services(run.ctx, run.actor, trial_id, cmd),
+        lambda: trials.change_services(run.ctx, run.actor, trial_id, cmd),
         body=cmd.model_dump(),
     )
 
@@ -47,7 +47,7 @@ def extend(trial_id: str, run: IdempotentDep, cmd: ExtendTrial | None = None) ->
     """Add 30 days to the later of the end date and today (rule T3)."""
     body = cmd or ExtendTrial()
     return run.run(
-        lambda: trial_ops.extend_trial(run.ctx, run.actor, trial_id, body),
+        lambda: trials.extend_trial(run.ctx, run.actor, trial_id, body),
         body=body.model_dump(),
     )
 
@@ -72,7 +72,7 @@ def delete(
 ) -> JSONResponse:
     """End the trial at once and release what it held (rule T9)."""
     return run.run(
-        lambda: trial_ops.delete_trial(run.ctx, run.actor, trial_id, confirm=confirm),
+        lambda: trials.delete_trial(run.ctx, run.actor, trial_id, confirm=confirm),
         body={"confirm": confirm},
     )
 
@@ -80,14 +80,14 @@ def delete(
 @router.get("/trials/{trial_id}/timeline", response_model=TimelineView)
 def get_timeline(trial_id: str, ctx: ContextDep, actor: CurrentActor) -> TimelineView:
     """What happened, and every deadline still ahead."""
-    return trial_ops.timeline(ctx, actor, trial_id)
+    return trials.timeline(ctx, actor, trial_id)
 
 
 @router.post("/customers/{customer_id}/users", status_code=201, response_model=OrganizationView)
 def set_up_user(customer_id: str, cmd: SetUpUser, run: IdempotentDep) -> JSONResponse:
     """Set up a user on the customer's behalf; needs full-admin access (rule K3)."""
     return run.run(
-        lambda: trial_ops.set_up_user(run.ctx, run.actor, customer_id, cmd),
+        lambda: customers.set_up_user(run.ctx, run.actor, customer_id, cmd),
         status_code=201,
         body=cmd.model_dump(),
     )

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from trialhub.api.deps import ContextDep, CurrentActor, IdempotentDep
-from trialhub.services import webhooks
-from trialhub.services.webhooks import CreateWebhook, DeliveryView, WebhookView
+from trialhub.services.messaging import webhooks
+from trialhub.services.messaging.webhooks import CreateWebhook, DeliveryView, WebhookView
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 

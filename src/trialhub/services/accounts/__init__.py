@@ -1,0 +1,8 @@
+"""Partners, administrators, roles and API tokens."""
+
+from __future__ import annotations
+
+from trialhub.services.accounts.admins import create_admin, create_partner
+from trialhub.services.accounts.tokens import actor_for_email, issue_token
+
+__all__ = ["actor_for_email", "create_admin", "create_partner", "issue_token"]

@@ -1,0 +1,122 @@
+"""API tokens: issued once and stored hashed, and the caller they authenticate."""
+
+from __future__ import annotations
+
+from trialhub.domain.errors import Forbidden, NotFound, Unauthenticated
+from trialhub.domain.model import Admin, ApiToken, Partner, new_id
+from trialhub.domain.roles import Action, reach
+from trialhub.services.accounts.admins import event
+from trialhub.services.accounts.schemas import (
+    IssueToken,
+    MeView,
+    TokenView,
+)
+from trialhub.services.accounts.views import admin_view, partner_view
+from trialhub.services.kernel.actor import Actor
+from trialhub.services.kernel.context import Context
+from trialhub.services.kernel.security import hash_token, new_token, verify_password
+from trialhub.services.kernel.throttle import Attempt, Secret, checking
+from trialhub.store.repositories import Scope
+
+
+def issue_token(ctx: Context, actor: Actor, admin_id: str, cmd: IssueToken) -> TokenView:
+    """A new API token; the token itself is returned once and stored only as a hash.
+
+    Rule P2: an administrator mints tokens only for itself (a token for someone else would
+    act with that person's roles, which may be wider); the trials team mints any.
+    """
+    now = ctx.now()
+    if not actor.is_operator and admin_id != actor.admin_id:
+        raise Forbidden("You can issue API tokens only for yourself.", rule="P2")
+    with ctx.uow(actor.scope) as uow:
+        admin = uow.admins.get(admin_id)
+        if admin is None:
+            raise NotFound("No such administrator.", rule="P3")
+        raw = new_token()
+        token = ApiToken(
+            id=new_id("tok"),
+            admin_id=admin.id,
+            token_hash=hash_token(raw),
+            prefix=raw[:10],
+            label=cmd.label,
+            created_at=now,
+        )
+        uow.admins.add_token(token)
+        token.record(
+            event(
+                "token.issued",
+                "api_token",
+                token.id,
+                now,
+                partner_id=admin.partner_id,
+                admin_id=admin.id,
+                label=cmd.label,
+                prefix=token.prefix,
+            )
+        )
+        uow.commit()
+        return TokenView(
+            id=token.id,
+            admin_id=admin.id,
+            label=token.label,
+            prefix=token.prefix,
+            created_at=token.created_at,
+            token=raw,
+        )
+
+
+def authenticate_token(ctx: Context, raw: str, *, address: str) -> Actor:
+    """The actor a bearer token belongs to; unknown, revoked or disabled -> Unauthenticated.
+
+    Failures count against the client's address; past the limit no token from there is
+    looked up, valid or not, or a guess that hit would still be answered (rule X1).
+    """
+    attempt = Attempt(Secret.BEARER_TOKEN, address)
+    with checking(ctx, attempt, failure=Unauthenticated), ctx.uow(Scope.system("auth")) as uow:
+        token = uow.admins.token_by_hash(hash_token(raw))
+        if token is None or token.revoked_at is not None:
+            raise Unauthenticated("The bearer token is not valid.")
+        admin = uow.session.get(Admin, token.admin_id)
+        if admin is None or admin.disabled_at is not None:
+            raise Unauthenticated("The bearer token is not valid.")
+        partner = uow.session.get(Partner, admin.partner_id) if admin.partner_id else None
+        uow.admins.touch_token(token.id, ctx.now())
+        uow.session.commit()
+        return Actor.of(admin, partner)
+
+
+def authenticate_password(ctx: Context, email: str, password: str) -> Actor:
+    """Sign-in with email and password (the portal)."""
+    with ctx.uow(Scope.system("auth")) as uow:
+        admin = uow.admins.get_by_email(email.strip().lower())
+        if admin is None or admin.password_hash is None or admin.disabled_at is not None:
+            raise Unauthenticated("Wrong email or password.")
+        if not verify_password(password, admin.password_hash):
+            raise Unauthenticated("Wrong email or password.")
+        partner = uow.session.get(Partner, admin.partner_id) if admin.partner_id else None
+        return Actor.of(admin, partner)
+
+
+def actor_for_email(ctx: Context, email: str) -> Actor:
+    """The CLI acts as a named administrator of the local database (it has the database)."""
+    with ctx.uow(Scope.system("cli")) as uow:
+        admin = uow.admins.get_by_email(email.strip().lower())
+        if admin is None:
+            raise NotFound(f"No administrator with email {email}.", field="as")
+        partner = uow.session.get(Partner, admin.partner_id) if admin.partner_id else None
+        return Actor.of(admin, partner)
+
+
+def me(ctx: Context, actor: Actor) -> MeView:
+    with ctx.uow(actor.scope) as uow:
+        admin = uow.session.get(Admin, actor.admin_id)
+        assert admin is not None
+        partner = uow.session.get(Partner, admin.partner_id) if admin.partner_id else None
+        return MeView(
+            admin=admin_view(admin),
+            partner=partner_view(partner) if partner else None,
+            roles=sorted(actor.roles),
+            can_start_trials=reach(actor.roles, Action.START_TRIAL) is not None
+            and actor.partner_certified,
+            reach={a.value: (r.value if (r := reach(actor.roles, a)) else None) for a in Action},
+        )

@@ -1,0 +1,22 @@
+"""Views of partners and administrators."""
+
+from __future__ import annotations
+
+from trialhub.domain.model import Admin, Partner
+from trialhub.services.accounts.schemas import AdminView, PartnerView
+
+
+def partner_view(p: Partner) -> PartnerView:
+    return PartnerView.model_validate(p)
+
+
+def admin_view(a: Admin) -> AdminView:
+    return AdminView(
+        id=a.id,
+        email=a.email,
+        name=a.name,
+        roles=list(a.roles),
+        partner_id=a.partner_id,
+        distributor_id=a.distributor_id,
+        created_at=a.created_at,
+    )

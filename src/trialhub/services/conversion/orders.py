@@ -1,0 +1,133 @@
+"""Conversion requests of tier-2 partners, processed or declined by their distributor (rule V1)."""
+
+from __future__ import annotations
+
+from trialhub.domain.conversion import (
+    ConversionOrder,
+    OrderStatus,
+    check_convertible,
+    lost_services,
+)
+from trialhub.domain.errors import (
+    Conflict,
+    ErrorCollector,
+    Forbidden,
+    NotFound,
+)
+from trialhub.domain.roles import Action
+from trialhub.domain.states import TrialStatus
+from trialhub.services.conversion.convert import _complete, _payload
+from trialhub.services.conversion.schemas import (
+    DecideConversion,
+    OrderPage,
+    OrderView,
+)
+from trialhub.services.conversion.views import order_view
+from trialhub.services.kernel import paging
+from trialhub.services.kernel.actor import Actor, require_partner
+from trialhub.services.kernel.context import Context
+from trialhub.services.kernel.reach import trial_in_reach
+from trialhub.services.messaging.outbox import queue_trial_email
+from trialhub.store.uow import UnitOfWork
+
+
+def decide_request(ctx: Context, actor: Actor, order_id: str, cmd: DecideConversion) -> OrderView:
+    """Rule V1: the distributor processes (converts) or declines a tier-2 partner's request.
+    The rules are checked again: the trial may have changed or lapsed since."""
+    if not actor.is_distributor:
+        raise Forbidden("Only the partner's distributor processes conversion requests.", rule="V1")
+    now = ctx.now()
+    with ctx.uow(actor.scope) as uow:
+        order = uow.orders.get(order_id)
+        if order is None or order.distributor_id != actor.distributor_id:
+            raise NotFound("No such conversion request.", rule="P3")
+        if order.status != OrderStatus.REQUESTED:
+            raise Conflict(f"This request was already {order.status}.", rule="V1")
+        trial = uow.trials.get(order.trial_id)
+        assert trial is not None
+        order.note = cmd.note
+        if cmd.approve:
+            check_convertible(TrialStatus(trial.status))  # rule V4, again
+            open_codes = [s.service for s in trial.open_services()]
+            gone = [code for code in order.service_codes if code not in open_codes]
+            if gone or lost_services(open_codes, order.service_codes) != order.lost_services:
+                raise Conflict(
+                    "The trial's services changed since the request was filed; the partner "
+                    "must file it again.",
+                    rule="V3",
+                )
+            _complete(ctx, uow, trial, order, actor, now)
+        else:
+            order.status = OrderStatus.DECLINED.value
+            order.processed_at = now
+            order.processed_by_admin_id = actor.admin_id
+            order.record_event("order.declined", now, note=cmd.note)
+            requester = (
+                uow.admins.get(order.created_by_admin_id) if order.created_by_admin_id else None
+            )
+            if requester is not None:
+                queue_trial_email(
+                    uow,
+                    order,
+                    "conversion_declined",
+                    requester.email,
+                    f"declined:{order.id}",
+                    now,
+                    {**_payload(uow, trial, order), "note": cmd.note},
+                )
+        uow.commit()
+        return order_view(ctx, order)
+
+
+def list_orders(
+    ctx: Context,
+    actor: Actor,
+    *,
+    status: str | None = None,
+    trial_id: str | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> OrderPage:
+    """A partner's orders and requests, a distributor's queue, or every order (operator),
+    oldest first, a page at a time."""
+    errors = ErrorCollector()
+    if status is not None and status not in {s.value for s in OrderStatus}:
+        errors.add("status", "status is one of requested, completed, declined.", "V1")
+    size = paging.page_size(ctx.policy, limit, errors)
+    after = paging.read_cursor(cursor, errors)
+    errors.raise_if_any()
+    _require_reader(actor)
+    with ctx.uow(actor.scope) as uow:
+        found, next_cursor = paging.walk(
+            lambda key, n: uow.orders.listed(status=status, trial_id=trial_id, limit=n, after=key),
+            lambda o: _reaches(uow, actor, o),
+            lambda o: (o.created_at, o.id),
+            size=size,
+            after=after,
+        )
+        return OrderPage(items=[order_view(ctx, o) for o in found], next_cursor=next_cursor)
+
+
+def get_order(ctx: Context, actor: Actor, order_id: str) -> OrderView:
+    _require_reader(actor)
+    with ctx.uow(actor.scope) as uow:
+        order = uow.orders.get(order_id)
+        if order is None or not _reaches(uow, actor, order):
+            raise NotFound("No such order.", rule="P3")
+        return order_view(ctx, order)
+
+
+def _require_reader(actor: Actor) -> None:
+    if actor.is_partner_admin:
+        require_partner(actor, Action.READ_CUSTOMERS)
+    elif not (actor.is_operator or actor.is_distributor):
+        raise Forbidden("Your role cannot read orders.", rule="P2")
+
+
+def _reaches(uow: UnitOfWork, actor: Actor, order: ConversionOrder) -> bool:
+    """The repositories already keep other partners' orders out (rule P3); own-reach roles
+    see only their customers' (rule P2)."""
+    if not actor.is_partner_admin:
+        return True
+    trial = uow.trials.get(order.trial_id)
+    return trial is not None and trial_in_reach(uow, actor, trial)

@@ -1,0 +1,242 @@
+"""The trials team's use cases for the world partners meet: existing organizations, their
+administrators, users and purchased services."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from trialhub.domain.errors import ErrorCollector, NotFound
+from trialhub.domain.events import DomainEvent
+from trialhub.domain.model import (
+    AccessLevel,
+    Customer,
+    CustomerState,
+    OrgAdmin,
+    Organization,
+    OrgKind,
+    OrgUser,
+    Subscription,
+    new_id,
+)
+from trialhub.domain.rules import normalize_email
+from trialhub.services.accounts.admins import event
+from trialhub.services.customers.schemas import (
+    AddOrgAdmin,
+    AddOrgUser,
+    AddSubscription,
+    CreateOrganization,
+    OrganizationView,
+)
+from trialhub.services.customers.views import organization_view
+from trialhub.services.kernel.actor import Actor, require_operator
+from trialhub.services.kernel.context import Context
+from trialhub.store.uow import UnitOfWork
+
+
+def create_organization(ctx: Context, actor: Actor, cmd: CreateOrganization) -> OrganizationView:
+    """An existing customer organization (or the free consumer organization)."""
+    require_operator(actor)
+    now = ctx.now()
+    errors = ErrorCollector()
+    country = cmd.country.strip().upper()
+    if country not in ctx.catalog.countries:
+        errors.add("country", "Unknown country; use an ISO 3166-1 alpha-2 code.", "C1")
+    if cmd.business_vertical is not None and cmd.business_vertical not in ctx.catalog.verticals:
+        errors.add("business_vertical", "Unknown business vertical.", "C1")
+    errors.raise_if_any()
+    with ctx.uow(actor.scope) as uow:
+        if cmd.kind == "free" and uow.organizations.free_organization() is not None:
+            errors.add("kind", "There is already a free consumer organization.")
+            errors.raise_if_any()
+        org = Organization(
+            id=new_id("org"),
+            name=" ".join(cmd.name.split()),
+            kind=cmd.kind,
+            country=country,
+            region=ctx.catalog.countries[country].region,  # rule C2
+            business_vertical=cmd.business_vertical,
+            created_at=now,
+        )
+        uow.organizations.add(org)
+        org.record(
+            event(
+                "organization.created",
+                "organization",
+                org.id,
+                now,
+                name=org.name,
+                region=org.region,
+                kind=org.kind,
+            )
+        )
+        uow.commit()
+        return organization_view(ctx.catalog, org, uow)
+
+
+def _load(uow: UnitOfWork, org_id: str) -> Organization:
+    org = uow.organizations.get(org_id)
+    if org is None:
+        raise NotFound("No such organization.")
+    return org
+
+
+def _email(raw: str) -> str:
+    errors = ErrorCollector()
+    try:
+        return normalize_email(raw)
+    except ValueError as error:
+        errors.add("email", str(error))
+        errors.raise_if_any()
+        raise
+
+
+def add_org_admin(ctx: Context, actor: Actor, org_id: str, cmd: AddOrgAdmin) -> OrganizationView:
+    """An administrator of an organization; full ones can consent to trials (rule K2)."""
+    require_operator(actor)
+    now = ctx.now()
+    email = _email(cmd.email)
+    with ctx.uow(actor.scope) as uow:
+        org = _load(uow, org_id)
+        _ensure_email_free(uow, email, org_id, allow_own_user=True)
+        admin = OrgAdmin(
+            id=new_id("oad"),
+            org_id=org.id,
+            email=email,
+            name=cmd.name,
+            full=cmd.full,
+            created_at=now,
+        )
+        org.admins.append(admin)
+        org.record(
+            event(
+                "organization.admin_added", "organization", org.id, now, email=email, full=cmd.full
+            )
+        )
+        uow.commit()
+        return organization_view(ctx.catalog, org, uow)
+
+
+def add_org_user(ctx: Context, actor: Actor, org_id: str, cmd: AddOrgUser) -> OrganizationView:
+    require_operator(actor)
+    now = ctx.now()
+    email = _email(cmd.email)
+    with ctx.uow(actor.scope) as uow:
+        org = _load(uow, org_id)
+        _ensure_email_free(uow, email, org_id, allow_own_admin=True)
+        user = OrgUser(id=new_id("usr"), org_id=org.id, email=email, name=cmd.name, created_at=now)
+        org.users.append(user)
+        org.record(event("organization.user_added", "organization", org.id, now, email=email))
+        uow.commit()
+        return organization_view(ctx.catalog, org, uow)
+
+
+def add_subscription(
+    ctx: Context, actor: Actor, org_id: str, cmd: AddSubscription
+) -> OrganizationView:
+    """A purchased service and its managing partner, whose customer the organization then is
+    (rules S3, A1)."""
+    require_operator(actor)
+    now = ctx.now()
+    errors = ErrorCollector()
+    if cmd.service not in ctx.catalog.services:
+        errors.add("service", "Unknown service.", "S1")
+    with ctx.uow(actor.scope) as uow:
+        org = _load(uow, org_id)
+        if cmd.partner_id is not None and uow.partners.get(cmd.partner_id) is None:
+            errors.add("partner_id", "No such partner.")
+        if cmd.service in org.purchased_services():
+            errors.add("service", "The organization already has that service.")
+        errors.raise_if_any()
+        sub = Subscription(
+            id=new_id("sub"),
+            org_id=org.id,
+            service=cmd.service,
+            quantity=cmd.quantity,
+            partner_id=cmd.partner_id,
+            started_at=now,
+        )
+        org.subscriptions.append(sub)
+        org.record(
+            event(
+                "organization.subscription_added",
+                "organization",
+                org.id,
+                now,
+                service=cmd.service,
+                partner_id=cmd.partner_id,
+            )
+        )
+        if cmd.partner_id is not None:
+            join_managing_partner(uow, cmd.partner_id, org, now)
+        uow.commit()
+        return organization_view(ctx.catalog, org, uow)
+
+
+def join_managing_partner(
+    uow: UnitOfWork, partner_id: str, org: Organization, at: datetime
+) -> Customer | None:
+    """Rule A1: an organization with a service a partner manages is in that partner's
+    customer list, so adding a trial to it needs no consent. It joins with full administrator
+    access, the access of a partner of record; an entry already active keeps the access its
+    administrator chose (rule K3). Another partner's list is untouched (rule P3)."""
+    if org.kind != OrgKind.CUSTOMER:
+        return None  # the free consumer organization is no one's customer
+    customer = uow.customers.for_org(partner_id, org.id)
+    if customer is not None and customer.state == CustomerState.ACTIVE:
+        return customer
+    if customer is None:
+        customer = Customer(
+            id=new_id("cus"),
+            partner_id=partner_id,
+            org_id=org.id,
+            state=CustomerState.ACTIVE.value,
+            access=AccessLevel.FULL.value,
+            created_at=at,
+            organization=org,
+        )
+        uow.customers.add(customer)
+    else:  # pending consent, or removed earlier: the same entry, now for good
+        customer.state = CustomerState.ACTIVE.value
+        customer.access = AccessLevel.FULL.value
+        customer.removed_at = None
+    customer.record(
+        DomainEvent(
+            action="customer.added",
+            subject_type="customer",
+            subject_id=customer.id,
+            at=at,
+            after={
+                "state": customer.state,
+                "access": customer.access,
+                "reason": "manages_subscription",
+            },
+            partner_id=partner_id,
+            org_id=org.id,
+        )
+    )
+    return customer
+
+
+def get_organization(ctx: Context, actor: Actor, org_id: str) -> OrganizationView:
+    require_operator(actor)
+    with ctx.uow(actor.scope) as uow:
+        return organization_view(ctx.catalog, _load(uow, org_id), uow)
+
+
+def _ensure_email_free(
+    uow: UnitOfWork,
+    email: str,
+    org_id: str,
+    *,
+    allow_own_user: bool = False,
+    allow_own_admin: bool = False,
+) -> None:
+    """One person belongs to one organization; an admin may also be a user of the same one."""
+    errors = ErrorCollector()
+    admin = uow.organizations.admin_by_email(email)
+    user = uow.organizations.user_by_email(email)
+    if admin is not None and not (allow_own_admin and admin.org_id == org_id):
+        errors.add("email", "That email is already an administrator of an organization.")
+    if user is not None and not (allow_own_user and user.org_id == org_id):
+        errors.add("email", "That email already belongs to an organization.")
+    errors.raise_if_any()

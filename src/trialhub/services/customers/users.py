@@ -1,0 +1,74 @@
+"""Setting up users on the customer's behalf, with full-admin access only (rule K3)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from trialhub.domain.errors import (
+    ErrorCollector,
+    Forbidden,
+    NotFound,
+)
+from trialhub.domain.events import DomainEvent
+from trialhub.domain.model import (
+    AccessLevel,
+    OrgUser,
+    new_id,
+)
+from trialhub.domain.roles import Action
+from trialhub.domain.rules import normalize_email
+from trialhub.services.customers.schemas import OrganizationView, SetUpUser
+from trialhub.services.customers.views import organization_view
+from trialhub.services.kernel.actor import Actor, require_reach
+from trialhub.services.kernel.context import Context
+from trialhub.services.trials.creation import org_of
+
+
+def set_up_user(ctx: Context, actor: Actor, customer_id: str, cmd: SetUpUser) -> OrganizationView:
+    """Setting up users on the customer's behalf needs full-admin access (rule K3)."""
+    now = ctx.now()
+    errors = ErrorCollector()
+    try:
+        email = normalize_email(cmd.email)
+    except ValueError as error:
+        errors.add("email", str(error))
+        email = ""
+    with ctx.uow(actor.scope) as uow:
+        customer = uow.customers.get(customer_id)
+        if customer is None:
+            raise NotFound("No such customer.", rule="P3")
+        require_reach(actor, Action.EDIT_TRIAL, customer)
+        if customer.access != AccessLevel.FULL:
+            raise Forbidden(
+                "The customer gave you provisioning administrator access only: you can "
+                "provision its trial services, but not manage its users and licenses. Ask its "
+                "full administrator for full administrator access.",
+                rule="K3",
+                code="provisioning_admin_only",
+            )
+        if email and (
+            uow.organizations.user_by_email(email) or uow.organizations.admin_by_email(email)
+        ):
+            errors.add("email", "That email already belongs to an organization.")
+        errors.raise_if_any()
+        org = org_of(uow, customer.org_id)
+        org.users.append(
+            OrgUser(id=new_id("usr"), org_id=org.id, email=email, name=cmd.name, created_at=now)
+        )
+        customer.record(_user_event(customer.id, customer.partner_id, org.id, email, now))
+        uow.commit()
+        return organization_view(ctx.catalog, org, uow)
+
+
+def _user_event(
+    customer_id: str, partner_id: str, org_id: str, email: str, now: datetime
+) -> DomainEvent:
+    return DomainEvent(
+        action="customer.user_added",
+        subject_type="customer",
+        subject_id=customer_id,
+        at=now,
+        after={"email": email},
+        partner_id=partner_id,
+        org_id=org_id,
+    )

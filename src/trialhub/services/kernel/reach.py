@@ -1,0 +1,59 @@
+"""Loading what the caller may reach: a trial of its partner within its role's reach, or 404
+(rules P2, P3)."""
+
+from __future__ import annotations
+
+from trialhub.domain.errors import Forbidden, NotFound
+from trialhub.domain.model import (
+    Customer,
+    Trial,
+)
+from trialhub.domain.roles import Action
+from trialhub.services.kernel.actor import Actor, require_partner, require_reach
+from trialhub.store.uow import UnitOfWork
+
+
+def load_trial(uow: UnitOfWork, actor: Actor, trial_id: str, action: Action) -> Trial:
+    """A trial of the caller's partner, within the caller's reach, or 404 (rules P2, P3)."""
+    if actor.is_operator:
+        # the trials team sees every trial but changes none: partners own their trials
+        if action is not Action.READ_CUSTOMERS:
+            raise Forbidden("The trials team can read trials but not change them.", rule="P2")
+        trial = uow.trials.get(trial_id)
+        if trial is None:
+            raise NotFound("No such trial.", rule="P3")
+        return trial
+    require_partner(actor, action)
+    trial = uow.trials.get(trial_id)
+    if trial is None:
+        raise NotFound("No such trial.", rule="P3")
+    customer = uow.customers.get(trial.customer_id, include_removed=True)
+    if customer is None:
+        raise NotFound("No such trial.", rule="P3")
+    require_reach(actor, action, customer)
+    return trial
+
+
+def trial_in_reach(
+    uow: UnitOfWork, actor: Actor, trial: Trial, action: Action = Action.READ_CUSTOMERS
+) -> bool:
+    """Whether the caller reaches the trial's customer (rules P2, P3); the trials team
+    reaches every trial. A role that lacks the action still raises Forbidden."""
+    if actor.is_operator:
+        return True
+    customer = uow.customers.get(trial.customer_id, include_removed=True)
+    if customer is None:
+        return False
+    try:
+        require_reach(actor, action, customer)
+    except NotFound:
+        return False
+    return True
+
+
+def _customer_in_reach(uow: UnitOfWork, actor: Actor, customer_id: str, action: Action) -> Customer:
+    customer = uow.customers.get(customer_id)
+    if customer is None:
+        raise NotFound("No such customer.", field="customer_id", rule="P3")
+    require_reach(actor, action, customer)
+    return customer

@@ -1,0 +1,56 @@
+"""The lifecycle worker's use case: apply every due deadline exactly once, in order
+(rules K6, T4-T8, D7, T10).
+
+`tick` claims due rows in batches (`deadline_runner`); each row is marked done by a
+conditional UPDATE and its effect (status change, emails in the outbox, next deadlines) is
+written in the same transaction, so a crash loses nothing and repeats nothing. Effects are
+stamped with the deadline's own instant, so a worker that was down for weeks writes the
+history as it should have happened."""
+
+from __future__ import annotations
+
+from trialhub.domain.deadlines import DeadlineKind
+from trialhub.domain.model import (
+    DueEvent,
+    Trial,
+)
+from trialhub.services.consent.deadlines import _consent_expiry
+from trialhub.services.devices import reminders as devices
+from trialhub.services.kernel.context import Context
+from trialhub.services.lifecycle.runner import Handler, TickReport, run_due
+from trialhub.services.trials.deadlines import (
+    _end,
+    _grace_end,
+    _notice,
+    _number_release,
+    _user_notice,
+)
+from trialhub.store.uow import UnitOfWork
+
+
+def tick(ctx: Context, *, batch: int = 100, max_batches: int = 1000) -> TickReport:
+    """Applies every deadline due now, oldest first, in batches of `batch` rows."""
+    return run_due(ctx, _HANDLERS, batch=batch, max_batches=max_batches)
+
+
+def _device_reminder(ctx: Context, uow: UnitOfWork, trial: Trial, row: DueEvent) -> str:
+    """Rule D7: devices due back soon; reminders go out before the return date."""
+    return devices.send_reminders(ctx, uow, trial, row.due_at)
+
+
+def _device_overdue(ctx: Context, uow: UnitOfWork, trial: Trial, row: DueEvent) -> str:
+    """Rule D7: the return date passed with devices still out; the shipment is flagged."""
+    return devices.flag_overdue(ctx, uow, trial, row.due_at)
+
+
+_HANDLERS: dict[DeadlineKind, Handler] = {
+    DeadlineKind.CONSENT_EXPIRY: _consent_expiry,
+    DeadlineKind.NOTICE_BEFORE_END: _notice,
+    DeadlineKind.NOTICE_ON_END: _notice,
+    DeadlineKind.END: _end,
+    DeadlineKind.USER_NOTICE: _user_notice,
+    DeadlineKind.GRACE_END: _grace_end,
+    DeadlineKind.NUMBER_RELEASE: _number_release,
+    DeadlineKind.DEVICE_REMINDER: _device_reminder,
+    DeadlineKind.DEVICE_OVERDUE: _device_overdue,
+}

@@ -1,0 +1,186 @@
+"""Applies due deadlines through a table of handlers: each exactly once, in due order, in
+batches (rules T10, K6, T4-T8, D7).
+
+A batch claims its rows with one conditional UPDATE and applies them in one transaction,
+so a crash loses nothing and repeats nothing. When a handler raises, the batch is rolled
+back and done again with a savepoint per row, so that only the failing deadline is set
+aside; it waits for its next attempt with the outbox's backoff instead of going again on
+every pass, and the trial's later deadlines wait behind it. A deadline whose effect
+schedules another one that is already due (an earlier instant than the rest of the batch)
+ends the batch there, so the new one runs next, in its place in time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from trialhub.domain.deadlines import DeadlineKind
+from trialhub.domain.devices import DeviceShipment
+from trialhub.domain.model import DueEvent, Trial
+from trialhub.domain.policy import backoff
+from trialhub.services.kernel.context import Context
+from trialhub.services.trials.schedule import sync_trial
+from trialhub.store.repositories import Scope
+from trialhub.store.uow import UnitOfWork
+
+log = logging.getLogger("trialhub.worker")
+
+
+Handler = Callable[[Context, UnitOfWork, Trial, DueEvent], str]
+
+
+@dataclass
+class TickReport:
+    applied: int = 0
+    obsolete: int = 0
+    failed: int = 0
+    batches: int = 0  # transactions that applied something
+    outcomes: list[tuple[str, str, str]] = field(default_factory=list)  # (trial, kind, outcome)
+
+    @property
+    def processed(self) -> int:
+        return self.applied + self.obsolete + self.failed
+
+    def add(self, other: TickReport) -> None:
+        self.applied += other.applied
+        self.obsolete += other.obsolete
+        self.failed += other.failed
+        self.batches += other.batches
+        self.outcomes.extend(other.outcomes)
+
+
+class _HandlerFailed(Exception):
+    """A handler raised while the batch ran without savepoints."""
+
+
+def run_due(
+    ctx: Context, handlers: Mapping[DeadlineKind, Handler], *, batch: int, max_batches: int
+) -> TickReport:
+    """Every deadline due now, oldest first, `batch` rows per transaction."""
+    report = TickReport()
+    for _ in range(max_batches):
+        try:
+            more = _run_batch(ctx, handlers, batch, report, careful=False)
+        except _HandlerFailed:
+            more = _run_batch(ctx, handlers, batch, report, careful=True)
+        if not more:
+            break
+    return report
+
+
+def _run_batch(
+    ctx: Context,
+    handlers: Mapping[DeadlineKind, Handler],
+    limit: int,
+    report: TickReport,
+    *,
+    careful: bool,
+) -> bool:
+    """One transaction; True when more rows may be due."""
+    now = ctx.now()
+    done = TickReport(batches=1)
+    with ctx.uow(Scope.system("worker")) as uow:
+        ids = uow.due.due_ids(now, limit)
+        if not ids:
+            return False
+        rows = uow.due.claim_batch(ids, now)
+        schedule = _BatchSchedule(ctx, uow, rows)
+        made_due = False
+        held: set[str] = set()  # trials whose earlier deadline just failed
+        for i, row in enumerate(rows):
+            if row.trial_id in held:
+                # its later deadlines wait behind it (rule T10: in order): unclaimed, and
+                # the next passes do not select them while the failed one is pending
+                row.done_at = row.outcome = None
+                continue
+            outcome = _apply_one(ctx, uow, handlers, row, now, done, careful=careful)
+            if outcome is None:
+                held.add(row.trial_id)
+            else:
+                row.outcome = outcome
+                done.outcomes.append((row.trial_id, row.kind, outcome))
+                if outcome == "obsolete":
+                    done.obsolete += 1
+                else:
+                    done.applied += 1
+            if schedule.resync(row.trial_id, now):
+                made_due = True
+                for later in rows[i + 1 :]:  # not claimed after all: the next batch takes them
+                    later.done_at = later.outcome = None
+                break
+        uow.commit()
+    report.add(done)
+    # after an applied row, rows that waited behind a failed one may be free: look again
+    return made_due or len(ids) == limit or done.processed > done.failed
+
+
+def _apply_one(
+    ctx: Context,
+    uow: UnitOfWork,
+    handlers: Mapping[DeadlineKind, Handler],
+    row: DueEvent,
+    now: datetime,
+    report: TickReport,
+    *,
+    careful: bool,
+) -> str | None:
+    """The row's outcome; None when its handler failed and it was set aside."""
+    if not careful:
+        try:
+            return _apply(ctx, uow, handlers, row)
+        except Exception as error:
+            raise _HandlerFailed from error
+    uow.stash_events()
+    nested = uow.session.begin_nested()
+    try:
+        outcome = _apply(ctx, uow, handlers, row)
+        nested.commit()
+        return outcome
+    except Exception as error:  # one bad row must not stop the others
+        nested.rollback()
+        uow.discard_events()  # what the failed handler recorded never happened
+        row.done_at = row.outcome = None
+        row.attempts += 1
+        row.last_error = f"{type(error).__name__}: {error}"[:2000]
+        row.next_attempt_at = now + backoff(row.attempts, ctx.policy)
+        report.failed += 1
+        log.exception("deadline %s of trial %s failed", row.kind, row.trial_id)
+        return None
+
+
+def _apply(
+    ctx: Context, uow: UnitOfWork, handlers: Mapping[DeadlineKind, Handler], row: DueEvent
+) -> str:
+    trial = uow.trials.get(row.trial_id)
+    if trial is None:
+        return "obsolete"
+    return handlers[DeadlineKind(row.kind)](ctx, uow, trial, row)
+
+
+class _BatchSchedule:
+    """The deadlines and shipments of the batch's trials, loaded once, so that each applied
+    row can rewrite its trial's schedule at once and say whether it made one due now."""
+
+    def __init__(self, ctx: Context, uow: UnitOfWork, rows: list[DueEvent]) -> None:
+        self._ctx = ctx
+        self._uow = uow
+        ids = list(dict.fromkeys(r.trial_id for r in rows))
+        self._due: dict[str, list[DueEvent]] = uow.due.for_trials(ids)
+        self._shipments: dict[str, list[DeviceShipment]] = uow.shipments.for_trials(ids)
+
+    def resync(self, trial_id: str, now: datetime) -> bool:
+        trial = self._uow.trials.get(trial_id)
+        if trial is None:
+            return False
+        added = sync_trial(
+            self._uow,
+            trial,
+            self._ctx.policy,
+            self._ctx.catalog,
+            now,
+            existing=self._due[trial_id],
+            shipments=self._shipments[trial_id],
+        )
+        return any(r.due_at <= now for r in added)

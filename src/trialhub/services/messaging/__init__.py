@@ -1,0 +1,1 @@
+"""Emails and webhooks: the outbox, delivery lanes, subscriptions, fan-out, the local mailbox."""

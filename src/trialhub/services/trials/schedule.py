@@ -1,0 +1,99 @@
+"""Keeps the due-events table in step with every trial a transaction changed (rule T10).
+
+Runs as a unit-of-work hook, so no use case can forget it: a trial started, extended,
+cancelled, deleted or moved along by the worker, or one whose devices were shipped or
+returned, gets its future deadlines rewritten in the same transaction. Rows already done are
+history and are never rewritten."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from trialhub.catalog import Catalog
+from trialhub.domain.deadlines import trial_deadlines
+from trialhub.domain.devices import DeviceShipment
+from trialhub.domain.model import DueEvent, Trial
+from trialhub.domain.policy import Policy
+from trialhub.store.uow import UnitOfWork
+
+
+def keeps_numbers(catalog: Catalog, trial: Trial) -> bool:
+    """Rule T8: the trial holds a service whose phone numbers outlive it (Webex Calling)."""
+    return any(
+        (d := catalog.services.get(s.service)) is not None and d.keeps_numbers
+        for s in trial.open_services()
+    )
+
+
+def sync_trial(
+    uow: UnitOfWork,
+    trial: Trial,
+    policy: Policy,
+    catalog: Catalog,
+    now: datetime,
+    *,
+    existing: list[DueEvent] | None = None,
+    shipments: list[DeviceShipment] | None = None,
+) -> list[DueEvent]:
+    """Rewrites the trial's pending deadlines and returns the rows it added. A caller that
+    loaded the trial's rows (`existing`, kept up to date here) and shipments for many
+    trials at once passes them in."""
+    deadlines = trial_deadlines(
+        trial,
+        policy,
+        keeps_numbers=keeps_numbers(catalog, trial),
+        shipments=uow.shipments.for_trial(trial.id) if shipments is None else shipments,
+    )
+    wanted = {(d.kind.value, d.at) for d in deadlines}
+    rows = uow.due.for_trial(trial.id) if existing is None else existing
+    have = {(e.kind, e.due_at) for e in rows}
+    for row in list(rows):
+        if row.done_at is None and (row.kind, row.due_at) not in wanted:
+            uow.due.delete(row)  # the trial changed: this deadline no longer exists
+            rows.remove(row)
+    # in the deadlines' own order, so that rows due at the same instant run in rule order
+    # (the worker takes them by due_at, then id)
+    added = []
+    for d in deadlines:
+        if (d.kind.value, d.at) not in have:
+            row = DueEvent(
+                id=None, trial_id=trial.id, kind=d.kind.value, due_at=d.at, created_at=now
+            )
+            uow.due.add(row)
+            added.append(row)
+    rows.extend(added)
+    return added
+
+
+def schedule_hook(
+    policy: Policy, catalog: Catalog, clock_now: Callable[[], datetime]
+) -> Callable[[UnitOfWork], None]:
+    """The before-commit hook for one context."""
+
+    def hook(uow: UnitOfWork) -> None:
+        touched = uow.touched()
+        changed = {o.id: o for o in touched if isinstance(o, Trial)}
+        shipped = {o.trial_id for o in touched if isinstance(o, DeviceShipment)}
+        if not changed and not shipped:
+            return
+        now = clock_now()
+        uow.session.flush()  # new trials must exist before their due rows
+        for trial_id in sorted(shipped - set(changed)):
+            trial = uow.trials.get(trial_id)
+            if trial is not None:
+                changed[trial_id] = trial
+        ids = list(changed)
+        due, shipments = uow.due.for_trials(ids), uow.shipments.for_trials(ids)
+        for trial_id in ids:
+            sync_trial(
+                uow,
+                changed[trial_id],
+                policy,
+                catalog,
+                now,
+                existing=due[trial_id],
+                shipments=shipments[trial_id],
+            )
+
+    return hook
