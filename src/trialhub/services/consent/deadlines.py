@@ -10,16 +10,16 @@ from trialhub.domain.states import TrialStatus
 from trialhub.services.consent.requests import end_request
 from trialhub.services.kernel.context import Context
 from trialhub.services.messaging.outbox import queue_email
-from trialhub.services.trials.deadlines import _org
 from trialhub.store.uow import UnitOfWork
 
 
 def _consent_expiry(ctx: Context, uow: UnitOfWork, trial: Trial, row: DueEvent) -> str:
-    """Rule K6: not accepted within 10 days -> cancelled, customer off the list."""
+    """Rule K6: not accepted within the consent window -> cancelled, off the list."""
     if trial.status != TrialStatus.PENDING_CONSENT or trial.consent_deadline != row.due_at:
         return "obsolete"
     end_request(uow, trial, row.due_at, reason="consent expired")
-    org = _org(uow, trial)
+    org = uow.organizations.get(trial.org_id)
+    assert org is not None
     creator = uow.admins.get(trial.created_by_admin_id) if trial.created_by_admin_id else None
     if creator is not None:
         queue_email(
