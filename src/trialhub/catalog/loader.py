@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import zoneinfo
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -102,6 +103,27 @@ class Catalog:
 
     def region_of(self, country: str) -> Region:
         return self.regions[self.countries[country].region]
+
+    # the service-type questions, answered here once for any set of service codes
+
+    def keeps_numbers(self, codes: Iterable[str]) -> bool:
+        """Rules T8, T9: one of the services keeps its phone numbers a while (Webex Calling)."""
+        return any(d.keeps_numbers for d in self._defined(codes))
+
+    def has_device_service(self, codes: Iterable[str]) -> bool:
+        """Rules T3, D5, D6: one of the services has device licenses, extended on request."""
+        return any(d.license_kind == "device" for d in self._defined(codes))
+
+    def has_user_service(self, codes: Iterable[str]) -> bool:
+        """Rule S1: one of the services shares the trial's user-license count."""
+        return any(d.license_kind == "user" for d in self._defined(codes))
+
+    def has_site_service(self, codes: Iterable[str]) -> bool:
+        """Rule S2: one of the services has an edition that holds a site (Meetings)."""
+        return any(e.requires_site for d in self._defined(codes) for e in d.editions)
+
+    def _defined(self, codes: Iterable[str]) -> list[ServiceDef]:
+        return [d for c in codes if (d := self.services.get(c)) is not None]
 
 
 def _read(name: str) -> dict[str, Any]:

@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import ClassVar
 
 from trialhub.domain.errors import Forbidden, InvalidTransition, IrreversibleLapse, ValidationFailed
-from trialhub.domain.events import DomainEvent, EventSource
+from trialhub.domain.events import EventSource
 from trialhub.domain.states import TrialStatus
 
 
@@ -29,6 +30,8 @@ class OrderStatus(StrEnum):
 @dataclass(eq=False)
 class ConversionOrder(EventSource):
     """The paid order a trial becomes (rules V1-V5)."""
+
+    SUBJECT_TYPE: ClassVar[str] = "order"
 
     id: str
     trial_id: str
@@ -50,20 +53,6 @@ class ConversionOrder(EventSource):
     @property
     def service_codes(self) -> list[str]:
         return [str(line["service"]) for line in self.services]
-
-    def record_event(self, action: str, at: datetime, **after: object) -> None:
-        self.record(
-            DomainEvent(
-                action=action,
-                subject_type="order",
-                subject_id=self.id,
-                at=at,
-                after=dict(after) or None,
-                partner_id=self.partner_id,
-                org_id=self.org_id,
-                trial_id=self.trial_id,
-            )
-        )
 
 
 def conversion_path(tier: int, *, is_distributor: bool = False) -> ConversionPath:

@@ -1,7 +1,9 @@
 """Every deadline still ahead of a trial, from its state, its device shipments and the policy
 (rules K6, T4-T8, D7).
 
-One pure function serves the timeline view now and the due-events table of the worker.
+One pure function serves the timeline view now and the schedule of the worker: a `Deadline`
+is the computed instant; written into the schedule it becomes a `DueEvent` row
+(domain/records.py), which the worker applies once.
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from trialhub.catalog import Catalog
 from trialhub.domain.devices import DeviceShipment
-from trialhub.domain.model import Trial
 from trialhub.domain.policy import Policy
-from trialhub.domain.states import TrialStatus
+from trialhub.domain.states import NUMBER_KEEPING_STATUSES, RUNNING_STATUSES, TrialStatus
+from trialhub.domain.trial import Trial
 
 
 class DeadlineKind(StrEnum):
@@ -33,7 +36,7 @@ DEADLINE_LABELS: dict[DeadlineKind, str] = {
     DeadlineKind.CONSENT_EXPIRY: "Consent request expires; the trial is cancelled (rule K6)",
     DeadlineKind.NOTICE_BEFORE_END: "Expiry notice to customer and partner admins (rule T4)",
     DeadlineKind.NOTICE_ON_END: "Expiry-day notice to customer and partner admins (rule T4)",
-    DeadlineKind.END: "Trial ends; 30-day grace period starts (rule T5)",
+    DeadlineKind.END: "Trial ends; its grace period starts (rule T5)",
     DeadlineKind.USER_NOTICE: "Users told they no longer have access (rule T6)",
     DeadlineKind.GRACE_END: "Grace period ends; users move to the free organization (rule T7)",
     DeadlineKind.NUMBER_RELEASE: "Calling phone numbers released (rules T8, T9)",
@@ -44,6 +47,8 @@ DEADLINE_LABELS: dict[DeadlineKind, str] = {
 
 @dataclass(frozen=True)
 class Deadline:
+    """An instant a trial will meet, and what happens then."""
+
     kind: DeadlineKind
     at: datetime
 
@@ -55,21 +60,21 @@ class Deadline:
 def trial_deadlines(
     trial: Trial,
     policy: Policy,
+    catalog: Catalog,
     *,
-    keeps_numbers: bool,
     shipments: Sequence[DeviceShipment] = (),
 ) -> list[Deadline]:
     """All deadlines the trial will meet from its current state, in time order.
 
-    `keeps_numbers` says whether the trial holds a service whose phone numbers outlive it
-    (Webex Calling, rule T8). Device return deadlines (rule D7) follow each shipment's EULA
+    Phone numbers outlive a trial that holds Calling (rule T8, the catalog knows which
+    services keep numbers). Device return deadlines (rule D7) follow each shipment's EULA
     due date, whatever becomes of the trial: devices come back even from a deleted trial.
     """
     status = TrialStatus(trial.status)
     out: list[Deadline] = []
     if status is TrialStatus.PENDING_CONSENT and trial.consent_deadline is not None:
         out.append(Deadline(DeadlineKind.CONSENT_EXPIRY, trial.consent_deadline))
-    if status in (TrialStatus.ACTIVE, TrialStatus.EXPIRED) and trial.ends_at is not None:
+    if status in RUNNING_STATUSES and trial.ends_at is not None:
         end = trial.ends_at
         if status is TrialStatus.ACTIVE:
             for days in policy.notice_days_before:
@@ -79,13 +84,10 @@ def trial_deadlines(
         grace_end = end + policy.grace
         out.append(Deadline(DeadlineKind.USER_NOTICE, grace_end))
         out.append(Deadline(DeadlineKind.GRACE_END, grace_end))
-        if keeps_numbers:
+        if catalog.keeps_numbers(trial.open_service_codes()):
             out.append(Deadline(DeadlineKind.NUMBER_RELEASE, grace_end + policy.number_retention))
-    if trial.numbers_release_at is not None and status in (
-        TrialStatus.LAPSED,
-        TrialStatus.DELETED,
-        TrialStatus.CONVERTED,  # Calling left out of the order (rule V3)
-    ):
+    # a conversion keeps them only when Calling was left out of the order (rule V3)
+    if trial.numbers_release_at is not None and status in NUMBER_KEEPING_STATUSES:
         out.append(Deadline(DeadlineKind.NUMBER_RELEASE, trial.numbers_release_at))
     for shipment in shipments:
         if not shipment.awaiting_return() or shipment.return_due_at is None:

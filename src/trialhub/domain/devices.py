@@ -15,7 +15,7 @@ from typing import ClassVar
 
 from trialhub.catalog import Catalog
 from trialhub.domain.errors import Conflict, ErrorCollector, ValidationFailed
-from trialhub.domain.events import DomainEvent, EventSource
+from trialhub.domain.events import EventSource
 from trialhub.domain.policy import Policy
 
 DEMO_ORDER = re.compile(r"^D\d{6,12}$")  # rule D9: "D" and digits
@@ -54,20 +54,6 @@ class _PartOfTrial(EventSource):
     trial_id: str
     partner_id: str
     org_id: str
-
-    def record_event(self, action: str, at: datetime, **after: object) -> None:
-        self.record(
-            DomainEvent(
-                action=action,
-                subject_type=self.SUBJECT_TYPE,
-                subject_id=self.id,
-                at=at,
-                after=dict(after) or None,
-                partner_id=self.partner_id,
-                org_id=self.org_id,
-                trial_id=self.trial_id,
-            )
-        )
 
 
 @dataclass(eq=False)

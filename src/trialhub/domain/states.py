@@ -1,16 +1,15 @@
-"""The trial state machine as data: one table, one transition function (architecture 2)."""
+"""The trial's statuses, its state table and the guards beside it (architecture point 2).
+
+The `Trial` aggregate (domain/trial.py) moves only through its state machine, built on this
+table; the guards say, once, which statuses allow an extension, a conversion or a change of
+services, and that a lapsed trial is final (rule T7).
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
-from trialhub.domain.errors import InvalidTransition, IrreversibleLapse
-from trialhub.domain.events import DomainEvent
-
-if TYPE_CHECKING:
-    from trialhub.domain.model import Trial
+from trialhub.domain.errors import InvalidTransition, IrreversibleLapse, TrialhubError
 
 
 class TrialStatus(StrEnum):
@@ -19,7 +18,7 @@ class TrialStatus(StrEnum):
     PENDING_CONSENT = "pending_consent"
     AWAITING_PROVISIONING = "awaiting_provisioning"
     ACTIVE = "active"
-    EXPIRED = "expired"  # in its 30-day grace period (rule T5)
+    EXPIRED = "expired"  # in its grace period (rule T5)
     LAPSED = "lapsed"  # grace ended unconverted; irreversible (rule T7)
     CONVERTED = "converted"  # rule V5
     CANCELLED = "cancelled"  # consent cancelled, declined or expired (rules K5, K6)
@@ -56,6 +55,19 @@ TERMINAL_STATUSES: frozenset[TrialStatus] = frozenset(
     {TrialStatus.LAPSED, TrialStatus.CONVERTED, TrialStatus.CANCELLED, TrialStatus.DELETED}
 )
 
+# rules T3, T5, V4: a running trial, active or in its grace period, can be extended or converted
+RUNNING_STATUSES: frozenset[TrialStatus] = frozenset({TrialStatus.ACTIVE, TrialStatus.EXPIRED})
+
+# rule S4: services change while the trial is active (or before it is provisioned)
+CHANGEABLE_STATUSES: frozenset[TrialStatus] = frozenset(
+    {TrialStatus.ACTIVE, TrialStatus.AWAITING_PROVISIONING}
+)
+
+# rules T7, T8, T9, V3: a trial that ended holding Calling keeps its numbers a while
+NUMBER_KEEPING_STATUSES: frozenset[TrialStatus] = frozenset(
+    {TrialStatus.LAPSED, TrialStatus.DELETED, TrialStatus.CONVERTED}
+)
+
 S = TrialStatus
 TRANSITIONS: dict[TrialStatus, frozenset[TrialStatus]] = {
     # rules K4, K5, K6: accepted, or cancelled / declined / expired
@@ -72,42 +84,54 @@ TRANSITIONS: dict[TrialStatus, frozenset[TrialStatus]] = {
     S.DELETED: frozenset(),
 }
 
+LAPSED_IS_FINAL = (
+    "The trial lapsed after its grace period: its users moved to the free organization and "
+    "what it held was released. This cannot be reversed."
+)
 
-def can_transition(current: TrialStatus, to: TrialStatus) -> bool:
-    return to in TRANSITIONS[current]
+
+def require_not_lapsed(status: TrialStatus) -> None:
+    """Rule T7: a lapsed trial is final; converting, extending or restoring it is refused."""
+    if status is TrialStatus.LAPSED:
+        raise IrreversibleLapse(LAPSED_IS_FINAL, rule="T7")
 
 
-def transition(trial: Trial, to: TrialStatus, now: datetime, *, reason: str | None = None) -> None:
-    """Move the trial to `to`: check the table, set the status, stamp `<to>_at`, record the event.
-
-    Leaving the open statuses also releases the services the trial held (rule S3).
-    """
-    current = TrialStatus(trial.status)
-    if not can_transition(current, to):
-        if current is TrialStatus.LAPSED:
-            raise IrreversibleLapse(
-                "The trial lapsed after its grace period; this cannot be reversed.", rule="T7"
-            )
-        raise InvalidTransition(
-            f"A trial that is {current.label.lower()} cannot become {to.label.lower()}.",
-            field="status",
-        )
-    trial.status = to.value
-    setattr(trial, f"{to.value}_at", now)
-    trial.updated_at = now
-    if to not in OPEN_STATUSES:
-        for service in trial.services:
-            service.is_open = False
-    trial.record(
-        DomainEvent(
-            action=f"trial.{to.value}",
-            subject_type="trial",
-            subject_id=trial.id,
-            at=now,
-            before={"status": current.value},
-            after={"status": to.value, **({"reason": reason} if reason else {})},
-            partner_id=trial.partner_id,
-            org_id=trial.org_id,
-            trial_id=trial.id,
-        )
+def refuse_move(current: TrialStatus, to: TrialStatus) -> TrialhubError:
+    """The error for a move the table forbids; from a lapsed trial, rule T7's."""
+    require_not_lapsed(current)
+    return InvalidTransition(
+        f"A trial that is {current.label.lower()} cannot become {to.label.lower()}.",
+        field="status",
     )
+
+
+def can_extend(status: TrialStatus) -> bool:
+    """Rules T3, T5, D6: an active trial or one in its grace period can be extended."""
+    return status in RUNNING_STATUSES
+
+
+def can_convert(status: TrialStatus) -> bool:
+    """Rule V4: while active or in grace; never after a lapse or cancellation."""
+    return status in RUNNING_STATUSES
+
+
+def require_running(status: TrialStatus, doing: str, rule: str) -> None:
+    """Rules T3, V4, D6: extending or converting needs a trial that is active or in grace;
+    `doing` is the refused verb ("extended", "converted")."""
+    require_not_lapsed(status)
+    if status not in RUNNING_STATUSES:
+        raise InvalidTransition(
+            f"Only an active trial or one in its grace period can be {doing}; this one is "
+            f"{status.label.lower()}.",
+            rule=rule,
+        )
+
+
+def require_changeable(status: TrialStatus) -> None:
+    """Rule S4: services change only while the trial is active (or awaiting provisioning)."""
+    require_not_lapsed(status)
+    if status not in CHANGEABLE_STATUSES:
+        raise InvalidTransition(
+            "Services can be changed only while the trial is active (or awaiting provisioning).",
+            rule="S4",
+        )

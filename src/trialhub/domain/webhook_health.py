@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from trialhub.domain.model import WebhookEndpoint
 from trialhub.domain.policy import Policy
+from trialhub.domain.records import WebhookEndpoint
 
 DISABLED_FAILING = "failing"
 DISABLED_DELETED = "deleted"
