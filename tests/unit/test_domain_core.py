@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from trialhub.catalog import get_catalog
 from trialhub.domain.deadlines import DeadlineKind, trial_deadlines
 from trialhub.domain.errors import InvalidTransition, IrreversibleLapse
-from trialhub.domain.model import Trial, TrialService
 from trialhub.domain.policy import DEFAULT_POLICY
 from trialhub.domain.roles import PERMISSIONS, Action, Reach, Role, reach
 from trialhub.domain.rules import (
@@ -20,9 +20,12 @@ from trialhub.domain.rules import (
     normalize_email,
     parse_site_name,
 )
-from trialhub.domain.states import OPEN_STATUSES, TRANSITIONS, TrialStatus, transition
+from trialhub.domain.states import OPEN_STATUSES, TRANSITIONS, TrialStatus
+from trialhub.domain.trial import TRIAL_STATES, Trial
+from trialhub.domain.trial_parts import TrialService
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+CATALOG = get_catalog()
 
 
 def make_trial(status: TrialStatus, **kw: object) -> Trial:
@@ -63,7 +66,7 @@ FORBIDDEN = [(a, b) for a, b in ALL_PAIRS if b not in TRANSITIONS[a]]
 @pytest.mark.parametrize(("start", "to"), ALLOWED, ids=[f"{a}->{b}" for a, b in ALLOWED])
 def test_allowed_transition_sets_status_stamp_event(start: TrialStatus, to: TrialStatus) -> None:
     trial = make_trial(start)
-    transition(trial, to, NOW + timedelta(hours=1))
+    TRIAL_STATES.move(trial, to, NOW + timedelta(hours=1))
     assert trial.status == to.value
     assert getattr(trial, f"{to.value}_at") == NOW + timedelta(hours=1)
     (event,) = trial.drain_events()
@@ -78,7 +81,7 @@ def test_forbidden_transition_changes_nothing(start: TrialStatus, to: TrialStatu
     trial = make_trial(start)
     expected = IrreversibleLapse if start is TrialStatus.LAPSED else InvalidTransition
     with pytest.raises(expected):
-        transition(trial, to, NOW)
+        TRIAL_STATES.move(trial, to, NOW)
     assert trial.status == start.value
     assert trial.drain_events() == []
 
@@ -86,7 +89,7 @@ def test_forbidden_transition_changes_nothing(start: TrialStatus, to: TrialStatu
 def test_lapsed_is_final_and_says_so() -> None:  # rule T7
     assert TRANSITIONS[TrialStatus.LAPSED] == frozenset()
     with pytest.raises(IrreversibleLapse) as info:
-        transition(make_trial(TrialStatus.LAPSED), TrialStatus.ACTIVE, NOW)
+        TRIAL_STATES.move(make_trial(TrialStatus.LAPSED), TrialStatus.ACTIVE, NOW)
     assert info.value.rule == "T7"
 
 
@@ -213,7 +216,7 @@ def test_eligibility_reasons() -> None:  # rule S3
 def test_deadlines_of_an_active_calling_trial() -> None:
     end = NOW + timedelta(days=90)
     trial = make_trial(TrialStatus.ACTIVE, starts_at=NOW, ends_at=end)
-    got = [(d.kind, d.at) for d in trial_deadlines(trial, DEFAULT_POLICY, keeps_numbers=True)]
+    got = [(d.kind, d.at) for d in trial_deadlines(trial, DEFAULT_POLICY, CATALOG)]
     assert got == [
         (DeadlineKind.NOTICE_BEFORE_END, end - timedelta(days=7)),
         (DeadlineKind.NOTICE_ON_END, end),
@@ -227,15 +230,16 @@ def test_deadlines_of_an_active_calling_trial() -> None:
 def test_deadlines_follow_the_status() -> None:
     end = NOW + timedelta(days=30)
     pending = make_trial(TrialStatus.PENDING_CONSENT, consent_deadline=NOW + timedelta(days=10))
-    assert [d.kind for d in trial_deadlines(pending, DEFAULT_POLICY, keeps_numbers=True)] == [
+    assert [d.kind for d in trial_deadlines(pending, DEFAULT_POLICY, CATALOG)] == [
         DeadlineKind.CONSENT_EXPIRY
     ]
     expired = make_trial(TrialStatus.EXPIRED, ends_at=end)
-    kinds = [d.kind for d in trial_deadlines(expired, DEFAULT_POLICY, keeps_numbers=False)]
+    expired.services[0].service = "messaging"  # no Calling: no numbers to keep (rule T8)
+    kinds = [d.kind for d in trial_deadlines(expired, DEFAULT_POLICY, CATALOG)]
     assert kinds == [DeadlineKind.USER_NOTICE, DeadlineKind.GRACE_END]
     deleted = make_trial(TrialStatus.DELETED, numbers_release_at=NOW + timedelta(days=15))
-    assert [
-        (d.kind, d.at) for d in trial_deadlines(deleted, DEFAULT_POLICY, keeps_numbers=True)
-    ] == [(DeadlineKind.NUMBER_RELEASE, NOW + timedelta(days=15))]
+    assert [(d.kind, d.at) for d in trial_deadlines(deleted, DEFAULT_POLICY, CATALOG)] == [
+        (DeadlineKind.NUMBER_RELEASE, NOW + timedelta(days=15))
+    ]
     for status in (TrialStatus.CANCELLED, TrialStatus.CONVERTED, TrialStatus.AWAITING_PROVISIONING):
-        assert trial_deadlines(make_trial(status), DEFAULT_POLICY, keeps_numbers=True) == []
+        assert trial_deadlines(make_trial(status), DEFAULT_POLICY, CATALOG) == []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from trialhub.clock import Clock
-from trialhub.domain.model import MailboxEmail
+from trialhub.domain.records import MailboxEmail
 from trialhub.services.kernel.ports import Email
 from trialhub.store.db import Database
 

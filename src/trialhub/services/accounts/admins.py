@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
+from trialhub.domain.accounts import Admin, Distributor, Partner
 from trialhub.domain.errors import ErrorCollector, Forbidden, NotFound
-from trialhub.domain.events import DomainEvent
-from trialhub.domain.model import Admin, Distributor, Partner, new_id
+from trialhub.domain.ids import new_id
 from trialhub.domain.roles import PARTNER_ROLES, Action, Role, may_grant
 from trialhub.domain.rules import normalize_email
 from trialhub.services.accounts.schemas import (
@@ -36,11 +34,7 @@ def create_partner(ctx: Context, actor: Actor, cmd: CreatePartner) -> PartnerVie
         if distributor_id is None and cmd.distributor_name:
             distributor = Distributor(id=new_id("dst"), name=cmd.distributor_name, created_at=now)
             uow.partners.add_distributor(distributor)
-            distributor.record(
-                event(
-                    "distributor.created", "distributor", distributor.id, now, name=distributor.name
-                )
-            )
+            distributor.record_event("distributor.created", now, name=distributor.name)
             distributor_id = distributor.id
         partner = Partner(
             id=new_id("ptn"),
@@ -51,17 +45,12 @@ def create_partner(ctx: Context, actor: Actor, cmd: CreatePartner) -> PartnerVie
             created_at=now,
         )
         uow.partners.add(partner)
-        partner.record(
-            event(
-                "partner.created",
-                "partner",
-                partner.id,
-                now,
-                partner_id=partner.id,
-                name=partner.name,
-                tier=partner.tier,
-                certified=partner.certified,
-            )
+        partner.record_event(
+            "partner.created",
+            now,
+            name=partner.name,
+            tier=partner.tier,
+            certified=partner.certified,
         )
         uow.commit()
         return partner_view(partner)
@@ -130,35 +119,6 @@ def create_admin(ctx: Context, actor: Actor, partner_id: str | None, cmd: Create
             created_at=now,
         )
         uow.admins.add(admin)
-        admin.record(
-            event(
-                "admin.created",
-                "admin",
-                admin.id,
-                now,
-                partner_id=partner_id,
-                email=email,
-                roles=admin.roles,
-            )
-        )
+        admin.record_event("admin.created", now, email=email, roles=admin.roles)
         uow.commit()
         return admin_view(admin)
-
-
-def event(
-    action: str,
-    subject_type: str,
-    subject_id: str,
-    at: datetime,
-    *,
-    partner_id: str | None = None,
-    **after: object,
-) -> DomainEvent:
-    return DomainEvent(
-        action=action,
-        subject_type=subject_type,
-        subject_id=subject_id,
-        at=at,
-        after=dict(after),
-        partner_id=partner_id,
-    )

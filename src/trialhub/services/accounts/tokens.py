@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from trialhub.domain.accounts import Admin, ApiToken, Partner
 from trialhub.domain.errors import Forbidden, NotFound, Unauthenticated
-from trialhub.domain.model import Admin, ApiToken, Partner, new_id
+from trialhub.domain.ids import new_id
 from trialhub.domain.roles import Action, reach
-from trialhub.services.accounts.admins import event
 from trialhub.services.accounts.schemas import (
     IssueToken,
     MeView,
@@ -42,17 +42,13 @@ def issue_token(ctx: Context, actor: Actor, admin_id: str, cmd: IssueToken) -> T
             created_at=now,
         )
         uow.admins.add_token(token)
-        token.record(
-            event(
-                "token.issued",
-                "api_token",
-                token.id,
-                now,
-                partner_id=admin.partner_id,
-                admin_id=admin.id,
-                label=cmd.label,
-                prefix=token.prefix,
-            )
+        token.record_event(
+            "token.issued",
+            now,
+            partner_id=admin.partner_id,
+            admin_id=admin.id,
+            label=cmd.label,
+            prefix=token.prefix,
         )
         uow.commit()
         return TokenView(

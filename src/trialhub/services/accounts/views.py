@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from trialhub.domain.model import Admin, Partner
+from trialhub.domain.accounts import Admin, Partner
 from trialhub.services.accounts.schemas import AdminView, PartnerView
 
 

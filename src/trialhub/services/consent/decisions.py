@@ -7,21 +7,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
+from trialhub.domain.consent import ConsentToken
 from trialhub.domain.errors import (
     ConsentUnavailable,
     Forbidden,
     NotFound,
 )
-from trialhub.domain.events import DomainEvent
-from trialhub.domain.model import (
-    AccessLevel,
-    ConsentToken,
-    CustomerState,
-    Organization,
-    Trial,
-)
-from trialhub.domain.states import TrialStatus, transition
-from trialhub.services.consent.requests import _revoke_tokens, end_request
+from trialhub.domain.organization import AccessLevel, Organization
+from trialhub.domain.policy import Policy
+from trialhub.domain.states import TrialStatus
+from trialhub.domain.trial import Trial
+from trialhub.services.consent.requests import end_request, revoke_links
 from trialhub.services.consent.schemas import ConsentDecision, ConsentView, PendingRequestView
 from trialhub.services.kernel.context import Context
 from trialhub.services.kernel.security import hash_token
@@ -36,7 +32,9 @@ def _token_scope() -> Scope:
     return Scope.system("consent")
 
 
-def _load_token(uow: UnitOfWork, raw: str, now: datetime) -> tuple[ConsentToken, Trial]:
+def _load_token(
+    uow: UnitOfWork, raw: str, now: datetime, policy: Policy
+) -> tuple[ConsentToken, Trial]:
     """The token and its trial, if the link still works (rule K2)."""
     token = uow.consent.by_hash(hash_token(raw))
     if token is None:
@@ -47,9 +45,9 @@ def _load_token(uow: UnitOfWork, raw: str, now: datetime) -> tuple[ConsentToken,
         raise ConsentUnavailable(
             "This consent link was already used.", field="token", rule="K2", code="consent_used"
         )
-    if trial.consent_deadline is not None and now >= trial.consent_deadline:
+    if trial.consent_expired(now):
         raise ConsentUnavailable(
-            "This consent request expired after 10 days.",
+            f"This consent request expired after {policy.consent_window_days} days.",
             field="token",
             rule="K6",
             code="consent_expired",
@@ -86,7 +84,7 @@ def view(ctx: Context, raw: str, *, address: str | None) -> ConsentView:
     """What the recipient sees, with every pending request of its organization (rule K7)."""
     now = ctx.now()
     with _guessing(ctx, address), ctx.uow(_token_scope()) as uow:
-        token, trial = _load_token(uow, raw, now)
+        token, trial = _load_token(uow, raw, now, ctx.policy)
         return _consent_view(ctx, uow, token, trial)
 
 
@@ -94,7 +92,7 @@ def decide(ctx: Context, raw: str, cmd: ConsentDecision, *, address: str | None)
     """A full administrator accepts (with or without full-admin access) or declines (K2-K4, K6)."""
     now = ctx.now()
     with _guessing(ctx, address), ctx.uow(_token_scope()) as uow:
-        token, trial = _load_token(uow, raw, now)
+        token, trial = _load_token(uow, raw, now, ctx.policy)
         org = uow.organizations.get(trial.org_id)
         assert org is not None
         if token.recipient_email not in {a.email for a in org.full_admins()}:
@@ -107,9 +105,9 @@ def decide(ctx: Context, raw: str, cmd: ConsentDecision, *, address: str | None)
         # the audit log names the customer administrator who decided
         uow.scope = Scope(None, f"customer:{token.recipient_email}", trial.partner_id)
         token.used_at = now
-        _revoke_tokens(uow, trial.id, now, except_id=token.id)
+        revoke_links(uow, trial.id, now, except_id=token.id)
         if cmd.decision == "decline":
-            end_request(uow, trial, now, reason="declined")
+            end_request(ctx, uow, trial, now, reason="declined")
         else:
             _accept(uow, trial, token, now, full_admin=cmd.grant_full_admin)
         _tell_partner(ctx, uow, trial, org, cmd, now)
@@ -151,23 +149,11 @@ def _accept(
     uow: UnitOfWork, trial: Trial, token: ConsentToken, now: datetime, *, full_admin: bool
 ) -> None:
     """Rule K3: the organization joins the list with the access the administrator chose."""
-    transition(trial, TrialStatus.AWAITING_PROVISIONING, now)
+    trial.accept(now)
     customer = uow.customers.get(trial.customer_id, include_removed=True)
     assert customer is not None
-    customer.state = CustomerState.ACTIVE.value
-    customer.access = (AccessLevel.FULL if full_admin else AccessLevel.PROVISIONING).value
-    customer.record(
-        DomainEvent(
-            action="customer.consented",
-            subject_type="customer",
-            subject_id=customer.id,
-            at=now,
-            after={"access": customer.access, "by": token.recipient_email},
-            partner_id=customer.partner_id,
-            org_id=customer.org_id,
-            trial_id=trial.id,
-        )
-    )
+    access = AccessLevel.FULL if full_admin else AccessLevel.PROVISIONING
+    customer.consent(access, now, by=token.recipient_email, trial_id=trial.id)
 
 
 def _consent_view(ctx: Context, uow: UnitOfWork, token: ConsentToken, trial: Trial) -> ConsentView:
@@ -180,7 +166,7 @@ def _consent_view(ctx: Context, uow: UnitOfWork, token: ConsentToken, trial: Tri
             PendingRequestView(
                 trial_id=t.id,
                 partner_name=sender.name if sender else "",
-                services=[service_name(ctx.catalog, s.service) for s in t.open_services()],
+                services=[service_name(ctx.catalog, c) for c in t.open_service_codes()],
                 expires_at=t.consent_deadline,
             )
         )
@@ -193,7 +179,7 @@ def _consent_view(ctx: Context, uow: UnitOfWork, token: ConsentToken, trial: Tri
         partner_name=partner.name if partner else "",
         recipient_email=token.recipient_email,
         recipient_is_full_admin=token.recipient_email in {a.email for a in org.full_admins()},
-        services=[service_name(ctx.catalog, s.service) for s in trial.open_services()],
+        services=[service_name(ctx.catalog, c) for c in trial.open_service_codes()],
         expires_at=trial.consent_deadline,
         decision=_decision(trial),
         pending_requests=pending,

@@ -6,20 +6,15 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from trialhub.domain.model import ConsentToken, Organization, Trial, new_id
+from trialhub.domain.consent import ConsentToken, consent_recipients
+from trialhub.domain.ids import new_id
+from trialhub.domain.organization import Organization
+from trialhub.domain.trial import Trial
 from trialhub.services.kernel.context import Context
 from trialhub.services.kernel.security import hash_token
 from trialhub.services.kernel.views import service_name
 from trialhub.services.messaging.outbox import queue_email
 from trialhub.store.uow import UnitOfWork
-
-
-def consent_recipients(org: Organization, given_email: str) -> list[str]:
-    """Rule K1: a full administrator alone, or the given person and every full administrator."""
-    full = [a.email for a in org.full_admins()]
-    if given_email in full:
-        return [given_email]
-    return [given_email, *(e for e in full if e != given_email)]
 
 
 def send_consent_request(
@@ -35,7 +30,7 @@ def send_consent_request(
     """Issues one single-use link per recipient and queues the emails (rules K1, K2)."""
     assert trial.consent_email is not None
     recipients = consent_recipients(org, trial.consent_email)
-    services = [service_name(ctx.catalog, s.service) for s in trial.open_services()]
+    services = [service_name(ctx.catalog, c) for c in trial.open_service_codes()]
     for recipient in recipients:
         raw = secrets.token_urlsafe(32)
         token = ConsentToken(

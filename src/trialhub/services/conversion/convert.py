@@ -30,7 +30,7 @@ from trialhub.domain.errors import (
 from trialhub.domain.model import Subscription, Trial, new_id
 from trialhub.domain.roles import Action
 from trialhub.domain.rules import normalize_email
-from trialhub.domain.states import TrialStatus, transition
+from trialhub.domain.states import TrialStatus
 from trialhub.services.conversion.schemas import (
     ConvertTrial,
     OrderView,
@@ -186,19 +186,7 @@ def _complete(
         uow.orders.add_subscription(subscription)
     # rule A1: the partner now manages a service of the organization, which stays its customer
     join_managing_partner(uow, trial.partner_id, org, at)
-    lost = set(order.lost_services)
-    keeps_calling_numbers = any(
-        (d := ctx.catalog.services.get(code)) is not None and d.keeps_numbers for code in lost
-    )
-    for service in trial.services:
-        if service.removed_at is None and service.service in lost:
-            service.removed_at = at
-    if trial.site is not None and trial.site.released_at is None and "meetings" in lost:
-        trial.site.released_at = at  # rule S2: the site name is free again
-    transition(trial, TrialStatus.CONVERTED, at)
-    if keeps_calling_numbers:
-        trial.numbers_release_at = at + ctx.policy.number_retention
-    trial.updated_at = at
+    trial.convert(at, ctx.policy, ctx.catalog, lost=order.lost_services)
     order.status = OrderStatus.COMPLETED.value
     order.processed_at = at
     order.processed_by_admin_id = actor.admin_id

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from trialhub.domain.errors import NotFound
-from trialhub.domain.events import DomainEvent
-from trialhub.domain.model import Customer, CustomerAssignment, new_id
 from trialhub.domain.roles import Action
 from trialhub.services.customers.detail import _customer_detail
 from trialhub.services.customers.schemas import (
@@ -30,13 +26,7 @@ def assign_customer(ctx: Context, actor: Actor, customer_id: str, admin_id: str)
             raise NotFound(
                 "No such administrator in your partner organization.", field="admin_id", rule="P3"
             )
-        if not any(a.admin_id == admin_id for a in customer.assignments):
-            customer.assignments.append(
-                CustomerAssignment(
-                    id=new_id("asg"), customer_id=customer.id, admin_id=admin_id, created_at=now
-                )
-            )
-            customer.record(_assignment_event("customer.assigned", customer, admin_id, now))
+        customer.assign(admin_id, now)
         uow.commit()
         # the answer comes from this transaction: an idempotent request holds it open until
         # the answer is recorded in it (services/idempotency.py)
@@ -52,22 +42,7 @@ def unassign_customer(
         customer = uow.customers.get(customer_id)
         if customer is None:
             raise NotFound("No such customer.", rule="P3")
-        for assignment in list(customer.assignments):
-            if assignment.admin_id == admin_id:
-                customer.assignments.remove(assignment)
-                uow.session.delete(assignment)
-                customer.record(_assignment_event("customer.unassigned", customer, admin_id, now))
+        for assignment in customer.unassign(admin_id, now):
+            uow.session.delete(assignment)
         uow.commit()
         return _customer_detail(ctx, uow, actor, customer_id)
-
-
-def _assignment_event(action: str, customer: Customer, admin_id: str, at: datetime) -> DomainEvent:
-    return DomainEvent(
-        action=action,
-        subject_type="customer",
-        subject_id=customer.id,
-        at=at,
-        after={"admin_id": admin_id},
-        partner_id=customer.partner_id,
-        org_id=customer.org_id,
-    )

@@ -81,7 +81,9 @@ def _summary(ctx: Context, row: CustomerRow, now: datetime) -> CustomerSummary:
         status=soonest.status if soonest else None,
         status_label=TrialStatus(soonest.status).label if soonest else None,
         ends_at=soonest.ends_at if soonest else None,
-        days_left=soonest.days_left(now) if soonest and soonest.status == "active" else None,
+        days_left=soonest.days_left(now)
+        if soonest and soonest.status == TrialStatus.ACTIVE
+        else None,
         services=services,
         trial_ids=[t.id for t in row.trials],
     )

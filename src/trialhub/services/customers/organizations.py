@@ -6,20 +6,16 @@ from __future__ import annotations
 from datetime import datetime
 
 from trialhub.domain.errors import ErrorCollector, NotFound
-from trialhub.domain.events import DomainEvent
-from trialhub.domain.model import (
+from trialhub.domain.ids import new_id
+from trialhub.domain.organization import (
     AccessLevel,
     Customer,
     CustomerState,
-    OrgAdmin,
     Organization,
     OrgKind,
-    OrgUser,
     Subscription,
-    new_id,
 )
 from trialhub.domain.rules import normalize_email
-from trialhub.services.accounts.admins import event
 from trialhub.services.customers.schemas import (
     AddOrgAdmin,
     AddOrgUser,
@@ -48,26 +44,17 @@ def create_organization(ctx: Context, actor: Actor, cmd: CreateOrganization) -> 
         if cmd.kind == "free" and uow.organizations.free_organization() is not None:
             errors.add("kind", "There is already a free consumer organization.")
             errors.raise_if_any()
-        org = Organization(
-            id=new_id("org"),
+        org = Organization.new(
             name=" ".join(cmd.name.split()),
-            kind=cmd.kind,
+            kind=OrgKind(cmd.kind),
             country=country,
             region=ctx.catalog.countries[country].region,  # rule C2
             business_vertical=cmd.business_vertical,
-            created_at=now,
+            at=now,
         )
         uow.organizations.add(org)
-        org.record(
-            event(
-                "organization.created",
-                "organization",
-                org.id,
-                now,
-                name=org.name,
-                region=org.region,
-                kind=org.kind,
-            )
+        org.record_event(
+            "organization.created", now, name=org.name, region=org.region, kind=org.kind
         )
         uow.commit()
         return organization_view(ctx.catalog, org, uow)
@@ -98,20 +85,8 @@ def add_org_admin(ctx: Context, actor: Actor, org_id: str, cmd: AddOrgAdmin) -> 
     with ctx.uow(actor.scope) as uow:
         org = _load(uow, org_id)
         _ensure_email_free(uow, email, org_id, allow_own_user=True)
-        admin = OrgAdmin(
-            id=new_id("oad"),
-            org_id=org.id,
-            email=email,
-            name=cmd.name,
-            full=cmd.full,
-            created_at=now,
-        )
-        org.admins.append(admin)
-        org.record(
-            event(
-                "organization.admin_added", "organization", org.id, now, email=email, full=cmd.full
-            )
-        )
+        org.add_admin(email, cmd.name, full=cmd.full, at=now)
+        org.record_event("organization.admin_added", now, email=email, full=cmd.full)
         uow.commit()
         return organization_view(ctx.catalog, org, uow)
 
@@ -123,9 +98,8 @@ def add_org_user(ctx: Context, actor: Actor, org_id: str, cmd: AddOrgUser) -> Or
     with ctx.uow(actor.scope) as uow:
         org = _load(uow, org_id)
         _ensure_email_free(uow, email, org_id, allow_own_admin=True)
-        user = OrgUser(id=new_id("usr"), org_id=org.id, email=email, name=cmd.name, created_at=now)
-        org.users.append(user)
-        org.record(event("organization.user_added", "organization", org.id, now, email=email))
+        org.add_user(email, cmd.name, now)
+        org.record_event("organization.user_added", now, email=email)
         uow.commit()
         return organization_view(ctx.catalog, org, uow)
 
@@ -156,15 +130,11 @@ def add_subscription(
             started_at=now,
         )
         org.subscriptions.append(sub)
-        org.record(
-            event(
-                "organization.subscription_added",
-                "organization",
-                org.id,
-                now,
-                service=cmd.service,
-                partner_id=cmd.partner_id,
-            )
+        org.record_event(
+            "organization.subscription_added",
+            now,
+            partner_id=cmd.partner_id,
+            service=cmd.service,
         )
         if cmd.partner_id is not None:
             join_managing_partner(uow, cmd.partner_id, org, now)
@@ -182,38 +152,18 @@ def join_managing_partner(
     if org.kind != OrgKind.CUSTOMER:
         return None  # the free consumer organization is no one's customer
     customer = uow.customers.for_org(partner_id, org.id)
-    if customer is not None and customer.state == CustomerState.ACTIVE:
-        return customer
     if customer is None:
-        customer = Customer(
-            id=new_id("cus"),
+        customer = Customer.new(
             partner_id=partner_id,
-            org_id=org.id,
-            state=CustomerState.ACTIVE.value,
-            access=AccessLevel.FULL.value,
-            created_at=at,
-            organization=org,
+            org=org,
+            state=CustomerState.ACTIVE,
+            access=AccessLevel.FULL,
+            at=at,
+            reason="manages_subscription",
         )
         uow.customers.add(customer)
     else:  # pending consent, or removed earlier: the same entry, now for good
-        customer.state = CustomerState.ACTIVE.value
-        customer.access = AccessLevel.FULL.value
-        customer.removed_at = None
-    customer.record(
-        DomainEvent(
-            action="customer.added",
-            subject_type="customer",
-            subject_id=customer.id,
-            at=at,
-            after={
-                "state": customer.state,
-                "access": customer.access,
-                "reason": "manages_subscription",
-            },
-            partner_id=partner_id,
-            org_id=org.id,
-        )
-    )
+        customer.join_as_manager(at)
     return customer
 
 

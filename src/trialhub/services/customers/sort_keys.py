@@ -3,7 +3,8 @@ trials, as a unit-of-work hook: no use case can forget it, and the list is an in
 
 from __future__ import annotations
 
-from trialhub.domain.model import NO_END, Customer, Trial
+from trialhub.domain.organization import NO_END, Customer
+from trialhub.domain.trial import Trial
 from trialhub.store.uow import UnitOfWork
 
 

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from trialhub.domain.errors import (
     ErrorCollector,
     Forbidden,
     NotFound,
 )
-from trialhub.domain.events import DomainEvent
-from trialhub.domain.model import (
-    AccessLevel,
-    OrgUser,
-    new_id,
-)
+from trialhub.domain.organization import AccessLevel
 from trialhub.domain.roles import Action
 from trialhub.domain.rules import normalize_email
 from trialhub.services.customers.schemas import OrganizationView, SetUpUser
@@ -52,23 +45,7 @@ def set_up_user(ctx: Context, actor: Actor, customer_id: str, cmd: SetUpUser) ->
             errors.add("email", "That email already belongs to an organization.")
         errors.raise_if_any()
         org = org_of(uow, customer.org_id)
-        org.users.append(
-            OrgUser(id=new_id("usr"), org_id=org.id, email=email, name=cmd.name, created_at=now)
-        )
-        customer.record(_user_event(customer.id, customer.partner_id, org.id, email, now))
+        org.add_user(email, cmd.name, now)
+        customer.record_event("customer.user_added", now, email=email)
         uow.commit()
         return organization_view(ctx.catalog, org, uow)
-
-
-def _user_event(
-    customer_id: str, partner_id: str, org_id: str, email: str, now: datetime
-) -> DomainEvent:
-    return DomainEvent(
-        action="customer.user_added",
-        subject_type="customer",
-        subject_id=customer_id,
-        at=now,
-        after={"email": email},
-        partner_id=partner_id,
-        org_id=org_id,
-    )

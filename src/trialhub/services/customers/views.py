@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from trialhub.catalog import Catalog
-from trialhub.domain.model import Organization, Partner
+from trialhub.domain.accounts import Partner
+from trialhub.domain.organization import Organization
 from trialhub.services.customers.schemas import (
     OrgAdminView,
     OrganizationView,

@@ -21,7 +21,7 @@ from trialhub.domain.errors import (
 )
 from trialhub.domain.model import Trial, new_id
 from trialhub.domain.roles import Action
-from trialhub.domain.states import TrialStatus, transition
+from trialhub.domain.states import TrialStatus
 from trialhub.services.devices.schemas import (
     DecideDeviceExtension,
     DeviceExtensionPage,
@@ -33,7 +33,6 @@ from trialhub.services.kernel.actor import Actor, require_operator, require_part
 from trialhub.services.kernel.context import Context
 from trialhub.services.kernel.reach import load_trial, trial_in_reach
 from trialhub.services.messaging.outbox import queue_trial_email
-from trialhub.services.trials.operations import has_device_services
 from trialhub.store.uow import UnitOfWork
 
 
@@ -56,7 +55,7 @@ def request_extension(
                 rule="D6",
             )
         out = [s for s in uow.shipments.for_trial(trial.id) if s.awaiting_return()]
-        if not has_device_services(ctx.catalog, trial) and not out:
+        if not ctx.catalog.has_device_service(trial.open_service_codes()) and not out:
             raise ValidationFailed(
                 "This trial has no device services and no devices out: extend it by 30 days "
                 "instead (rule T3).",
@@ -222,17 +221,16 @@ def _apply_extension(
 ) -> None:
     new_end = request.requested_end
     end = trial.ends_at
-    if has_device_services(ctx.catalog, trial) and end is not None and new_end > end:
+    has_devices = ctx.catalog.has_device_service(trial.open_service_codes())
+    if has_devices and end is not None and new_end > end:
         reason = f"device extension approved by the trials team (request {request.id})"
         trial.extend_to(
             new_end,
             now,
-            admin_id=actor.admin_id,
+            by=actor.admin_id,
             reason=reason + (f": {request.reason}" if request.reason else ""),
             rule="D6",
-        )
-        if trial.status == TrialStatus.EXPIRED:
-            transition(trial, TrialStatus.ACTIVE, now, reason="device extension approved")
+        )  # in the grace period, the trial is active again
     for shipment in uow.shipments.for_trial(trial.id):
         if not shipment.awaiting_return() or shipment.eula_due_at is None:
             continue
@@ -244,7 +242,7 @@ def device_end(ctx: Context, trial: Trial, out: list[DeviceShipment]) -> datetim
     """Where the device trial ends now: the device services' end, or the latest device due
     date of the devices still out."""
     ends = [s.eula_due_at for s in out if s.eula_due_at is not None]
-    if has_device_services(ctx.catalog, trial) and trial.ends_at is not None:
+    if ctx.catalog.has_device_service(trial.open_service_codes()) and trial.ends_at is not None:
         ends.append(trial.ends_at)
     return max(ends) if ends else None
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from trialhub.domain.accounts import Admin, Partner
 from trialhub.domain.errors import Forbidden, NotCertified, NotFound
-from trialhub.domain.model import Admin, Customer, Partner
+from trialhub.domain.organization import Customer
 from trialhub.domain.roles import PARTNER_ROLES, WRITE_ACTIONS, Action, Reach, Role, reach
 from trialhub.store.repositories import Scope
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from trialhub.domain.errors import Conflict, ValidationFailed
-from trialhub.domain.model import IdempotencyRecord
+from trialhub.domain.records import IdempotencyRecord
 from trialhub.services.kernel.actor import Actor
 from trialhub.services.kernel.context import Context
 from trialhub.store.held import HeldTransaction

@@ -4,11 +4,9 @@
 from __future__ import annotations
 
 from trialhub.domain.errors import Forbidden, NotFound
-from trialhub.domain.model import (
-    Customer,
-    Trial,
-)
+from trialhub.domain.organization import Customer
 from trialhub.domain.roles import Action
+from trialhub.domain.trial import Trial
 from trialhub.services.kernel.actor import Actor, require_partner, require_reach
 from trialhub.store.uow import UnitOfWork
 

@@ -10,21 +10,13 @@ history as it should have happened."""
 from __future__ import annotations
 
 from trialhub.domain.deadlines import DeadlineKind
-from trialhub.domain.model import (
-    DueEvent,
-    Trial,
-)
-from trialhub.services.consent.deadlines import _consent_expiry
+from trialhub.domain.records import DueEvent
+from trialhub.domain.trial import Trial
+from trialhub.services.consent import deadlines as consent
 from trialhub.services.devices import reminders as devices
 from trialhub.services.kernel.context import Context
 from trialhub.services.lifecycle.runner import Handler, TickReport, run_due
-from trialhub.services.trials.deadlines import (
-    _end,
-    _grace_end,
-    _notice,
-    _number_release,
-    _user_notice,
-)
+from trialhub.services.trials import deadlines as trials
 from trialhub.store.uow import UnitOfWork
 
 
@@ -43,14 +35,10 @@ def _device_overdue(ctx: Context, uow: UnitOfWork, trial: Trial, row: DueEvent) 
     return devices.flag_overdue(ctx, uow, trial, row.due_at)
 
 
+# each feature owns the handlers of its deadlines; the tick adds them up
 _HANDLERS: dict[DeadlineKind, Handler] = {
-    DeadlineKind.CONSENT_EXPIRY: _consent_expiry,
-    DeadlineKind.NOTICE_BEFORE_END: _notice,
-    DeadlineKind.NOTICE_ON_END: _notice,
-    DeadlineKind.END: _end,
-    DeadlineKind.USER_NOTICE: _user_notice,
-    DeadlineKind.GRACE_END: _grace_end,
-    DeadlineKind.NUMBER_RELEASE: _number_release,
+    **consent.DEADLINE_HANDLERS,
+    **trials.DEADLINE_HANDLERS,
     DeadlineKind.DEVICE_REMINDER: _device_reminder,
     DeadlineKind.DEVICE_OVERDUE: _device_overdue,
 }

@@ -18,8 +18,9 @@ from datetime import datetime
 
 from trialhub.domain.deadlines import DeadlineKind
 from trialhub.domain.devices import DeviceShipment
-from trialhub.domain.model import DueEvent, Trial
 from trialhub.domain.policy import backoff
+from trialhub.domain.records import DueEvent
+from trialhub.domain.trial import Trial
 from trialhub.services.kernel.context import Context
 from trialhub.services.trials.schedule import sync_trial
 from trialhub.store.repositories import Scope

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from trialhub.domain.model import Customer
+from trialhub.domain.organization import Customer
 from trialhub.domain.roles import Action, Reach, Role, reach
 from trialhub.store.uow import UnitOfWork
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
-from trialhub.domain.model import Channel, OutboxMessage
 from trialhub.domain.policy import backoff  # shared with the deadlines (rules E2, T10)
+from trialhub.domain.records import Channel, OutboxMessage
 from trialhub.services.kernel.context import Context
 from trialhub.services.kernel.ports import DeliveryError, Email
 from trialhub.services.messaging.links import link_for_sending

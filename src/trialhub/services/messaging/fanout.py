@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from trialhub.domain.model import AuditEvent, Channel, OutboxMessage
+from trialhub.domain.records import AuditEvent, Channel, OutboxMessage
 from trialhub.store.uow import UnitOfWork
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from trialhub.domain.model import ConsentToken, OutboxMessage, Trial
+from trialhub.domain.consent import ConsentToken
+from trialhub.domain.records import OutboxMessage
 from trialhub.domain.states import TrialStatus
+from trialhub.domain.trial import Trial
 from trialhub.services.kernel.security import hash_token
 from trialhub.store.uow import UnitOfWork
 

@@ -9,7 +9,7 @@ import re
 from datetime import datetime
 
 from trialhub.domain.errors import NotFound
-from trialhub.domain.model import MailboxEmail
+from trialhub.domain.records import MailboxEmail
 from trialhub.services.kernel.context import Context
 from trialhub.services.kernel.schemas import View
 from trialhub.store.repositories import Scope

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
-from trialhub.domain.model import Channel, OutboxMessage
+from trialhub.domain.records import Channel, OutboxMessage
 from trialhub.services.kernel.actor import Actor, require_operator
 from trialhub.services.kernel.context import Context
 from trialhub.store.uow import UnitOfWork

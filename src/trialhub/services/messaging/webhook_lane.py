@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 from trialhub.domain import webhook_health as health
-from trialhub.domain.model import Channel, WebhookDelivery
+from trialhub.domain.records import Channel, WebhookDelivery
 from trialhub.services.kernel.context import Context
 from trialhub.services.kernel.ports import WebhookRequest, WebhookResult
 from trialhub.services.messaging.delivery import LEASE, SCOPE, DeliveryReport, Snapshot, record

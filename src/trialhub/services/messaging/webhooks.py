@@ -9,19 +9,15 @@ import base64
 import re
 import secrets
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from pydantic import Field
 
 from trialhub.domain import webhook_health as health
 from trialhub.domain.errors import Conflict, ErrorCollector, NotFound
-from trialhub.domain.events import DomainEvent
-from trialhub.domain.model import (
-    Channel,
-    WebhookEndpoint,
-    new_id,
-)
+from trialhub.domain.ids import new_id
+from trialhub.domain.records import Channel, WebhookEndpoint
 from trialhub.domain.roles import Action, reach
 from trialhub.services.kernel.actor import Actor, require_partner
 from trialhub.services.kernel.context import Context
@@ -133,7 +129,7 @@ def create_endpoint(ctx: Context, actor: Actor, cmd: CreateWebhook) -> WebhookVi
             created_at=now,
         )
         uow.webhooks.add(endpoint)
-        endpoint.record(_event("webhook.created", endpoint, now, url=endpoint.url))
+        _record(endpoint, "webhook.created", now, url=endpoint.url)
         uow.commit()
         return _view(endpoint, secret=secret)
 
@@ -214,7 +210,7 @@ def delete_endpoint(ctx: Context, actor: Actor, endpoint_id: str) -> WebhookView
         if endpoint.disabled_reason != health.DISABLED_DELETED:
             endpoint.disabled_at = now
             endpoint.disabled_reason = health.DISABLED_DELETED
-            endpoint.record(_event("webhook.deleted", endpoint, now))
+            _record(endpoint, "webhook.deleted", now)
         uow.commit()
         return _view(endpoint)
 
@@ -232,7 +228,7 @@ def enable_endpoint(ctx: Context, actor: Actor, endpoint_id: str) -> WebhookView
             )
         if endpoint.disabled_at is not None:
             health.reset(endpoint)
-            endpoint.record(_event("webhook.enabled", endpoint, now))
+            _record(endpoint, "webhook.enabled", now)
         uow.commit()
         return _view(endpoint)
 
@@ -243,7 +239,7 @@ def disable_failing(uow: UnitOfWork, endpoint: WebhookEndpoint, now: datetime) -
     endpoint.disabled_at = now
     endpoint.disabled_reason = health.DISABLED_FAILING
     since = endpoint.failing_since or now
-    endpoint.record(_event("webhook.disabled", endpoint, now, failing_since=since.isoformat()))
+    _record(endpoint, "webhook.disabled", now, failing_since=since.isoformat())
     uow.outbox.give_up(
         Channel.WEBHOOK.value, endpoint.id, now, "not sent: the endpoint was disabled"
     )
@@ -276,12 +272,5 @@ def list_deliveries(
         return [DeliveryView.model_validate(d) for d in uow.webhooks.deliveries(endpoint_id, limit)]
 
 
-def _event(action: str, endpoint: WebhookEndpoint, at: datetime, **after: object) -> DomainEvent:
-    return DomainEvent(
-        action=action,
-        subject_type="webhook",
-        subject_id=endpoint.id,
-        at=at,
-        after={"event_types": list(endpoint.event_types), **after},
-        partner_id=endpoint.partner_id,
-    )
+def _record(endpoint: WebhookEndpoint, action: str, at: datetime, **after: Any) -> None:
+    endpoint.record_event(action, at, event_types=list(endpoint.event_types), **after)

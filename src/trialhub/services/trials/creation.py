@@ -1,35 +1,78 @@
 """The ways a trial comes to be: a new customer (C1-C4), an existing organization with its
-consent (C3, K1), or added to a customer already in the list (A1)."""
+consent (C3, K1), or added to a customer already in the list (A1). `classify` tells which
+one a request is, once, for both the preview and the start."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 
-from trialhub.domain.errors import Conflict, ErrorCollector, NotFound, ValidationFailed
-from trialhub.domain.events import DomainEvent
-from trialhub.domain.model import (
+from trialhub.domain.errors import ErrorCollector, NotFound, ValidationFailed
+from trialhub.domain.organization import (
     AccessLevel,
     Customer,
     CustomerState,
-    MeetingsSite,
-    OrgAdmin,
     Organization,
     OrgKind,
-    Trial,
-    TrialKind,
-    TrialService,
-    new_id,
 )
+from trialhub.domain.roles import Action
 from trialhub.domain.rules import eligibility
-from trialhub.domain.states import TrialStatus, transition
+from trialhub.domain.trial import Trial, TrialKind
 from trialhub.services.consent.links import send_consent_request
 from trialhub.services.kernel.actor import Actor
 from trialhub.services.kernel.context import Context
-from trialhub.services.messaging.outbox import queue_email
-from trialhub.services.trials.form import CustomerFields, ServiceFields
+from trialhub.services.kernel.reach import _customer_in_reach
+from trialhub.services.messaging.outbox import queue_trial_email
+from trialhub.services.trials.form import CustomerFields, ServiceFields, validate_customer
 from trialhub.services.trials.schemas import StartTrial
-from trialhub.store.repositories import EmailOwner
 from trialhub.store.uow import UnitOfWork
+
+
+@dataclass(frozen=True)
+class Start:
+    """Which of the three ways a trial request starts, with what it was found to name."""
+
+    kind: TrialKind
+    # the organization the trial is for; None for a new customer
+    org: Organization | None = None
+    # the organization's entry in the partner's list, if it has one (any state)
+    customer: Customer | None = None
+    # the new customer's details, when the request gave them
+    fields: CustomerFields | None = None
+    # rule C3: the email is a free (consumer) account, moved into the new organization
+    free_account: bool = False
+
+    @property
+    def listed(self) -> bool:
+        """The organization is an active customer of the partner already (rule C4)."""
+        return self.customer is not None and self.customer.state == CustomerState.ACTIVE
+
+
+def classify(
+    ctx: Context, uow: UnitOfWork, actor: Actor, cmd: StartTrial, errors: ErrorCollector
+) -> Start:
+    """Rules C1, C3, A1: a customer of the list by its id, else the customer's details,
+    whose administrator email may belong to an existing organization. Raises the errors
+    collected so far with the customer's own."""
+    assert actor.partner_id is not None
+    if cmd.customer_id is not None:
+        customer = _customer_in_reach(uow, actor, cmd.customer_id, Action.START_TRIAL)
+        org = org_of(uow, customer.org_id)
+        errors.raise_if_any()
+        return Start(TrialKind.ADDED, org, customer)
+    if cmd.customer is None:
+        errors.add("customer", "Give the customer's details, or a customer_id.", "C1")
+        errors.raise_if_any()
+    assert cmd.customer is not None
+    fields = validate_customer(ctx.catalog, ctx.policy, cmd.customer, errors)
+    errors.raise_if_any()
+    assert fields is not None
+    owner = uow.organizations.owner_of_email(fields.admin_email)
+    if owner is not None and owner.organization.kind == OrgKind.CUSTOMER:
+        org = owner.organization
+        link = uow.customers.for_org(actor.partner_id, org.id)
+        return Start(TrialKind.EXISTING_CUSTOMER, org, link, fields)
+    return Start(TrialKind.NEW_CUSTOMER, fields=fields, free_account=owner is not None)
 
 
 def org_of(uow: UnitOfWork, org_id: str) -> Organization:
@@ -75,30 +118,18 @@ def start_for_existing_org(
     ctx: Context,
     uow: UnitOfWork,
     actor: Actor,
-    owner: EmailOwner,
-    admin_email: str,
+    start: Start,
     form: ServiceFields,
     cmd: StartTrial,
     now: datetime,
 ) -> Trial:
     """Rules C3, C4, K1: after the partner confirmed the organization, request its consent."""
     assert actor.partner_id is not None
-    org = owner.organization
-    customer = uow.customers.for_org(actor.partner_id, org.id)
-    if customer is not None and customer.state == CustomerState.ACTIVE:
-        raise Conflict(
-            f"{org.name} is already in your customer list; add a trial to that customer instead.",
-            field="customer.admin_email",
-            rule="C4",
-            code="already_a_customer",
-        )
-    if customer is not None and customer.state == CustomerState.PENDING:
-        raise Conflict(
-            f"A trial request to {org.name} is already waiting for consent; resend or cancel it.",
-            field="customer.admin_email",
-            rule="K5",
-            code="consent_already_pending",
-        )
+    assert start.org is not None
+    assert start.fields is not None
+    org, customer = start.org, start.customer
+    if customer is not None:
+        customer.require_no_request(org.name)
     if cmd.confirm_existing_org_id != org.id:
         raise ValidationFailed(
             f"This email belongs to the existing organization {org.name} ({org.id}, "
@@ -113,42 +144,24 @@ def start_for_existing_org(
     check_site_free(uow, form, errors)
     errors.raise_if_any()
     if customer is None:
-        customer = Customer(
-            id=new_id("cus"),
+        customer = Customer.new(
             partner_id=actor.partner_id,
-            org_id=org.id,
-            state=CustomerState.PENDING.value,
-            created_by_admin_id=actor.admin_id,
-            created_at=now,
-            organization=org,
+            org=org,
+            state=CustomerState.PENDING,
+            by=actor.admin_id,
+            at=now,
         )
         uow.customers.add(customer)
-    else:  # removed earlier (declined, cancelled, expired): the same entry comes back
-        customer.state = CustomerState.PENDING.value
-        customer.access = None
-        customer.removed_at = None
-        customer.created_by_admin_id = actor.admin_id
-    customer.record(_customer_event(customer, now))
+    else:
+        customer.request_again(actor.admin_id, now)
     uow.flush()
     trial = _new_trial(
-        ctx,
-        uow,
-        actor,
-        customer,
-        org.id,
-        form,
-        cmd,
-        TrialKind.EXISTING_CUSTOMER,
-        now,
-        status=TrialStatus.PENDING_CONSENT,
+        ctx, uow, actor, customer, form, cmd, start.kind, now, start.fields.admin_email
     )
-    trial.setup = "later"
-    trial.consent_email = admin_email
-    trial.consent_deadline = now + ctx.policy.consent_window  # rule K6, enforced by the worker
     recipients = send_consent_request(
         ctx, uow, trial, org, actor.partner_name or "", now, cause=f"consent:{trial.id}:0"
     )
-    trial.event(
+    trial.record_event(
         "trial.consent_requested", now, recipients=recipients, deadline=trial.consent_deadline
     )
     return trial
@@ -158,99 +171,83 @@ def start_for_new_customer(
     ctx: Context,
     uow: UnitOfWork,
     actor: Actor,
-    fields: CustomerFields,
+    start: Start,
     form: ServiceFields,
     cmd: StartTrial,
-    owner: EmailOwner | None,
     now: datetime,
 ) -> Trial:
     """Creates the organization, its full administrator, the customer-list entry and the trial."""
     assert actor.partner_id is not None
-    org = Organization(
-        id=new_id("org"),
+    assert start.fields is not None
+    fields = start.fields
+    org = Organization.new(
         name=fields.company_name,
-        kind=OrgKind.CUSTOMER.value,
+        kind=OrgKind.CUSTOMER,
         country=fields.country,
         region=fields.region,  # rule C2
         business_vertical=fields.business_vertical,
         created_by_partner_id=actor.partner_id,
-        created_at=now,
+        at=now,
     )
     uow.organizations.add(org)
-    if owner is not None:
+    if start.free_account:
         # rule C3: a free (consumer) account moves into the new organization
         user = uow.organizations.user_by_email(fields.admin_email)
         if user is not None:
             user.org_id = org.id
-    org.admins.append(
-        OrgAdmin(
-            id=new_id("oad"),
-            org_id=org.id,
-            email=fields.admin_email,
-            name=fields.admin_email.split("@")[0],
-            full=True,
-            created_at=now,
-        )
-    )
-    org.record(_org_event(org, actor, now, moved_free_account=owner is not None))
-    customer = Customer(
-        id=new_id("cus"),
+    org.add_admin(fields.admin_email, fields.admin_email.split("@")[0], full=True, at=now)
+    org.record_event(
+        "organization.created",
+        now,
         partner_id=actor.partner_id,
         org_id=org.id,
-        state=CustomerState.ACTIVE.value,
-        access=AccessLevel.FULL.value,
-        created_by_admin_id=actor.admin_id,
-        created_at=now,
-        organization=org,
+        name=org.name,
+        country=org.country,
+        region=org.region,
+        business_vertical=org.business_vertical,
+        moved_free_account=start.free_account,
+    )
+    customer = Customer.new(
+        partner_id=actor.partner_id,
+        org=org,
+        state=CustomerState.ACTIVE,
+        access=AccessLevel.FULL,
+        by=actor.admin_id,
+        at=now,
     )
     uow.customers.add(customer)
-    customer.record(_customer_event(customer, now))
     # the mapping has no relationships between these aggregates, so the parents go first
     uow.flush()
-    return _new_trial(ctx, uow, actor, customer, org.id, form, cmd, TrialKind.NEW_CUSTOMER, now)
+    return _new_trial(ctx, uow, actor, customer, form, cmd, start.kind, now)
 
 
 def add_to_customer(
     ctx: Context,
     uow: UnitOfWork,
     actor: Actor,
-    customer: Customer,
+    start: Start,
     form: ServiceFields,
     cmd: StartTrial,
     now: datetime,
 ) -> Trial:
     """Rule A1: a trial added to a customer in the list, of services that pass rule S3."""
     assert actor.partner_id is not None
-    if customer.state != CustomerState.ACTIVE:
-        raise Conflict(
-            "This customer has not accepted your trial request yet.",
-            field="customer_id",
-            rule="K4",
-        )
+    assert start.customer is not None
+    assert start.org is not None
+    org, customer = start.org, start.customer
+    customer.require_consented()
     errors = ErrorCollector()
     if cmd.customer is not None or cmd.confirm_existing_org_id is not None:
         errors.add("customer_id", "Give either customer_id or the customer's details, not both.")
-    org = org_of(uow, customer.org_id)
     check_eligible(uow, actor.partner_id, org, form, errors)
     check_site_free(uow, form, errors)
     errors.raise_if_any()
-    trial = _new_trial(ctx, uow, actor, customer, org.id, form, cmd, TrialKind.ADDED, now)
+    trial = _new_trial(ctx, uow, actor, customer, form, cmd, start.kind, now)
     # rule A1: every customer administrator learns that the trial started
+    payload = {"organization": org.name, "partner": actor.partner_name, "services": form.codes}
     for admin in org.admins:
-        queue_email(
-            uow,
-            template="trial_started",
-            recipient=admin.email,
-            cause=f"trial_started:{trial.id}",
-            payload={
-                "organization": org.name,
-                "partner": actor.partner_name,
-                "services": form.codes,
-            },
-            now=now,
-            partner_id=trial.partner_id,
-            org_id=org.id,
-            trial_id=trial.id,
+        queue_trial_email(
+            uow, trial, "trial_started", admin.email, f"trial_started:{trial.id}", now, payload
         )
     return trial
 
@@ -260,122 +257,41 @@ def _new_trial(
     uow: UnitOfWork,
     actor: Actor,
     customer: Customer,
-    org_id: str,
     form: ServiceFields,
     cmd: StartTrial,
     kind: TrialKind,
     now: datetime,
-    *,
-    status: TrialStatus = TrialStatus.AWAITING_PROVISIONING,
+    consent_email: str | None = None,
 ) -> Trial:
     assert actor.partner_id is not None
-    trial = Trial(
-        id=new_id("trl"),
+    trial = Trial.new(
         partner_id=actor.partner_id,
-        org_id=org_id,
+        org_id=customer.org_id,
         customer_id=customer.id,
-        kind=kind.value,
-        status=status.value,
+        kind=kind,
+        services=form.choices,
         duration_days=form.duration_days,
         user_licenses=form.user_licenses,
         setup=cmd.setup,
-        created_by_admin_id=actor.admin_id,
-        created_at=now,
-        updated_at=now,
+        site=form.site,
+        by=actor.admin_id,
+        at=now,
+        policy=ctx.policy,
+        consent_email=consent_email,
     )
-    setattr(trial, f"{status.value}_at", now)
-    for chosen in form.services:
-        trial.services.append(
-            TrialService(
-                id=new_id("tsv"),
-                trial_id=trial.id,
-                org_id=org_id,
-                service=chosen.definition.code,
-                edition=chosen.edition,
-                quantity=chosen.quantity,
-                is_open=True,  # rule S3: held until the trial leaves the open statuses
-                added_at=now,
-            )
-        )
-    if form.site_name and form.time_zone:
-        trial.site = MeetingsSite(
-            id=new_id("site"),
-            name=form.site_name,
-            org_id=org_id,
-            trial_id=trial.id,
-            time_zone=form.time_zone,
-            reserved_at=now,
-        )
     uow.trials.add(trial)
-    trial.event(
-        "trial.created",
-        now,
-        kind=kind.value,
-        status=trial.status,
-        services=form.codes,
-        duration_days=form.duration_days,
-        user_licenses=form.user_licenses,
-        site=form.site_name,
-    )
-    if status is TrialStatus.AWAITING_PROVISIONING and cmd.setup == "now":
-        provision(uow, trial, now)
+    welcome(uow, trial, now)
     uow.flush()  # rule S3 and S2 races surface here as rule errors, not at commit
     return trial
 
 
-def provision(uow: UnitOfWork, trial: Trial, now: datetime) -> None:
-    """Rule T1: provisioning completes; the trial runs from now for its duration.
-
-    Rule T2: a new customer's administrator then gets the welcome email, once.
-    """
-    trial.starts_at = now
-    trial.ends_at = now + timedelta(days=trial.duration_days)
-    transition(trial, TrialStatus.ACTIVE, now)
-    if trial.kind != TrialKind.NEW_CUSTOMER:
+def welcome(uow: UnitOfWork, trial: Trial, now: datetime) -> None:
+    """Rule T2: once provisioned, a new customer's administrators get the welcome email, once."""
+    if not trial.welcomes_customer:
         return
-    org = uow.organizations.get(trial.org_id)
-    assert org is not None
+    org = org_of(uow, trial.org_id)
+    payload = {"organization": org.name, "services": [s.service for s in trial.services]}
     for admin in org.full_admins():
-        queue_email(
-            uow,
-            template="welcome",
-            recipient=admin.email,
-            cause=f"welcome:{trial.org_id}",
-            payload={"organization": org.name, "services": [s.service for s in trial.services]},
-            now=now,
-            partner_id=trial.partner_id,
-            org_id=org.id,
-            trial_id=trial.id,
+        queue_trial_email(
+            uow, trial, "welcome", admin.email, f"welcome:{trial.org_id}", now, payload
         )
-
-
-def _org_event(
-    org: Organization, actor: Actor, now: datetime, *, moved_free_account: bool
-) -> DomainEvent:
-    return DomainEvent(
-        action="organization.created",
-        subject_type="organization",
-        subject_id=org.id,
-        at=now,
-        after={
-            "name": org.name,
-            "country": org.country,
-            "region": org.region,
-            "business_vertical": org.business_vertical,
-            "moved_free_account": moved_free_account,
-        },
-        partner_id=actor.partner_id,
-        org_id=org.id,
-    )
-
-
-def _customer_event(customer: Customer, now: datetime) -> DomainEvent:
-    return DomainEvent(
-        action="customer.added",
-        subject_type="customer",
-        subject_id=customer.id,
-        at=now,
-        after={"state": customer.state, "access": customer.access},
-        partner_id=customer.partner_id,
-        org_id=customer.org_id,
-    )

@@ -10,6 +10,7 @@ from trialhub.catalog import Catalog, ServiceDef
 from trialhub.domain.errors import ErrorCollector
 from trialhub.domain.policy import Policy
 from trialhub.domain.rules import clean_company_name, normalize_email, parse_site_name
+from trialhub.domain.trial_parts import ServiceChoice, SiteChoice
 from trialhub.services.trials.schemas import NewCustomer, StartTrial
 
 
@@ -40,6 +41,16 @@ class ServiceFields:
     @property
     def codes(self) -> list[str]:
         return [s.definition.code for s in self.services]
+
+    @property
+    def choices(self) -> list[ServiceChoice]:
+        return [ServiceChoice(s.definition.code, s.edition, s.quantity) for s in self.services]
+
+    @property
+    def site(self) -> SiteChoice | None:
+        if self.site_name and self.time_zone:
+            return SiteChoice(self.site_name, self.time_zone)
+        return None
 
 
 def validate_customer(

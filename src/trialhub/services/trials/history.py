@@ -8,7 +8,6 @@ from trialhub.domain.states import TrialStatus
 from trialhub.services.kernel.actor import Actor
 from trialhub.services.kernel.context import Context
 from trialhub.services.kernel.reach import load_trial
-from trialhub.services.trials.operations import _keeps_numbers
 from trialhub.services.trials.schemas import (
     AuditEventView,
     DeadlineView,
@@ -27,7 +26,7 @@ def timeline(ctx: Context, actor: Actor, trial_id: str) -> TimelineView:
             for d in trial_deadlines(
                 trial,
                 ctx.policy,
-                keeps_numbers=_keeps_numbers(ctx, trial),
+                ctx.catalog,
                 shipments=uow.shipments.for_trial(trial.id),
             )
             if d.at > now

@@ -13,17 +13,10 @@ from datetime import datetime
 from trialhub.catalog import Catalog
 from trialhub.domain.deadlines import trial_deadlines
 from trialhub.domain.devices import DeviceShipment
-from trialhub.domain.model import DueEvent, Trial
 from trialhub.domain.policy import Policy
+from trialhub.domain.records import DueEvent
+from trialhub.domain.trial import Trial
 from trialhub.store.uow import UnitOfWork
-
-
-def keeps_numbers(catalog: Catalog, trial: Trial) -> bool:
-    """Rule T8: the trial holds a service whose phone numbers outlive it (Webex Calling)."""
-    return any(
-        (d := catalog.services.get(s.service)) is not None and d.keeps_numbers
-        for s in trial.open_services()
-    )
 
 
 def sync_trial(
@@ -42,7 +35,7 @@ def sync_trial(
     deadlines = trial_deadlines(
         trial,
         policy,
-        keeps_numbers=keeps_numbers(catalog, trial),
+        catalog,
         shipments=uow.shipments.for_trial(trial.id) if shipments is None else shipments,
     )
     wanted = {(d.kind.value, d.at) for d in deadlines}

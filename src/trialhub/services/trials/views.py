@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from trialhub.catalog import Catalog
-from trialhub.domain.model import Trial
 from trialhub.domain.states import TrialStatus
+from trialhub.domain.trial import Trial
 from trialhub.services.kernel.views import service_name
 from trialhub.services.trials.schemas import ExtensionView, SiteView, TrialServiceView, TrialView
 
