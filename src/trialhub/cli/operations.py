@@ -64,7 +64,8 @@ def extend(
     reason: Annotated[str | None, typer.Option(help="Why (kept with the extension)")] = None,
     database_url: DatabaseOpt = None,
 ) -> None:
-    """Add 30 days to the later of the end date and today (rule T3)."""
+    """Add the policy's extension (rule T3) to the later of the end date and today; a
+    trial in its grace period becomes active again."""
     with open_context(database_url) as ctx:
         t = trials.extend_trial(ctx, acting(ctx, as_), trial_id, ExtendTrial(reason=reason))
         print_trial(t)
@@ -72,7 +73,7 @@ def extend(
 
 @trial_app.command("resend")
 def resend(trial_id: TrialArg, as_: AsOpt, database_url: DatabaseOpt = None) -> None:
-    """Send the consent email again; the 10-day window does not restart (rule K5)."""
+    """Send the consent email again; the consent window does not restart (rule K5)."""
     with open_context(database_url) as ctx:
         print_trial(trials.resend(ctx, acting(ctx, as_), trial_id))
 

@@ -31,8 +31,8 @@ from trialhub.domain.records import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from trialhub.domain.trial import Trial, TrialKind
-from trialhub.domain.trial_parts import Extension, MeetingsSite, TrialService
+from trialhub.domain.trial import Trial
+from trialhub.domain.trial_parts import Extension, MeetingsSite, TrialKind, TrialService
 
 __all__ = [
     "NO_END",

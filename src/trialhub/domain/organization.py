@@ -175,6 +175,21 @@ class Organization(EventSource):
         self.users.append(user)
         return user
 
+    def add_subscription(
+        self, service: str, quantity: int, at: datetime, *, partner_id: str | None
+    ) -> Subscription:
+        """Rules A1, V5: a purchased service, managed by a partner."""
+        subscription = Subscription(
+            id=new_id("sub"),
+            org_id=self.id,
+            service=service,
+            quantity=quantity,
+            partner_id=partner_id,
+            started_at=at,
+        )
+        self.subscriptions.append(subscription)
+        return subscription
+
     def release_people(
         self, free: Organization, at: datetime, *, partner_id: str, trial_id: str
     ) -> PeopleReleased:

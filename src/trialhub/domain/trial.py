@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import ClassVar
 
 from trialhub.catalog import Catalog
@@ -35,16 +34,9 @@ from trialhub.domain.trial_parts import (
     MeetingsSite,
     ServiceChoice,
     SiteChoice,
+    TrialKind,
     TrialService,
 )
-
-
-class TrialKind(StrEnum):
-    """How the trial came to be (rules C1, C3, A1)."""
-
-    NEW_CUSTOMER = "new_customer"
-    EXISTING_CUSTOMER = "existing_customer"
-    ADDED = "added"  # added to a customer already in the list (rule A1)
 
 
 def _entered(trial: Trial, to: TrialStatus, at: datetime) -> None:
@@ -266,17 +258,7 @@ class Trial(EventSource):
         a trial in its grace period is active again."""
         previous = self.ends_at
         self.ends_at = new_end
-        self.extensions.append(
-            Extension(
-                id=new_id("ext"),
-                trial_id=self.id,
-                admin_id=by,
-                at=at,
-                previous_end=previous,
-                new_end=new_end,
-                reason=reason,
-            )
-        )
+        self.extensions.append(Extension.new(self.id, at, previous, new_end, by=by, reason=reason))
         self.updated_at = at
         self.record_event(
             "trial.extended", at, previous_end=previous, new_end=new_end, reason=reason, rule=rule
@@ -412,37 +394,15 @@ class Trial(EventSource):
         TRIAL_STATES.move(self, to, at, **({"reason": reason} if reason else {}))
 
     def _add_service(self, choice: ServiceChoice, at: datetime) -> None:
-        self.services.append(
-            TrialService(
-                id=new_id("tsv"),
-                trial_id=self.id,
-                org_id=self.org_id,
-                service=choice.code,
-                edition=choice.edition,
-                quantity=choice.quantity,
-                is_open=True,  # rule S3: held until the trial leaves the open statuses
-                added_at=at,
-            )
-        )
+        self.services.append(TrialService.new(self.id, self.org_id, choice, at))
 
-    def _reserve_site(self, site: SiteChoice, at: datetime) -> None:
+    def _reserve_site(self, choice: SiteChoice, at: datetime) -> None:
         """Rule S2: the name is held for the organization until released."""
-        if self.site is not None:
-            # one site row per trial: a re-added Meetings takes the (new) name again
-            self.site.name = site.name
-            self.site.time_zone = site.time_zone
-            self.site.reserved_at = at
-            self.site.released_at = None
-            return
-        self.site = MeetingsSite(
-            id=new_id("site"),
-            name=site.name,
-            org_id=self.org_id,
-            trial_id=self.id,
-            time_zone=site.time_zone,
-            reserved_at=at,
-        )
+        if self.site is None:
+            self.site = MeetingsSite.reserve(self.id, self.org_id, choice, at)
+        else:
+            self.site.take_again(choice, at)
 
     def _release_site(self, at: datetime) -> None:
-        if self.site is not None and self.site.released_at is None:
-            self.site.released_at = at
+        if self.site is not None:
+            self.site.release(at)

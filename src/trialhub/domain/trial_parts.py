@@ -1,10 +1,21 @@
-"""The parts of a trial: its services, its extensions and its Meetings site, and the
-choices a partner makes them from (rules S1, S2, S3, T3)."""
+"""The parts of a trial: how it came to be, its services, its extensions and its Meetings
+site, and the choices a partner makes them from (rules C1, C3, A1, S1, S2, S3, T3)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
+
+from trialhub.domain.ids import new_id
+
+
+class TrialKind(StrEnum):
+    """How the trial came to be (rules C1, C3, A1)."""
+
+    NEW_CUSTOMER = "new_customer"
+    EXISTING_CUSTOMER = "existing_customer"
+    ADDED = "added"  # added to a customer already in the list (rule A1)
 
 
 @dataclass(frozen=True)
@@ -38,6 +49,19 @@ class TrialService:
     edition: str | None = None
     removed_at: datetime | None = None
 
+    @classmethod
+    def new(cls, trial_id: str, org_id: str, choice: ServiceChoice, at: datetime) -> TrialService:
+        return cls(
+            id=new_id("tsv"),
+            trial_id=trial_id,
+            org_id=org_id,
+            service=choice.code,
+            edition=choice.edition,
+            quantity=choice.quantity,
+            is_open=True,  # rule S3: held until the trial leaves the open statuses
+            added_at=at,
+        )
+
 
 @dataclass(eq=False)
 class Extension:
@@ -50,6 +74,27 @@ class Extension:
     previous_end: datetime | None
     new_end: datetime
     reason: str | None = None
+
+    @classmethod
+    def new(
+        cls,
+        trial_id: str,
+        at: datetime,
+        previous_end: datetime | None,
+        new_end: datetime,
+        *,
+        by: str | None,
+        reason: str | None,
+    ) -> Extension:
+        return cls(
+            id=new_id("ext"),
+            trial_id=trial_id,
+            admin_id=by,
+            at=at,
+            previous_end=previous_end,
+            new_end=new_end,
+            reason=reason,
+        )
 
 
 @dataclass(eq=False)
@@ -64,6 +109,32 @@ class MeetingsSite:
     reserved_at: datetime
     released_at: datetime | None = None
 
+    @classmethod
+    def reserve(cls, trial_id: str, org_id: str, choice: SiteChoice, at: datetime) -> MeetingsSite:
+        return cls(
+            id=new_id("site"),
+            name=choice.name,
+            org_id=org_id,
+            trial_id=trial_id,
+            time_zone=choice.time_zone,
+            reserved_at=at,
+        )
+
     @property
     def url(self) -> str:
         return f"{self.name}.webex.com"
+
+    @property
+    def held(self) -> bool:
+        return self.released_at is None
+
+    def take_again(self, choice: SiteChoice, at: datetime) -> None:
+        """One site row per trial: a re-added Meetings takes the (new) name again."""
+        self.name = choice.name
+        self.time_zone = choice.time_zone
+        self.reserved_at = at
+        self.released_at = None
+
+    def release(self, at: datetime) -> None:
+        if self.held:
+            self.released_at = at

@@ -44,7 +44,8 @@ def change_services(trial_id: str, cmd: ChangeServices, run: IdempotentDep) -> J
 
 @router.post("/trials/{trial_id}/extend", response_model=TrialView)
 def extend(trial_id: str, run: IdempotentDep, cmd: ExtendTrial | None = None) -> JSONResponse:
-    """Add 30 days to the later of the end date and today (rule T3)."""
+    """Add the policy's extension (rule T3) to the later of the end date and today; a
+    trial in its grace period becomes active again."""
     body = cmd or ExtendTrial()
     return run.run(
         lambda: trials.extend_trial(run.ctx, run.actor, trial_id, body),
@@ -54,7 +55,7 @@ def extend(trial_id: str, run: IdempotentDep, cmd: ExtendTrial | None = None) ->
 
 @router.post("/trials/{trial_id}/consent/resend", response_model=TrialView)
 def resend_consent(trial_id: str, run: IdempotentDep) -> JSONResponse:
-    """Send the consent links again; the 10-day window does not restart (rule K5)."""
+    """Send the consent links again; the consent window does not restart (rule K5)."""
     return run.run(lambda: consent.resend(run.ctx, run.actor, trial_id))
 
 

@@ -6,14 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from trialhub.domain.errors import ErrorCollector, NotFound
-from trialhub.domain.ids import new_id
 from trialhub.domain.organization import (
     AccessLevel,
     Customer,
     CustomerState,
     Organization,
     OrgKind,
-    Subscription,
 )
 from trialhub.domain.rules import normalize_email
 from trialhub.services.customers.schemas import (
@@ -121,15 +119,7 @@ def add_subscription(
         if cmd.service in org.purchased_services():
             errors.add("service", "The organization already has that service.")
         errors.raise_if_any()
-        sub = Subscription(
-            id=new_id("sub"),
-            org_id=org.id,
-            service=cmd.service,
-            quantity=cmd.quantity,
-            partner_id=cmd.partner_id,
-            started_at=now,
-        )
-        org.subscriptions.append(sub)
+        org.add_subscription(cmd.service, cmd.quantity, now, partner_id=cmd.partner_id)
         org.record_event(
             "organization.subscription_added",
             now,

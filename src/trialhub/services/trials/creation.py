@@ -17,7 +17,8 @@ from trialhub.domain.organization import (
 )
 from trialhub.domain.roles import Action
 from trialhub.domain.rules import eligibility
-from trialhub.domain.trial import Trial, TrialKind
+from trialhub.domain.trial import Trial
+from trialhub.domain.trial_parts import TrialKind
 from trialhub.services.consent.links import send_consent_request
 from trialhub.services.kernel.actor import Actor
 from trialhub.services.kernel.context import Context

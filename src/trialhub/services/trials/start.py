@@ -8,7 +8,7 @@ from trialhub.domain.errors import ErrorCollector
 from trialhub.domain.organization import CustomerState, Organization
 from trialhub.domain.roles import Action
 from trialhub.domain.rules import Eligibility, eligibility
-from trialhub.domain.trial import TrialKind
+from trialhub.domain.trial_parts import TrialKind
 from trialhub.services.kernel.actor import Actor, require_partner
 from trialhub.services.kernel.context import Context
 from trialhub.services.kernel.reach import load_trial
