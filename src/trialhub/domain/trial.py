@@ -136,23 +136,29 @@ class Trial(EventSource):
         if pending:
             trial.consent_email = consent_email
             trial.consent_deadline = at + policy.consent_window  # rule K6, by the worker
-        for choice in services:
-            trial._add_service(choice, at)
-        if site is not None:
-            trial._reserve_site(site, at)
-        trial.record_event(
-            "trial.created",
-            at,
-            kind=trial.kind,
-            status=trial.status,
-            services=[c.code for c in services],
-            duration_days=duration_days,
-            user_licenses=user_licenses,
-            site=site.name if site else None,
-        )
+        trial._hold(services, site, at)
         if trial.setup == "now" and not pending:
             trial.provision(at)
         return trial
+
+    def _hold(
+        self, services: Sequence[ServiceChoice], site: SiteChoice | None, at: datetime
+    ) -> None:
+        """A new trial holds its services and site from the start (rules S2, S3)."""
+        for choice in services:
+            self._add_service(choice, at)
+        if site is not None:
+            self._reserve_site(site, at)
+        self.record_event(
+            "trial.created",
+            at,
+            kind=self.kind,
+            status=self.status,
+            services=[c.code for c in services],
+            duration_days=self.duration_days,
+            user_licenses=self.user_licenses,
+            site=site.name if site else None,
+        )
 
     # ---- reading ----------------------------------------------------------------------
 

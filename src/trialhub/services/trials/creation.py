@@ -144,6 +144,25 @@ def start_for_existing_org(
     check_eligible(uow, actor.partner_id, org, form, errors)
     check_site_free(uow, form, errors)
     errors.raise_if_any()
+    customer = _pending_customer(uow, actor, org, customer, now)
+    trial = _new_trial(
+        ctx, uow, actor, customer, form, cmd, start.kind, now, start.fields.admin_email
+    )
+    recipients = send_consent_request(
+        ctx, uow, trial, org, actor.partner_name or "", now, cause=f"consent:{trial.id}:0"
+    )
+    trial.record_event(
+        "trial.consent_requested", now, recipients=recipients, deadline=trial.consent_deadline
+    )
+    return trial
+
+
+def _pending_customer(
+    uow: UnitOfWork, actor: Actor, org: Organization, customer: Customer | None, now: datetime
+) -> Customer:
+    """Rules C3, K5: the organization enters the list pending its consent; an entry removed
+    earlier (declined, cancelled, expired) comes back."""
+    assert actor.partner_id is not None
     if customer is None:
         customer = Customer.new(
             partner_id=actor.partner_id,
@@ -156,16 +175,7 @@ def start_for_existing_org(
     else:
         customer.request_again(actor.admin_id, now)
     uow.flush()
-    trial = _new_trial(
-        ctx, uow, actor, customer, form, cmd, start.kind, now, start.fields.admin_email
-    )
-    recipients = send_consent_request(
-        ctx, uow, trial, org, actor.partner_name or "", now, cause=f"consent:{trial.id}:0"
-    )
-    trial.record_event(
-        "trial.consent_requested", now, recipients=recipients, deadline=trial.consent_deadline
-    )
-    return trial
+    return customer
 
 
 def start_for_new_customer(
@@ -179,6 +189,24 @@ def start_for_new_customer(
 ) -> Trial:
     """Creates the organization, its full administrator, the customer-list entry and the trial."""
     assert actor.partner_id is not None
+    assert start.fields is not None
+    org = _new_organization(uow, actor, start, now)
+    customer = Customer.new(
+        partner_id=actor.partner_id,
+        org=org,
+        state=CustomerState.ACTIVE,
+        access=AccessLevel.FULL,
+        by=actor.admin_id,
+        at=now,
+    )
+    uow.customers.add(customer)
+    # the mapping has no relationships between these aggregates, so the parents go first
+    uow.flush()
+    return _new_trial(ctx, uow, actor, customer, form, cmd, start.kind, now)
+
+
+def _new_organization(uow: UnitOfWork, actor: Actor, start: Start, now: datetime) -> Organization:
+    """Rules C1-C3: the organization of a new customer, with its full administrator."""
     assert start.fields is not None
     fields = start.fields
     org = Organization.new(
@@ -208,18 +236,7 @@ def start_for_new_customer(
         business_vertical=org.business_vertical,
         moved_free_account=start.free_account,
     )
-    customer = Customer.new(
-        partner_id=actor.partner_id,
-        org=org,
-        state=CustomerState.ACTIVE,
-        access=AccessLevel.FULL,
-        by=actor.admin_id,
-        at=now,
-    )
-    uow.customers.add(customer)
-    # the mapping has no relationships between these aggregates, so the parents go first
-    uow.flush()
-    return _new_trial(ctx, uow, actor, customer, form, cmd, start.kind, now)
+    return org
 
 
 def add_to_customer(

@@ -12,6 +12,7 @@ from trialhub.domain.policy import Policy
 from trialhub.domain.rules import clean_company_name, normalize_email, parse_site_name
 from trialhub.domain.trial_parts import ServiceChoice, SiteChoice
 from trialhub.services.trials.schemas import NewCustomer, StartTrial
+from trialhub.services.trials.schemas import ServiceChoice as ServiceChoiceIn
 
 
 @dataclass(frozen=True)
@@ -120,43 +121,58 @@ def validate_services(
     seen: set[str] = set()
     needs_site = False
     for i, choice in enumerate(cmd.services):
-        where = f"{services_field}[{i}]"
-        definition = catalog.services.get(choice.code)
-        if definition is None:
-            errors.add(f"{where}.code", f"Unknown service {choice.code!r}.", "S1")
-            continue
-        if choice.code in seen:
-            errors.add(f"{where}.code", f"{definition.name} is listed twice.", "S1")
-            continue
-        seen.add(choice.code)
-        edition = None
-        if definition.editions:
-            edition = choice.edition or definition.default_edition
-            found = definition.edition(edition or "")
-            if found is None:
-                names = ", ".join(e.code for e in definition.editions)
-                errors.add(f"{where}.edition", f"Choose an edition: {names}.", "S2")
-                continue
-            needs_site = needs_site or found.requires_site
-        elif choice.edition is not None:
-            errors.add(f"{where}.edition", f"{definition.name} has no editions.", "S1")
-        quantity = 0
-        if definition.license_kind == "device":
-            quantity = choice.quantity or 0
-            if not definition.min_quantity <= quantity <= definition.max_quantity:
-                errors.add(
-                    f"{where}.quantity",
-                    f"{definition.name} needs {definition.min_quantity} to "
-                    f"{definition.max_quantity} licenses.",
-                    "S1",
-                )
-        elif choice.quantity is not None:
+        chosen = _validate_choice(catalog, choice, f"{services_field}[{i}]", seen, errors)
+        if chosen is not None:
+            edition = chosen.definition.edition(chosen.edition or "")
+            needs_site = needs_site or (edition is not None and edition.requires_site)
+            out.services.append(chosen)
+    _share_user_licenses(cmd, errors, out)
+    _validate_site(catalog, policy, cmd, errors, out, needs_site)
+    return out
+
+
+def _validate_choice(
+    catalog: Catalog, choice: ServiceChoiceIn, where: str, seen: set[str], errors: ErrorCollector
+) -> ChosenService | None:
+    """Rule S1 for one chosen service (S2 for its edition); None when it cannot be used."""
+    definition = catalog.services.get(choice.code)
+    if definition is None:
+        errors.add(f"{where}.code", f"Unknown service {choice.code!r}.", "S1")
+        return None
+    if choice.code in seen:
+        errors.add(f"{where}.code", f"{definition.name} is listed twice.", "S1")
+        return None
+    seen.add(choice.code)
+    edition = None
+    if definition.editions:
+        edition = choice.edition or definition.default_edition
+        if definition.edition(edition or "") is None:
+            names = ", ".join(e.code for e in definition.editions)
+            errors.add(f"{where}.edition", f"Choose an edition: {names}.", "S2")
+            return None
+    elif choice.edition is not None:
+        errors.add(f"{where}.edition", f"{definition.name} has no editions.", "S1")
+    quantity = 0
+    if definition.license_kind == "device":
+        quantity = choice.quantity or 0
+        if not definition.min_quantity <= quantity <= definition.max_quantity:
             errors.add(
                 f"{where}.quantity",
-                "User services share the trial's user_licenses; give no quantity here.",
+                f"{definition.name} needs {definition.min_quantity} to "
+                f"{definition.max_quantity} licenses.",
                 "S1",
             )
-        out.services.append(ChosenService(definition, edition, quantity))
+    elif choice.quantity is not None:
+        errors.add(
+            f"{where}.quantity",
+            "User services share the trial's user_licenses; give no quantity here.",
+            "S1",
+        )
+    return ChosenService(definition, edition, quantity)
+
+
+def _share_user_licenses(cmd: StartTrial, errors: ErrorCollector, out: ServiceFields) -> None:
+    """Rule S1: user services share one user-license count within the catalog's limits."""
     user_services = [s for s in out.services if s.definition.license_kind == "user"]
     if user_services:
         limits = user_services[0].definition
@@ -177,8 +193,6 @@ def validate_services(
             ]
     elif cmd.user_licenses is not None and cmd.services:
         errors.add("user_licenses", "No user service was chosen, so give no user licenses.", "S1")
-    _validate_site(catalog, policy, cmd, errors, out, needs_site)
-    return out
 
 
 def _validate_site(
