@@ -1,5 +1,5 @@
 """A use case's transaction held open past its commit, so that an idempotent request can
-record its answer in the same transaction as its effects (services/idempotency.py)."""
+record its answer in the same transaction as its effects (services/kernel/idempotency.py)."""
 
 from __future__ import annotations
 

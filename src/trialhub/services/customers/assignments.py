@@ -29,7 +29,7 @@ def assign_customer(ctx: Context, actor: Actor, customer_id: str, admin_id: str)
         customer.assign(admin_id, now)
         uow.commit()
         # the answer comes from this transaction: an idempotent request holds it open until
-        # the answer is recorded in it (services/idempotency.py)
+        # the answer is recorded in it (services/kernel/idempotency.py)
         return _customer_detail(ctx, uow, actor, customer_id)
 
 
