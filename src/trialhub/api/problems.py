@@ -25,7 +25,7 @@ from trialhub.domain.errors import (
     Unauthenticated,
     ValidationFailed,
 )
-from trialhub.services.kernel.fields import explain, model_in
+from trialhub.services.kernel import explain, model_in
 
 log = logging.getLogger("trialhub.api")
 

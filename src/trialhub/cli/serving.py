@@ -18,9 +18,8 @@ from trialhub.cli.common import (
     open_context,
     redact,
 )
-from trialhub.services import demo
-from trialhub.services.kernel.context import Context
-from trialhub.services.lifecycle import sandbox
+from trialhub.services import demo, lifecycle
+from trialhub.services.kernel import Context
 from trialhub.settings import Settings
 from trialhub.store.db import upgrade
 from trialhub.worker import Worker
@@ -167,7 +166,7 @@ clock_app = typer.Typer(
 def clock_show(database_url_opt: DatabaseOpt = None) -> None:
     """What time it is on the sandbox clock."""
     with open_context(database_url_opt) as ctx:
-        console.print(f"{sandbox.read_clock(ctx).now:%Y-%m-%d %H:%M:%S} UTC")
+        console.print(f"{lifecycle.read_clock(ctx).now:%Y-%m-%d %H:%M:%S} UTC")
 
 
 @clock_app.command("advance")
@@ -177,7 +176,7 @@ def clock_advance(
 ) -> None:
     """Move the sandbox clock forward; every deadline on the way is applied, in order."""
     with open_context(database_url_opt) as ctx:
-        r = sandbox.move_clock(ctx, demo.SYSTEM_OPERATOR, advance=duration)
+        r = lifecycle.move_clock(ctx, demo.SYSTEM_OPERATOR, advance=duration)
     console.print(
         f"Now {r.now:%Y-%m-%d %H:%M} UTC: applied {r.applied} deadlines "
         f"({r.obsolete} obsolete, {r.failed} failed) in {r.steps} steps.",

@@ -8,10 +8,8 @@ import typer
 from rich.table import Table
 
 from trialhub.cli.common import AsOpt, DatabaseOpt, acting, console, open_context
-from trialhub.services.customers import listing as customers
-from trialhub.services.kernel.actor import Actor
-from trialhub.services.kernel.context import Context
-from trialhub.services.trials import start as trials
+from trialhub.services import customers, trials
+from trialhub.services.kernel import Actor, Context
 from trialhub.services.trials.schemas import (
     MeetingsSiteInput,
     NewCustomer,
