@@ -69,7 +69,7 @@ def build_context(
     is_demo = has_demo_world(ctx) if demo is None else demo
     ctx.local_mailbox = local_mailbox_served(settings, demo=is_demo, sandbox=in_sandbox)
     ctx.renderer, ctx.mailer = build_email_adapters(
-        settings, db, clock, public, local_mailbox=ctx.local_mailbox
+        settings, db, clock, public, local_mailbox=ctx.local_mailbox, policy=ctx.policy
     )
     ctx.webhook_sender = build_webhook_sender(settings, ctx.policy.webhook_timeout_seconds)
     ctx.webhook_allow_loopback = settings.webhook_allow_loopback
