@@ -19,6 +19,7 @@ from trialhub.domain.records import Channel, WebhookEndpoint
 from trialhub.domain.roles import Action, reach
 from trialhub.services.kernel.actor import Actor, require_partner
 from trialhub.services.kernel.context import Context
+from trialhub.services.kernel.views import view_of
 from trialhub.services.messaging.destinations import (
     IPAddress,
     NotAnAddress,
@@ -38,18 +39,8 @@ _DNS_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 
 
 def _view(e: WebhookEndpoint, *, secret: str | None = None) -> WebhookView:
-    return WebhookView(
-        id=e.id,
-        url=e.url,
-        event_types=list(e.event_types),
-        description=e.description,
-        created_at=e.created_at,
-        disabled_at=e.disabled_at,
-        disabled_reason=e.disabled_reason,
-        failing_since=e.failing_since,
-        retry_at=e.retry_at,
-        secret=secret,
-    )
+    # the secret is shown once, at creation: never read from the endpoint
+    return view_of(WebhookView, e, secret=secret)
 
 
 def new_secret() -> str:
