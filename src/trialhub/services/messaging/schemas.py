@@ -46,10 +46,14 @@ class WebhookView(View):
 
 
 class DeliveryView(View):
+    """One attempt to deliver one message to the endpoint (the delivery log, rule E2)."""
+
     id: int
     outbox_id: int
     attempted_at: datetime
     success: bool
-    status_code: int | None = None
+    status_code: int | None = Field(
+        default=None, description="The receiver's HTTP status; none when it did not answer"
+    )
     error: str | None = None
     duration_ms: int
