@@ -1,5 +1,19 @@
 """Shared fixtures: databases (SQLite and PostgreSQL, migrated), a movable clock, the app,
-and keyword-only factories with valid defaults (architecture 11)."""
+and keyword-only factories with valid defaults (architecture 11).
+
+Which database a test runs on (issue 9):
+- `ctx`, `world` and `client` are on SQLite. Most tests are about rules, pages and messages,
+  not the database, and a PostgreSQL twin of each would double the suite for nothing.
+- A test whose subject *is* the database runs on both backends: mark it (or its module)
+  `@pytest.mark.both_backends` and the same fixtures come once per backend. That is the API
+  tests that exercise the store (start and list, after start, idempotency leases), the
+  deadlines (claimed with dialect-specific locks), migrations and the schema.
+- A test that needs PostgreSQL itself (races, crashes, locks between processes) asks for
+  `pg_url` / `pg_ctx` and is marked `postgres`. `sqlite_ctx` / `sqlite_world` stay SQLite
+  even in a module marked `both_backends`.
+- `world` is built once per session and backend, through the use cases, and copied into each
+  test's database: ask for `make_world` only for a second partner.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +24,8 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,6 +52,8 @@ PG_URL = os.environ.get(
     "TRIALHUB_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+TABLES = metadata.sorted_tables
 
 
 # ---- databases ---------------------------------------------------------------------------
@@ -87,37 +104,85 @@ def pg_database() -> Iterator[str]:
         admin.dispose()
 
 
-def _truncate_pg(url: str) -> None:
+PgRows = dict[str, list[dict[str, Any]]]
+
+
+def _capture_pg(url: str) -> PgRows:
+    """Every row of every table, to put back before each test that asks for the world."""
     engine = create_engine(url)
-    names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+    with engine.connect() as conn:
+        rows = {t.name: [dict(r._mapping) for r in conn.execute(t.select())] for t in TABLES}
+    engine.dispose()
+    return {name: found for name, found in rows.items() if found}
+
+
+def _reset_pg(url: str, rows: PgRows) -> None:
+    """Empties every table, then inserts `rows` and moves the id sequences past them."""
+    engine = create_engine(url)
+    names = ", ".join(f'"{t.name}"' for t in TABLES)
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        for table in TABLES:
+            if table.name not in rows:
+                continue
+            conn.execute(table.insert(), rows[table.name])
+            serial = table.autoincrement_column
+            if serial is not None:
+                conn.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{table.name}', '{serial.name}'),"
+                        f' (SELECT max("{serial.name}") FROM "{table.name}"))'
+                    )
+                )
     engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A migrated, empty database on each backend."""
-    if request.param == "sqlite":
-        template: Path = request.getfixturevalue("sqlite_template")
-        path = tmp_path / "trialhub.db"
-        shutil.copyfile(template, path)
-        return f"sqlite:///{path}"
-    url: str = request.getfixturevalue("pg_database")
-    _truncate_pg(url)
-    return url
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """`@pytest.mark.both_backends` (or a module's `pytestmark`) runs the test on each backend."""
+    if metafunc.definition.get_closest_marker("both_backends") and (
+        "db_backend" in metafunc.fixturenames
+    ):
+        metafunc.parametrize("db_backend", BACKENDS)
 
 
 @pytest.fixture
-def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
+def db_backend() -> str:
+    """SQLite unless the test is marked `both_backends` (see the rule at the top)."""
+    return "sqlite"
+
+
+@pytest.fixture
+def db_url(request: pytest.FixtureRequest, db_backend: str, tmp_path: Path) -> str:
+    """A migrated database on the test's backend: empty, or holding the world if the test
+    asks for `world` (copied from the one built per session, not built again)."""
+    seeded = "world" in request.fixturenames
+    if db_backend == "sqlite":
+        return sqlite_url_for(request, seeded, tmp_path)
+    url: str = request.getfixturevalue("pg_database")
+    _reset_pg(url, request.getfixturevalue("world_built_postgresql").rows if seeded else {})
+    return url
+
+
+def sqlite_url_for(request: pytest.FixtureRequest, seeded: bool, tmp_path: Path) -> str:
+    """A copy of the migrated template, or of the world's (building is slow, copying is not)."""
+    if seeded:
+        template: Path = request.getfixturevalue("world_built_sqlite").file
+    else:
+        template = request.getfixturevalue("sqlite_template")
     path = tmp_path / "trialhub.db"
-    shutil.copyfile(sqlite_template, path)
+    shutil.copyfile(template, path)
     return f"sqlite:///{path}"
 
 
 @pytest.fixture
+def sqlite_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated SQLite database, holding the world if the test asks for `sqlite_world`."""
+    return sqlite_url_for(request, "sqlite_world" in request.fixturenames, tmp_path)
+
+
+@pytest.fixture
 def pg_url(pg_database: str) -> str:
-    _truncate_pg(pg_database)
+    _reset_pg(pg_database, {})
     return pg_database
 
 
@@ -126,7 +191,8 @@ def clock() -> MovableClock:
     return MovableClock(START)
 
 
-def _context(url: str, clock: MovableClock) -> Iterator[Context]:
+@contextmanager
+def open_context(url: str, clock: MovableClock) -> Iterator[Context]:
     db = Database.open(url)
     try:
         ctx = make_context(db=db, clock=clock)
@@ -139,19 +205,22 @@ def _context(url: str, clock: MovableClock) -> Iterator[Context]:
 
 @pytest.fixture
 def ctx(db_url: str, clock: MovableClock) -> Iterator[Context]:
-    """A context on each backend (SQLite and PostgreSQL)."""
-    yield from _context(db_url, clock)
+    """A context on SQLite, or on each backend for tests marked `both_backends`."""
+    with open_context(db_url, clock) as context:
+        yield context
 
 
 @pytest.fixture
 def sqlite_ctx(sqlite_url: str, clock: MovableClock) -> Iterator[Context]:
-    """A context on SQLite only, for tests whose subject is not the database."""
-    yield from _context(sqlite_url, clock)
+    """A context on SQLite only, even in a module marked `both_backends`."""
+    with open_context(sqlite_url, clock) as context:
+        yield context
 
 
 @pytest.fixture
 def pg_ctx(pg_url: str, clock: MovableClock) -> Iterator[Context]:
-    yield from _context(pg_url, clock)
+    with open_context(pg_url, clock) as context:
+        yield context
 
 
 # ---- factories ---------------------------------------------------------------------------
@@ -259,14 +328,47 @@ def make_world(ctx: Context, *, name: str = "Partner A", certified: bool = True)
     )
 
 
-@pytest.fixture
-def world(ctx: Context) -> World:
-    return make_world(ctx)
+@dataclass(frozen=True)
+class BuiltWorld:
+    """The world built once per session on one backend: its ids and the raw tokens (the
+    database keeps only their hashes), and where its rows are to copy them from."""
+
+    world: World
+    file: Path | None = None
+    rows: PgRows = field(default_factory=dict)
+
+
+def _build_world(url: str) -> World:
+    with open_context(url, MovableClock(START)) as context:
+        return make_world(context)
+
+
+@pytest.fixture(scope="session")
+def world_built_sqlite(
+    sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> BuiltWorld:
+    path = tmp_path_factory.mktemp("world") / "world.db"
+    shutil.copyfile(sqlite_template, path)
+    return BuiltWorld(world=_build_world(f"sqlite:///{path}"), file=path)
+
+
+@pytest.fixture(scope="session")
+def world_built_postgresql(pg_database: str) -> BuiltWorld:
+    _reset_pg(pg_database, {})
+    world = _build_world(pg_database)
+    return BuiltWorld(world=world, rows=_capture_pg(pg_database))
 
 
 @pytest.fixture
-def sqlite_world(sqlite_ctx: Context) -> World:
-    return make_world(sqlite_ctx)
+def world(request: pytest.FixtureRequest, ctx: Context, db_backend: str) -> World:
+    """The world of `make_world`, already in `ctx`'s database (copied, not built again)."""
+    built: BuiltWorld = request.getfixturevalue(f"world_built_{db_backend}")
+    return replace(built.world, ctx=ctx)
+
+
+@pytest.fixture
+def sqlite_world(sqlite_ctx: Context, world_built_sqlite: BuiltWorld) -> World:
+    return replace(world_built_sqlite.world, ctx=sqlite_ctx)
 
 
 @pytest.fixture

@@ -28,6 +28,10 @@ from trialhub.services.kernel.context import Context
 from trialhub.services.messaging import delivery, mailbox
 from trialhub.store.repositories import Scope
 
+# the database is the subject (what the store keeps of a trial after it starts):
+# on SQLite and PostgreSQL (tests/conftest.py)
+pytestmark = pytest.mark.both_backends
+
 
 def make_org(
     ctx: Context,

@@ -16,6 +16,10 @@ from trialhub.services.trials import start as trials
 from trialhub.services.trials.schemas import StartTrial
 from trialhub.store import orm
 
+# the database is the subject (idempotency keys held by the store):
+# on SQLite and PostgreSQL (tests/conftest.py)
+pytestmark = pytest.mark.both_backends
+
 KEY, HASH = "start-1", "a" * 64
 
 

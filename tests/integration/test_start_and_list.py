@@ -23,6 +23,10 @@ from trialhub.services.customers.schemas import (
 from trialhub.services.demo import SYSTEM_OPERATOR
 from trialhub.services.devices import extensions as devices
 
+# the database is the subject (a trial written and listed through the store):
+# on SQLite and PostgreSQL (tests/conftest.py)
+pytestmark = pytest.mark.both_backends
+
 ROLES = ("sales_full_admin", "sales_admin", "partner_full_admin", "partner_admin", "read_only")
 
 

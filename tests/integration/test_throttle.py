@@ -211,6 +211,7 @@ def test_processes_on_one_database_share_the_count(
             db.dispose()
 
 
+@pytest.mark.both_backends  # the database's counter table is the subject (tests/conftest.py)
 def test_ended_windows_are_swept(ctx: Context, clock: MovableClock) -> None:
     storage = DatabaseStorage(ctx.db, clock.now)
     for i in range(5):

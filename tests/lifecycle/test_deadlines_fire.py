@@ -24,6 +24,10 @@ from trialhub.services.trials import start as trials
 from trialhub.services.trials.schemas import ExtendTrial, StartTrial
 from trialhub.store.repositories import Scope
 
+# the database is the subject (deadlines claimed with dialect-specific locks):
+# on SQLite and PostgreSQL (tests/conftest.py)
+pytestmark = pytest.mark.both_backends
+
 SECOND = timedelta(seconds=1)
 
 

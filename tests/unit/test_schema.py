@@ -28,6 +28,7 @@ def _diff(url: str) -> list[object]:
     return list(diff)
 
 
+@pytest.mark.both_backends  # the migrations are the subject (tests/conftest.py)
 def test_migrations_match_models(db_url: str) -> None:
     # db_url is a database upgraded to head (SQLite and PostgreSQL)
     assert _diff(db_url) == []
