@@ -295,9 +295,10 @@ def test_fuzzing_the_move_never_breaks_the_server(sandbox_ctx: Context) -> None:
     """What an operator (or a stolen operator token) sends to the clock is a move or a
     problem+json naming the field, never a 500; it is fuzzed here, on a sandbox."""
     import schemathesis
-    from hypothesis import HealthCheck, given, settings
+    from hypothesis import given
 
     from tests.reliability.test_fuzz_api import check
+    from tests.support.fuzzing import fuzzing
 
     world = make_world(sandbox_ctx)
     with TestClient(create_app(sandbox_ctx)) as client:
@@ -310,13 +311,7 @@ def test_fuzzing_the_move_never_breaks_the_server(sandbox_ctx: Context) -> None:
     ]
 
     @given(case=operation.as_strategy())
-    @settings(
-        max_examples=25,
-        deadline=None,
-        derandomize=True,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
+    @fuzzing(max_examples=25)
     def fuzz(case: Any) -> None:
         check(case.call(headers={**(case.headers or {}), **world.operator.headers}))
 

@@ -6,11 +6,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 import schemathesis
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 
 from tests.conftest import World
+from tests.support.fuzzing import fuzzing
 from trialhub.api.app import create_app
 from trialhub.store.repositories import encode_cursor
 
@@ -31,29 +33,24 @@ def check(response: Any) -> None:
         assert all(e["rule"] for e in body["errors"]), body
 
 
-def test_never_a_server_error(sqlite_world: World) -> None:
+SHARDS = 4  # the operations dealt into shards that pytest-xdist runs side by side
+
+
+@pytest.mark.parametrize("shard", range(SHARDS))
+def test_never_a_server_error(sqlite_world: World, shard: int) -> None:
     schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(sqlite_world.ctx))
     headers = sqlite_world.sales_full.headers
-    seen = 0
-    for result in schema.get_all_operations():
-        operation = result.ok()
-        if (operation.method.upper(), operation.path) in SKIP:
-            continue
-        seen += 1
+    operations = [result.ok() for result in schema.get_all_operations()]
+    fuzzed = [o for o in operations if (o.method.upper(), o.path) not in SKIP]
+    assert len(fuzzed) >= 30  # every operation of the API is fuzzed, in one shard or another
+    for operation in fuzzed[shard::SHARDS]:
 
         @given(case=operation.as_strategy())
-        @settings(
-            max_examples=25,
-            deadline=None,
-            derandomize=True,
-            database=None,
-            suppress_health_check=list(HealthCheck),
-        )
+        @fuzzing(max_examples=25)
         def fuzz(case: Any) -> None:
             check(case.call(headers={**(case.headers or {}), **headers}))
 
         fuzz()
-    assert seen >= 30  # every operation of the API was fuzzed
 
 
 # ---- integers out of range (issue 8, item 13) -------------------------------------------

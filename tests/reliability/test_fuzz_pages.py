@@ -9,12 +9,13 @@ import pkgutil
 from typing import Any
 
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from starlette.routing import Route
 
 import trialhub.web
 from tests.conftest import World
+from tests.support.fuzzing import fuzzing
 from trialhub.api.app import create_app
 
 # values a hand-edited URL carries: huge, negative, not numbers at all
@@ -59,13 +60,7 @@ def test_pages_never_answer_a_server_error(sqlite_world: World) -> None:
     assert {"/", "/mailbox/{mail_id}", "/consent/{token}", "/docs"} <= {p for _, p in routes}
 
     @given(route=st.sampled_from(routes), value=VALUES, query=VALUES)
-    @settings(
-        max_examples=100,
-        deadline=None,
-        derandomize=True,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
+    @fuzzing(max_examples=100)
     def fuzz(route: tuple[str, str], value: str, query: str) -> None:
         method, path = route
         url = fill(path, value)

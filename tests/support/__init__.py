@@ -1,0 +1,1 @@
+"""Helpers the tests share: fuzzing settings, factories, servers on loopback (issue 9)."""
