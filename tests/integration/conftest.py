@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,20 @@ from typer.testing import CliRunner
 from trialhub.cli import app, common
 
 
+@pytest.fixture(scope="session")
+def demo_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`trialhub demo` once per session (it builds through the use cases); tests copy it."""
+    path = tmp_path_factory.mktemp("cli") / "demo.db"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TRIALHUB_DATABASE_URL", f"sqlite:///{path}")
+        result = CliRunner().invoke(app, ["demo"])
+    assert result.exit_code == 0, result.output
+    return path
+
+
 @pytest.fixture
-def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, demo_database: Path):  # type: ignore[no-untyped-def]
+    shutil.copyfile(demo_database, tmp_path / "cli.db")  # what `trialhub demo` leaves
     monkeypatch.setenv("TRIALHUB_DATABASE_URL", f"sqlite:///{tmp_path}/cli.db")
     monkeypatch.setenv("COLUMNS", "250")
     # the consoles are made at import, before COLUMNS is set (and pytest-xdist workers have
@@ -26,5 +39,4 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-unt
         assert (result.exit_code == 0) is ok, out
         return out
 
-    invoke("demo")
     return invoke
