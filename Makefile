@@ -41,7 +41,10 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-test: lint typecheck pytest  ## every check CI runs
+# every check CI runs: lint and typecheck beside the tests (they mostly wait on one core
+# while pytest-xdist fills both), each one's output kept together; any failure fails `make`
+test: $(STAMP)
+	$(MAKE) --no-print-directory -j3 --output-sync=target lint typecheck pytest
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
