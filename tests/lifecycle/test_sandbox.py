@@ -34,8 +34,9 @@ from trialhub.worker import Worker
 
 
 @pytest.fixture
-def sandbox_ctx(tmp_path: Path) -> Iterator[Context]:
-    ctx = build_context(Settings(), database_url=f"sqlite:///{tmp_path}/sbx.db", sandbox=True)
+def sandbox_ctx(sqlite_url: str) -> Iterator[Context]:
+    # a copy of the migrated template: migrating in every test is slow
+    ctx = build_context(Settings(), database_url=sqlite_url, sandbox=True, migrate=False)
     yield ctx
     ctx.db.dispose()
 
