@@ -19,9 +19,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,19 +27,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from tests.support.factories import Login as Login
+from tests.support.factories import World as World
+from tests.support.factories import make_admin as make_admin
+from tests.support.factories import make_partner as make_partner
+from tests.support.factories import make_world as make_world
+from tests.support.factories import new_customer_body as new_customer_body
+from tests.support.servers import LiveServer as LiveServer
+from tests.support.servers import Receiver
+from tests.support.servers import free_port as free_port
+from tests.support.servers import start_live_server as start_live_server
 from trialhub.api.app import create_app
 from trialhub.bootstrap import make_context
 from trialhub.clock import MovableClock
-from trialhub.services import accounts
-from trialhub.services.accounts.schemas import CreateAdmin, CreatePartner, IssueToken
-from trialhub.services.demo import SYSTEM_OPERATOR
-from trialhub.services.kernel.actor import Actor
 from trialhub.services.kernel.context import Context
 from trialhub.store.db import Database, upgrade
 from trialhub.store.orm import metadata
@@ -226,108 +228,6 @@ def pg_ctx(pg_url: str, clock: MovableClock) -> Iterator[Context]:
 # ---- factories ---------------------------------------------------------------------------
 
 
-@dataclass
-class Login:
-    """An administrator the tests act as: the service-layer actor and its API token."""
-
-    actor: Actor
-    token: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
-
-def make_partner(
-    ctx: Context, *, name: str = "Partner A", tier: int = 1, certified: bool = True
-) -> str:
-    cmd = CreatePartner(
-        name=name,
-        tier=tier,  # type: ignore[arg-type]
-        certified=certified,
-        distributor_name="Distributor" if tier == 2 else None,
-    )
-    return accounts.create_partner(ctx, SYSTEM_OPERATOR, cmd).id
-
-
-def make_admin(
-    ctx: Context,
-    *,
-    partner_id: str | None,
-    roles: tuple[str, ...] = ("sales_full_admin",),
-    email: str | None = None,
-    password: str | None = None,
-) -> Login:
-    email = email or f"{roles[0]}-{uuid.uuid4().hex[:6]}@partner.example"
-    admin = accounts.create_admin(
-        ctx,
-        SYSTEM_OPERATOR,
-        partner_id,
-        CreateAdmin(email=email, name="Test Admin", roles=list(roles), password=password),
-    )
-    token = accounts.issue_token(ctx, SYSTEM_OPERATOR, admin.id, IssueToken(label="test"))
-    assert token.token is not None
-    return Login(actor=accounts.actor_for_email(ctx, email), token=token.token)
-
-
-def new_customer_body(**overrides: Any) -> dict[str, Any]:
-    """A valid start-trial request for a new customer; override any top-level key."""
-    suffix = uuid.uuid4().hex[:8]
-    body: dict[str, Any] = {
-        "customer": {
-            "company_name": f"Acme {suffix}",
-            "admin_email": f"admin-{suffix}@acme.example",
-            "business_vertical": "retail",
-            "country": "FR",
-            "supported_location_ack": True,
-        },
-        "services": [{"code": "meetings", "edition": "enterprise"}, {"code": "messaging"}],
-        "user_licenses": 50,
-        "duration_days": 90,
-        "meetings": {"site_url": f"acme-{suffix}.webex.com", "time_zone": "Europe/Paris"},
-    }
-    body.update(overrides)
-    return body
-
-
-@dataclass
-class World:
-    """A certified tier-1 partner with one administrator per role, and an operator."""
-
-    ctx: Context
-    partner_id: str
-    sales_full: Login
-    sales: Login
-    partner_full: Login
-    partner_admin: Login
-    read_only: Login
-    operator: Login
-
-    def login(self, role: str) -> Login:
-        return {
-            "sales_full_admin": self.sales_full,
-            "sales_admin": self.sales,
-            "partner_full_admin": self.partner_full,
-            "partner_admin": self.partner_admin,
-            "read_only": self.read_only,
-            "operator": self.operator,
-        }[role]
-
-
-def make_world(ctx: Context, *, name: str = "Partner A", certified: bool = True) -> World:
-    pid = make_partner(ctx, name=name, certified=certified)
-    return World(
-        ctx=ctx,
-        partner_id=pid,
-        sales_full=make_admin(ctx, partner_id=pid, roles=("sales_full_admin",)),
-        sales=make_admin(ctx, partner_id=pid, roles=("sales_admin",)),
-        partner_full=make_admin(ctx, partner_id=pid, roles=("partner_full_admin",)),
-        partner_admin=make_admin(ctx, partner_id=pid, roles=("partner_admin",)),
-        read_only=make_admin(ctx, partner_id=pid, roles=("read_only",)),
-        operator=make_admin(ctx, partner_id=None, roles=("operator",)),
-    )
-
-
 @dataclass(frozen=True)
 class BuiltWorld:
     """The world built once per session on one backend: its ids and the raw tokens (the
@@ -384,57 +284,19 @@ def sqlite_client(sqlite_ctx: Context) -> Iterator[TestClient]:
         yield c
 
 
-# ---- a live server on loopback -----------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class LiveServer:
-    url: str
-    ctx: Context
-
-
-def start_live_server(
-    ctx: Context, *, forwarded_allow_ips: str | None = None
-) -> Iterator[LiveServer]:
-    """uvicorn in a thread on a free loopback port, configured as `trialhub serve` does
-    (the app decides which proxy to believe); stopped when the test ends."""
-    import uvicorn
-
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(ctx, forwarded_allow_ips=forwarded_allow_ips),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="off",
-        proxy_headers=False,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url + "/healthz", timeout=1)
-            break
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    else:
-        raise RuntimeError("the live server did not start")
-    try:
-        yield LiveServer(url=url, ctx=ctx)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+# ---- servers on loopback (tests/support/servers.py) ---------------------------------------
 
 
 @pytest.fixture
 def pg_live_server(pg_ctx: Context) -> Iterator[LiveServer]:
     yield from start_live_server(pg_ctx)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook endpoint on loopback that records each request and answers as told."""
+    r = Receiver()
+    r.thread.start()
+    yield r
+    r.server.shutdown()
+    r.server.server_close()

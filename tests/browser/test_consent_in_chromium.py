@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from tests.conftest import LiveServer, World, make_world
-from tests.integration.test_after_start import links, make_org
+from tests.support.factories import links, make_org
 from trialhub.services.trials import start as trials
 from trialhub.services.trials.schemas import NewCustomer, StartTrial
 from trialhub.store.repositories import Scope

@@ -11,7 +11,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from tests.conftest import World, make_world, new_customer_body
-from tests.devices.test_shipments import dispatch_body, order_body
+from tests.support.factories import dispatch_body, order_body
 from trialhub.clock import MovableClock
 from trialhub.services.kernel.context import Context
 from trialhub.services.lifecycle import registry as lifecycle

@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import Login, World, make_admin, make_world, new_customer_body
+from tests.support.factories import dispatch_body, order_body
 from trialhub.clock import MovableClock
 from trialhub.services.kernel.context import Context
 from trialhub.services.lifecycle import registry as lifecycle
@@ -29,34 +30,6 @@ def start_calling_trial(client: TestClient, who: Login, **kw: Any) -> dict[str, 
     r = client.post("/v1/trials", json=body, headers=who.headers)
     assert r.status_code == 201, r.text
     return dict(r.json())
-
-
-def order_body(**overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "recipient": "customer",
-        "address": {
-            "name": "Marie Curie",
-            "phone": "+33 1 23 45 67 89",
-            "email": "Marie@Acme.example",
-            "street": "1 rue de la Paix",
-            "city": "Paris",
-            "postal_code": "75002",
-            "country": "FR",
-        },
-        "devices": [{"model": "desk-phone-9841", "quantity": 2}],
-        "poe_supported": True,
-    }
-    body.update(overrides)
-    return body
-
-
-def dispatch_body(*serials: str, model: str = "desk-phone-9841", **kw: Any) -> dict[str, Any]:
-    return {
-        "carrier": "DHL",
-        "tracking": "JD0123456789",
-        "devices": [{"model": model, "serial_number": s} for s in serials],
-        **kw,
-    }
 
 
 def outbox(ctx: Context, trial_id: str) -> Counter[tuple[str, str]]:

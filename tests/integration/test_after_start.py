@@ -3,8 +3,6 @@ paid customers (A1), services (S4), extend (T3), delete (T9), timeline, access l
 
 from __future__ import annotations
 
-import re
-from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -12,63 +10,15 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import World, make_world, new_customer_body
+from tests.support.factories import links, make_org, request_consent
 from trialhub.clock import MovableClock
 from trialhub.domain.states import TrialStatus
-from trialhub.notify.mailbox import MailboxMailer
-from trialhub.notify.render import JinjaRenderer
-from trialhub.services.customers import organizations as orgs
-from trialhub.services.customers.schemas import (
-    AddOrgAdmin,
-    AddOrgUser,
-    AddSubscription,
-    CreateOrganization,
-)
-from trialhub.services.demo import SYSTEM_OPERATOR
 from trialhub.services.kernel.context import Context
-from trialhub.services.messaging import delivery, mailbox
 from trialhub.store.repositories import Scope
 
 # the database is the subject (what the store keeps of a trial after it starts):
 # on SQLite and PostgreSQL (tests/conftest.py)
 pytestmark = pytest.mark.both_backends
-
-
-def make_org(
-    ctx: Context,
-    *,
-    full: tuple[str, ...],
-    others: tuple[str, ...] = (),
-    paid: str | None = None,
-    partner: str | None = None,
-) -> str:
-    org = orgs.create_organization(
-        ctx, SYSTEM_OPERATOR, CreateOrganization(name="Globex", country="DE")
-    )
-    for email in full:
-        orgs.add_org_admin(ctx, SYSTEM_OPERATOR, org.id, AddOrgAdmin(email=email, name="F"))
-    for email in others:
-        orgs.add_org_admin(
-            ctx, SYSTEM_OPERATOR, org.id, AddOrgAdmin(email=email, name="O", full=False)
-        )
-    orgs.add_org_user(
-        ctx, SYSTEM_OPERATOR, org.id, AddOrgUser(email="user@globex.example", name="U")
-    )
-    if paid:
-        orgs.add_subscription(
-            ctx, SYSTEM_OPERATOR, org.id, AddSubscription(service=paid, partner_id=partner)
-        )
-    return org.id
-
-
-def request_consent(
-    client: TestClient, world: World, org_id: str, email: str, **kw: Any
-) -> dict[str, Any]:
-    body = new_customer_body(services=[{"code": "calling"}], meetings=None, user_licenses=20, **kw)
-    body["customer"]["admin_email"] = email
-    body["confirm_existing_org_id"] = org_id
-    r = client.post("/v1/trials", json=body, headers=world.sales_full.headers)
-    assert r.status_code == 201, r.text
-    return r.json()  # type: ignore[no-any-return]
 
 
 def outbox(ctx: Context, template: str | None = None) -> list[tuple[str, str, dict[str, Any]]]:
@@ -78,22 +28,6 @@ def outbox(ctx: Context, template: str | None = None) -> list[tuple[str, str, di
             for m in uow.outbox.all()
             if template is None or m.template == template
         ]
-
-
-def links(ctx: Context) -> dict[str, str]:
-    """The newest consent link of each recipient, as the emails carry it: the outbox keeps
-    none (decision 0010), so the emails due are delivered to the local mailbox first."""
-    mailer = MailboxMailer(ctx.db, ctx.clock)
-    renderer = JinjaRenderer(ctx.public_url, "https://buy.example/{org_id}")
-    # a demo context: only there is the local mailbox served
-    demo = replace(ctx, mailer=mailer, renderer=renderer, local_mailbox=True)
-    delivery.deliver_emails(demo)
-    out: dict[str, str] = {}
-    for mail in reversed(mailbox.list_mailbox(demo, limit=1000)):
-        found = re.search(r"/consent/([\w-]+)", mailbox.get_mail(demo, mail.id).text)
-        if found:
-            out[mail.recipient] = found.group(1)
-    return out
 
 
 def set_status(ctx: Context, trial_id: str, status: TrialStatus, **fields: Any) -> None:

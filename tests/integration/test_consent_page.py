@@ -7,7 +7,7 @@ import re
 from fastapi.testclient import TestClient
 
 from tests.conftest import World
-from tests.integration.test_after_start import links, make_org, request_consent
+from tests.support.factories import links, make_org, request_consent
 
 
 def test_full_admin_accepts_in_the_browser(sqlite_client: TestClient, sqlite_world: World) -> None:

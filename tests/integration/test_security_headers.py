@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from tests.conftest import World, start_live_server
-from tests.integration.test_after_start import links, make_org, request_consent
+from tests.support.factories import links, make_org, request_consent
 from trialhub.api.app import create_app
 from trialhub.notify.mailbox import MailboxMailer
 from trialhub.notify.render import JinjaRenderer

@@ -16,7 +16,7 @@ from limits.storage import RedisStorage
 from sqlalchemy import func, select
 
 from tests.conftest import IN_CI, World
-from tests.integration.test_after_start import links, make_org, request_consent
+from tests.support.factories import links, make_org, request_consent
 from trialhub.api.app import create_app
 from trialhub.bootstrap import build_rate_storage, make_context
 from trialhub.clock import MovableClock

@@ -16,7 +16,7 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from tests.conftest import Login, free_port, make_world, new_customer_body
-from tests.notify.test_email import start_smtp
+from tests.support.servers import start_smtp
 from trialhub.api.app import create_app
 from trialhub.bootstrap import build_context
 from trialhub.cli import app as cli
@@ -268,7 +268,7 @@ def test_cli_clock(tmp_path: Path) -> None:
 
 
 def test_devices_come_due_on_the_sandbox_clock(sandbox_ctx: Context) -> None:  # rule D7
-    from tests.devices.test_shipments import dispatch_body, order_body
+    from tests.support.factories import dispatch_body, order_body
 
     world = make_world(sandbox_ctx)
     h = world.sales_full.headers

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import event, text
 
 from tests.conftest import START, make_world, new_customer_body
-from tests.devices.test_shipments import dispatch_body, order_body
+from tests.support.factories import dispatch_body, order_body
 from trialhub.bootstrap import make_context
 from trialhub.clock import MovableClock
 from trialhub.services import devices, lifecycle

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import MetaData, select
 
 from tests.conftest import World
-from tests.integration.test_after_start import links, make_org, request_consent
+from tests.support.factories import links, make_org, request_consent
 from trialhub.clock import MovableClock
 from trialhub.services.demo import SYSTEM_OPERATOR
 from trialhub.services.messaging import mailbox, outbox

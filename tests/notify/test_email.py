@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import email
 import socket
 import time
 from collections import Counter
 from datetime import timedelta
-from email.message import Message
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
 
 from tests.conftest import World, free_port, new_customer_body
+from tests.support.servers import start_smtp
 from trialhub.api.app import create_app
 from trialhub.clock import MovableClock
 from trialhub.notify.mailbox import MailboxMailer
@@ -168,27 +166,9 @@ def test_unknown_template_is_refused() -> None:
         RENDERER.render("spam", {}, recipient="a@b.example")
 
 
-class Inbox:
-    """aiosmtpd handler: keeps every message it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(email.message_from_bytes(envelope.content))
-        return "250 OK"
-
-
 @pytest.fixture
 def smtp_port() -> int:
     return free_port()
-
-
-def start_smtp(port: int) -> tuple[Controller, Inbox]:
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    return controller, inbox
 
 
 def test_smtp_mailer_sends_both_parts(smtp_port: int) -> None:

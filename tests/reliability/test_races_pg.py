@@ -100,7 +100,7 @@ def test_concurrent_retries_with_one_key_create_one_trial(pg_live_server: LiveSe
 def test_concurrent_orders_of_one_device_type_leave_one_shipment(
     pg_live_server: LiveServer,
 ) -> None:  # rule D2, held by the unique constraint when the check in the service races
-    from tests.devices.test_shipments import order_body
+    from tests.support.factories import order_body
 
     world = make_world(pg_live_server.ctx)
     h = world.sales_full.headers

@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
-from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from tests.conftest import World, free_port
+from tests.support.servers import Receiver
 from trialhub.clock import MovableClock
 from trialhub.domain.events import DomainEvent
 from trialhub.domain.ids import new_id
@@ -25,57 +22,6 @@ from trialhub.services.kernel.ports import WebhookRequest
 from trialhub.services.messaging import delivery
 from trialhub.services.messaging.webhooks import CreateWebhook, create_endpoint, new_secret
 from trialhub.store.repositories import Scope
-
-
-class Receiver:
-    """A real HTTP server on 127.0.0.1 that records each POST and answers as told."""
-
-    def __init__(self) -> None:
-        self.status = 200
-        self.extra_headers: dict[str, str] = {}
-        self.endless_body = False  # claim a huge body, send a little, then stall
-        self.delay = 0.0  # seconds before answering
-        self.requests: list[tuple[dict[str, str], bytes]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["content-length"]))
-                receiver.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                time.sleep(receiver.delay)
-                self.send_response(receiver.status)
-                for name, value in receiver.extra_headers.items():
-                    self.send_header(name, value)
-                if receiver.endless_body:
-                    self.send_header("content-length", str(10**9))
-                    self.end_headers()
-                    self.wfile.write(b"x" * 1024)
-                    self.wfile.flush()
-                    time.sleep(3)
-                    return
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.port = free_port()
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    r.thread.start()
-    yield r
-    r.server.shutdown()
-    r.server.server_close()
 
 
 def _request(url: str, secret: str, body: str = '{"type":"trial.expired"}') -> WebhookRequest:

@@ -1,0 +1,128 @@
+"""Servers on loopback the tests talk to: the app (uvicorn in a thread), a webhook receiver,
+an SMTP server."""
+
+from __future__ import annotations
+
+import email
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+from aiosmtpd.controller import Controller
+
+from trialhub.api.app import create_app
+from trialhub.services.kernel.context import Context
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    url: str
+    ctx: Context
+
+
+def start_live_server(
+    ctx: Context, *, forwarded_allow_ips: str | None = None
+) -> Iterator[LiveServer]:
+    """uvicorn in a thread on a free loopback port, configured as `trialhub serve` does
+    (the app decides which proxy to believe); stopped when the test ends."""
+    import uvicorn
+
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(ctx, forwarded_allow_ips=forwarded_allow_ips),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        proxy_headers=False,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url + "/healthz", timeout=1)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    else:
+        raise RuntimeError("the live server did not start")
+    try:
+        yield LiveServer(url=url, ctx=ctx)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+class Receiver:
+    """A real HTTP server on 127.0.0.1 that records each POST and answers as told."""
+
+    def __init__(self) -> None:
+        self.status = 200
+        self.extra_headers: dict[str, str] = {}
+        self.endless_body = False  # claim a huge body, send a little, then stall
+        self.delay = 0.0  # seconds before answering
+        self.requests: list[tuple[dict[str, str], bytes]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["content-length"]))
+                receiver.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                time.sleep(receiver.delay)
+                self.send_response(receiver.status)
+                for name, value in receiver.extra_headers.items():
+                    self.send_header(name, value)
+                if receiver.endless_body:
+                    self.send_header("content-length", str(10**9))
+                    self.end_headers()
+                    self.wfile.write(b"x" * 1024)
+                    self.wfile.flush()
+                    time.sleep(3)
+                    return
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.port = free_port()
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+
+class Inbox:
+    """aiosmtpd handler: keeps every message it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(email.message_from_bytes(envelope.content))
+        return "250 OK"
+
+
+def start_smtp(port: int) -> tuple[Controller, Inbox]:
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    return controller, inbox
