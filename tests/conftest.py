@@ -49,6 +49,8 @@ from trialhub.services.kernel.context import Context
 from trialhub.store.db import Database, upgrade
 from trialhub.store.orm import metadata
 
+pytest_plugins = ["tests.support.command_line"]  # `run`: the command line on a demo database
+
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 PG_URL = os.environ.get(
     "TRIALHUB_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

@@ -260,7 +260,7 @@ def test_local_mailbox_shows_delivered_emails(
     ctx = sqlite_world.ctx
     ctx.renderer = RENDERER
     ctx.mailer = MailboxMailer(ctx.db, ctx.clock)
-    ctx.local_mailbox = True  # a demo or sandbox server (tests/notify/test_local_mailbox.py)
+    ctx.local_mailbox = True  # a demo or sandbox server (test_local_mailbox.py)
     body = new_customer_body()
     trials.start_trial(ctx, sqlite_world.sales_full.actor, StartTrial.model_validate(body))
     assert delivery.deliver(ctx).sent == 1

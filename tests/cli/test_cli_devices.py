@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.integration.test_cli import SALES
+from tests.cli.test_cli import SALES
 from trialhub.services.demo import OPERATOR_EMAIL
 
 ADDRESS = [

@@ -1,4 +1,5 @@
-"""The command line's fixture: a demo world on a SQLite file, and a way to type commands."""
+"""The command line's fixtures: a demo world on a SQLite file, and a way to type commands
+(`run`). A plugin of tests/conftest.py, so that any test can type a command."""
 
 from __future__ import annotations
 

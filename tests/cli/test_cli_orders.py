@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tests.integration.test_cli import SALES
-from tests.integration.test_cli_devices import start
+from tests.cli.test_cli import SALES
+from tests.cli.test_cli_devices import start
 
 
 def test_convert_with_and_without_confirmations(run) -> None:  # type: ignore[no-untyped-def]
