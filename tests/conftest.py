@@ -30,7 +30,7 @@ from trialhub.services.demo import SYSTEM_OPERATOR
 from trialhub.services.kernel.actor import Actor
 from trialhub.services.kernel.context import Context
 from trialhub.store.db import Database, upgrade
-from trialhub.store.orm import metadata
+from trialhub.store.tables import metadata
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 PG_URL = os.environ.get(

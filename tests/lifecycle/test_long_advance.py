@@ -22,7 +22,7 @@ from trialhub.services.kernel.context import Context
 from trialhub.services.lifecycle import registry as lifecycle
 from trialhub.services.messaging import mailbox
 from trialhub.settings import Settings
-from trialhub.store import orm
+from trialhub.store import tables
 from trialhub.store.uow import UnitOfWork
 
 # 750 deadlines by default, to keep the suite fast; the statement budget below does not
@@ -87,7 +87,7 @@ def seed(ctx: Context, world: World, n: int, start: datetime) -> int:
         v["full"] = True
     with ctx.db.engine.begin() as conn:
         for table, values in rows.items():
-            conn.execute(insert(getattr(orm, table)), values)
+            conn.execute(insert(getattr(tables, table)), values)
     return len(rows["due_events"])
 
 

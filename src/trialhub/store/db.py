@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
-from trialhub.store.orm import start_mappers
+from trialhub.store.mapping import start_mappers
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -15,7 +15,7 @@ from sqlalchemy import case, delete, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
-from trialhub.store import orm
+from trialhub.store import tables
 from trialhub.store.db import Database
 from trialhub.store.types import UTCDateTime
 
@@ -41,7 +41,7 @@ class DatabaseStorage(Storage):
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
         """Adds `amount` to the key's window (a new one of `expiry` seconds if it ended)."""
-        table = orm.rate_limit_counters
+        table = tables.rate_limit_counters
         now = self._now()
         ends = now + timedelta(seconds=expiry)
         dialect = postgresql if self._db.dialect == "postgresql" else sqlite
@@ -63,7 +63,7 @@ class DatabaseStorage(Storage):
     def _sweep(self, now: datetime) -> None:
         """Deletes ended rows, a batch at a time; rows another sweep holds are skipped
         (PostgreSQL), so sweeps never wait on each other."""
-        table = orm.rate_limit_counters
+        table = tables.rate_limit_counters
         ended = (
             select(table.c.key)
             .where(table.c.expires_at <= now)
@@ -74,7 +74,7 @@ class DatabaseStorage(Storage):
             conn.execute(delete(table).where(table.c.key.in_(ended.scalar_subquery())))
 
     def get(self, key: str) -> int:
-        table = orm.rate_limit_counters
+        table = tables.rate_limit_counters
         with self._db.engine.connect() as conn:
             hits = conn.execute(
                 select(table.c.hits).where(table.c.key == key, table.c.expires_at > self._now())
@@ -83,7 +83,7 @@ class DatabaseStorage(Storage):
 
     def get_expiry(self, key: str) -> float:
         """When the key's window ends (seconds since the epoch, on the application's clock)."""
-        table = orm.rate_limit_counters
+        table = tables.rate_limit_counters
         now = self._now()
         with self._db.engine.connect() as conn:
             ends = conn.execute(
@@ -98,9 +98,9 @@ class DatabaseStorage(Storage):
 
     def reset(self) -> int | None:
         with self._db.engine.begin() as conn:
-            return int(conn.execute(delete(orm.rate_limit_counters)).rowcount)
+            return int(conn.execute(delete(tables.rate_limit_counters)).rowcount)
 
     def clear(self, key: str) -> None:
-        table = orm.rate_limit_counters
+        table = tables.rate_limit_counters
         with self._db.engine.begin() as conn:
             conn.execute(delete(table).where(table.c.key == key))

@@ -44,7 +44,7 @@ from trialhub.domain.model import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from trialhub.store import orm
+from trialhub.store import tables as orm
 from trialhub.store.types import UTCDateTime
 
 

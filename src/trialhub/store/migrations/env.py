@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from trialhub.store.db import make_engine
-from trialhub.store.orm import metadata
+from trialhub.store.tables import metadata
 
 config = context.config
 target_metadata = metadata
