@@ -12,10 +12,9 @@ from datetime import datetime, timedelta
 
 from limits.storage import Storage
 from sqlalchemy import case, delete, literal, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
-from trialhub.store import tables
+from trialhub.store import dialect, tables
 from trialhub.store.db import Database
 from trialhub.store.types import UTCDateTime
 
@@ -44,9 +43,8 @@ class DatabaseStorage(Storage):
         table = tables.rate_limit_counters
         now = self._now()
         ends = now + timedelta(seconds=expiry)
-        dialect = postgresql if self._db.dialect == "postgresql" else sqlite
         ended = table.c.expires_at <= literal(now, UTCDateTime())
-        stmt = dialect.insert(table).values(key=key, hits=amount, expires_at=ends)
+        stmt = dialect.upsert(table, self._db.dialect).values(key=key, hits=amount, expires_at=ends)
         stmt = stmt.on_conflict_do_update(
             index_elements=[table.c.key],
             set_={
@@ -64,11 +62,9 @@ class DatabaseStorage(Storage):
         """Deletes ended rows, a batch at a time; rows another sweep holds are skipped
         (PostgreSQL), so sweeps never wait on each other."""
         table = tables.rate_limit_counters
-        ended = (
-            select(table.c.key)
-            .where(table.c.expires_at <= now)
-            .limit(_SWEEP_BATCH)
-            .with_for_update(skip_locked=True)
+        ended = dialect.skip_locked(
+            select(table.c.key).where(table.c.expires_at <= now).limit(_SWEEP_BATCH),
+            self._db.dialect,
         )
         with self._db.engine.begin() as conn:
             conn.execute(delete(table).where(table.c.key.in_(ended.scalar_subquery())))

@@ -16,6 +16,8 @@ from sqlalchemy import (
     text,
 )
 
+from trialhub.domain.conversion import OrderStatus
+from trialhub.domain.devices import ExtensionDecision
 from trialhub.store.tables.base import ID, metadata
 from trialhub.store.types import UTCDateTime
 
@@ -288,8 +290,8 @@ device_extension_requests = Table(
         "uq_device_extension_requests_pending",
         "trial_id",
         unique=True,
-        sqlite_where=text("decision = 'pending'"),
-        postgresql_where=text("decision = 'pending'"),
+        sqlite_where=text(f"decision = '{ExtensionDecision.PENDING.value}'"),
+        postgresql_where=text(f"decision = '{ExtensionDecision.PENDING.value}'"),
     ),
 )
 
@@ -317,7 +319,7 @@ orders = Table(
         "uq_orders_requested",
         "trial_id",
         unique=True,
-        sqlite_where=text("status = 'requested'"),
-        postgresql_where=text("status = 'requested'"),
+        sqlite_where=text(f"status = '{OrderStatus.REQUESTED.value}'"),
+        postgresql_where=text(f"status = '{OrderStatus.REQUESTED.value}'"),
     ),
 )
