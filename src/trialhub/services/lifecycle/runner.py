@@ -83,7 +83,7 @@ def _run_batch(
     now = ctx.now()
     done = TickReport(batches=1)
     with ctx.uow(Scope.system("worker")) as uow:
-        ids = uow.due.due_ids(now, limit)
+        ids = uow.due.due_ids_for_worker(now, limit)
         if not ids:
             return False
         rows = uow.due.claim_batch(ids, now)
@@ -133,15 +133,10 @@ def _apply_one(
             return _apply(ctx, uow, handlers, row)
         except Exception as error:
             raise _HandlerFailed from error
-    uow.stash_events()
-    nested = uow.session.begin_nested()
     try:
-        outcome = _apply(ctx, uow, handlers, row)
-        nested.commit()
-        return outcome
+        with uow.savepoint():  # undone alone, with the events the failed handler recorded
+            return _apply(ctx, uow, handlers, row)
     except Exception as error:  # one bad row must not stop the others
-        nested.rollback()
-        uow.discard_events()  # what the failed handler recorded never happened
         row.done_at = row.outcome = None
         row.attempts += 1
         row.last_error = f"{type(error).__name__}: {error}"[:2000]

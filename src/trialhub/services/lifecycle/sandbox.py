@@ -108,7 +108,7 @@ def move_clock(
     clock.move_to(target)  # one write; every process on the database follows
     report = tick(ctx)
     with ctx.uow(Scope.system("sandbox")) as uow:
-        waiting = uow.outbox.pending_count()
+        waiting = uow.outbox.pending_count_for_worker()
     return ClockReport(
         now=clock.now(),
         applied=report.applied,

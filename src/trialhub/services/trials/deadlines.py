@@ -93,7 +93,7 @@ def _release_organization(uow: UnitOfWork, trial: Trial, org: Organization, at: 
     """Rule T7 (choice): when nothing else keeps the organization (no purchased service, no
     other open trial), its people move to the free consumer organization and its admin roles
     go. An organization with paid services keeps its people; only the trial's parts go."""
-    others = [t for t in uow.trials.of_org(org.id) if t.id != trial.id and t.is_open]
+    others = [t for t in uow.trials.of_org_for_worker(org.id) if t.id != trial.id and t.is_open]
     if org.subscriptions or others:
         return 0
     free = uow.organizations.free_organization()
@@ -105,7 +105,7 @@ def _release_organization(uow: UnitOfWork, trial: Trial, org: Organization, at: 
     for user in released.new_users:
         uow.organizations.add_member(user)
     for admin in released.dropped_admins:
-        uow.session.delete(admin)
+        uow.organizations.delete_member(admin)
     return released.moved
 
 

@@ -71,7 +71,7 @@ def schedule_hook(
         if not changed and not shipped:
             return
         now = clock_now()
-        uow.session.flush()  # new trials must exist before their due rows
+        uow.flush()  # new trials must exist before their due rows
         for trial_id in sorted(shipped - set(changed)):
             trial = uow.trials.get(trial_id)
             if trial is not None:

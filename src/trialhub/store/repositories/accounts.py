@@ -30,7 +30,11 @@ class PartnerRepository(Repository):
     def add_distributor(self, distributor: Distributor) -> None:
         self._session.add(distributor)
 
-    def get_distributor(self, distributor_id: str) -> Distributor | None:
+    def get_any_partner(self, partner_id: str) -> Partner | None:
+        """Unscoped: another partner's name where it manages a service (rule A1)."""
+        return self._session.get(Partner, partner_id)
+
+    def get_distributor_unscoped(self, distributor_id: str) -> Distributor | None:
         return self._session.get(Distributor, distributor_id)
 
 
@@ -44,7 +48,13 @@ class AdminRepository(Repository):
         )
         return self._session.scalars(stmt).one_or_none()
 
-    def get_by_email(self, email: str) -> Admin | None:
+    def get_self(self) -> Admin | None:
+        """The caller's own administrator record."""
+        if self.scope.actor_id is None:
+            return None
+        return self._session.get(Admin, self.scope.actor_id)
+
+    def get_by_email_unscoped(self, email: str) -> Admin | None:
         """Unscoped: used to keep sign-in emails unique and to authenticate."""
         return self._session.scalars(
             select(Admin).where(tables.admins.c.email == email)
@@ -58,7 +68,7 @@ class AdminRepository(Repository):
         )
         return list(self._session.scalars(self._scoped(stmt, tables.admins.c.partner_id)))
 
-    def of_distributor(self, distributor_id: str) -> list[Admin]:
+    def of_distributor_unscoped(self, distributor_id: str) -> list[Admin]:
         """A distributor's administrators (unscoped: a tier-2 partner's request reaches them)."""
         stmt = (
             select(Admin)
@@ -70,7 +80,7 @@ class AdminRepository(Repository):
         )
         return list(self._session.scalars(stmt))
 
-    def operators(self) -> list[Admin]:
+    def operators_unscoped(self) -> list[Admin]:
         """The trials team (unscoped: partners' requests are addressed to it)."""
         stmt = (
             select(Admin)
@@ -82,7 +92,7 @@ class AdminRepository(Repository):
     def add_token(self, token: ApiToken) -> None:
         self._session.add(token)
 
-    def token_by_hash(self, token_hash: str) -> ApiToken | None:
+    def token_by_hash_unscoped(self, token_hash: str) -> ApiToken | None:
         """Unscoped: authentication runs before any scope exists."""
         stmt = select(ApiToken).where(tables.api_tokens.c.token_hash == token_hash)
         return self._session.scalars(stmt).one_or_none()

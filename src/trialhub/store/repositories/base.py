@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
@@ -71,7 +71,14 @@ def _after(instant: Any, row_id: Any, key: tuple[datetime, str]) -> Any:
 
 
 class Repository:
-    """A repository on the unit of work's session, reading as `scope` may (rule P3)."""
+    """A repository on the unit of work's session, reading as `scope` may (rule P3).
+
+    Every public read is scoped to the caller unless its name says otherwise (`_unscoped`,
+    `_for_worker`, `_any_partner`); a repository of data that belongs to no partner says
+    so with `partner_data = False` (tests/integration/test_store_sealed.py checks both).
+    """
+
+    partner_data: ClassVar[bool] = True
 
     def __init__(self, session: Session, scope: Scope) -> None:
         self._session = session
@@ -87,6 +94,13 @@ class Repository:
             )
             return stmt.where(partner_column.in_(served))
         return stmt.where(partner_column == self.scope.partner_id)
+
+    def _scoped_by_trial(self, stmt: Select[Any], trial_column: Any) -> Select[Any]:
+        """Rows of the trials the caller may see, for tables without a partner column."""
+        if self.scope.unrestricted:
+            return stmt
+        t = tables.trials.c
+        return stmt.where(trial_column.in_(self._scoped(select(t.id), t.partner_id)))
 
 
 def escape_like(text: str) -> str:

@@ -53,6 +53,9 @@ class CustomerRepository(Repository):
     def add_assignment(self, assignment: CustomerAssignment) -> None:
         self._session.add(assignment)
 
+    def delete_assignment(self, assignment: CustomerAssignment) -> None:
+        self._session.delete(assignment)
+
     def get(self, customer_id: str, *, include_removed: bool = False) -> Customer | None:
         if self.scope.unrestricted:  # the identity map first: a loaded customer costs no query
             found = self._session.get(Customer, customer_id)
@@ -83,7 +86,7 @@ class CustomerRepository(Repository):
         stmt = select(func.min(t.c.ends_at)).where(
             t.c.customer_id == customer_id, t.c.status.in_(OPEN_VALUES)
         )
-        value = self._session.scalar(stmt)
+        value = self._session.scalar(self._scoped(stmt, t.c.partner_id))
         return value if isinstance(value, datetime) else None
 
     def search(

@@ -29,7 +29,7 @@ class DueEventRepository(Repository):
         d = tables.due_events
         stmt = select(DueEvent).where(d.c.trial_id.in_(trial_ids)).order_by(d.c.due_at, d.c.id)
         out: dict[str, list[DueEvent]] = {t: [] for t in trial_ids}
-        for row in self._session.scalars(stmt):
+        for row in self._session.scalars(self._scoped_by_trial(stmt, d.c.trial_id)):
             out[row.trial_id].append(row)
         return out
 
@@ -39,7 +39,7 @@ class DueEventRepository(Repository):
     def delete(self, event: DueEvent) -> None:
         self._session.delete(event)
 
-    def due_ids(self, now: datetime, limit: int) -> list[int]:
+    def due_ids_for_worker(self, now: datetime, limit: int) -> list[int]:
         """Ids of due rows, oldest first; PostgreSQL skips rows another worker holds. A row
         that failed waits for its next attempt, and the trial's later rows wait behind it:
         each checks the state the earlier one leaves, so run first they would close as
@@ -95,10 +95,7 @@ class DueEventRepository(Repository):
         self._session.scalars(select(Customer).where(tables.customers.c.id.in_(customers))).all()
         return rows
 
-    def get(self, event_id: int) -> DueEvent | None:
-        return self._session.get(DueEvent, event_id)
-
-    def pending_count(self) -> int:
+    def pending_count_for_worker(self) -> int:
         stmt = (
             select(func.count())
             .select_from(tables.due_events)
@@ -106,7 +103,7 @@ class DueEventRepository(Repository):
         )
         return int(self._session.scalar(stmt) or 0)
 
-    def due_count(self, now: datetime) -> int:
+    def due_count_for_worker(self, now: datetime) -> int:
         """Rows the next pass would take (not those waiting for a retry)."""
         d = tables.due_events
         stmt = (
@@ -120,7 +117,7 @@ class DueEventRepository(Repository):
         )
         return int(self._session.scalar(stmt) or 0)
 
-    def failure_counts(self, stuck_after: int) -> tuple[int, int]:
+    def failure_counts_for_worker(self, stuck_after: int) -> tuple[int, int]:
         """Pending rows that failed at least once, and those that failed `stuck_after` times."""
         d = tables.due_events
         stmt = select(func.count(), func.count().filter(d.c.attempts >= stuck_after)).where(
@@ -129,7 +126,7 @@ class DueEventRepository(Repository):
         failing, stuck = self._session.execute(stmt).one()
         return int(failing), int(stuck)
 
-    def failing(self, limit: int) -> list[DueEvent]:
+    def failing_for_worker(self, limit: int) -> list[DueEvent]:
         """Pending rows whose handler failed at least once, oldest deadline first."""
         d = tables.due_events
         stmt = (

@@ -51,12 +51,12 @@ class ShipmentRepository(Repository):
             out[s.trial_id].append(s)
         return out
 
-    def demo_order_taken(self, number: str) -> bool:
+    def demo_order_taken_any_partner(self, number: str) -> bool:
         """Unscoped: demo order numbers are unique across partners (rule D9)."""
         stmt = select(func.count()).where(tables.device_shipments.c.demo_order == number)
         return bool(self._session.scalar(stmt))
 
-    def device_trials_out(self, partner_id: str) -> int:
+    def device_trials_out_any_partner(self, partner_id: str) -> int:
         """Rule D1: the partner's trials with devices ordered or out (not yet returned)."""
         stmt = select(func.count(func.distinct(tables.device_shipments.c.trial_id))).where(
             tables.device_shipments.c.partner_id == partner_id,
@@ -64,7 +64,7 @@ class ShipmentRepository(Repository):
         )
         return int(self._session.scalar(stmt) or 0)
 
-    def serials_out(self, serials: Sequence[str]) -> list[str]:
+    def serials_out_any_partner(self, serials: Sequence[str]) -> list[str]:
         """Unscoped: serial numbers already in a shipment that has not come back (rule D4)."""
         if not serials:
             return []

@@ -32,6 +32,8 @@ class EmailOwner:
 class OrganizationRepository(Repository):
     """Organizations are world data: finding one by email is how rule C3 works."""
 
+    partner_data = False  # an organization belongs to no partner; customers link them
+
     def add(self, org: Organization) -> None:
         self._session.add(org)
 
@@ -40,6 +42,9 @@ class OrganizationRepository(Repository):
 
     def add_member(self, member: OrgAdmin | OrgUser | Any) -> None:
         self._session.add(member)
+
+    def delete_member(self, member: OrgAdmin | OrgUser) -> None:
+        self._session.delete(member)
 
     def admin_by_email(self, email: str) -> OrgAdmin | None:
         stmt = select(OrgAdmin).where(tables.org_admins.c.email == email)

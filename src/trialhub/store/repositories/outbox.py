@@ -47,7 +47,7 @@ class OutboxRepository(Repository):
         )
         return list(self._session.scalars(self._scoped(stmt, tables.outbox.c.partner_id)))
 
-    def due(
+    def due_for_worker(
         self, now: datetime, limit: int, channel: str, *, lock: bool = True
     ) -> list[tuple[int, str]]:
         """(id, recipient) of one lane's messages ready to go: unsent, available, and not
@@ -118,10 +118,10 @@ class OutboxRepository(Repository):
         )
         return bool(getattr(result, "rowcount", 0))
 
-    def get(self, message_id: int) -> OutboxMessage | None:
+    def get_for_worker(self, message_id: int) -> OutboxMessage | None:
         return self._session.get(OutboxMessage, message_id)
 
-    def pending_count(self) -> int:
+    def pending_count_for_worker(self) -> int:
         stmt = (
             select(func.count()).select_from(tables.outbox).where(tables.outbox.c.sent_at.is_(None))
         )
@@ -129,9 +129,9 @@ class OutboxRepository(Repository):
 
     def all(self, *, limit: int = 1000) -> list[OutboxMessage]:
         stmt = select(OutboxMessage).order_by(tables.outbox.c.id).limit(limit)
-        return list(self._session.scalars(stmt))
+        return list(self._session.scalars(self._scoped(stmt, tables.outbox.c.partner_id)))
 
-    def unsent_by_channel(self) -> list[tuple[str, int, int, datetime | None]]:
+    def unsent_by_channel_for_worker(self) -> list[tuple[str, int, int, datetime | None]]:
         """Per channel: unsent messages, how many of them failed at least once, and the
         oldest one's creation (the operator's view of the queue; reads the pending index)."""
         o = tables.outbox

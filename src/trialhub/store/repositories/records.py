@@ -33,6 +33,10 @@ class AuditRepository(Repository):
 
 
 class IdempotencyRepository(Repository):
+    """Idempotency keys, each the caller's own: keyed by its administrator's id (rule E3)."""
+
+    partner_data = False
+
     def get(self, admin_id: str, key: str) -> IdempotencyRecord | None:
         return self._session.get(IdempotencyRecord, (admin_id, key))
 
@@ -90,6 +94,8 @@ class IdempotencyRepository(Repository):
 
 class MailboxRepository(Repository):
     """The local mailbox (development): not partner data."""
+
+    partner_data = False
 
     def add(self, mail: MailboxEmail) -> None:
         self._session.add(mail)

@@ -28,7 +28,7 @@ class TrialRepository(Repository):
         stmt = select(Trial).where(tables.trials.c.id == trial_id)
         return self._session.scalars(self._scoped(stmt, tables.trials.c.partner_id)).one_or_none()
 
-    def of_org(self, org_id: str) -> list[Trial]:
+    def of_org_for_worker(self, org_id: str) -> list[Trial]:
         """Every partner's trials of one organization (unscoped: the worker's view)."""
         stmt = (
             select(Trial)
@@ -41,7 +41,7 @@ class TrialRepository(Repository):
     def add_service(self, service: TrialService) -> None:
         self._session.add(service)
 
-    def open_services_of_org(self, org_id: str) -> list[tuple[TrialService, str]]:
+    def open_services_of_org_any_partner(self, org_id: str) -> list[tuple[TrialService, str]]:
         """Unscoped on purpose: rule S3 looks at every partner's open trials, returning only
         the service and whose trial holds it, never the other partner's trial data."""
         stmt = (
@@ -53,7 +53,8 @@ class TrialRepository(Repository):
         )
         return [(row[0], row[1]) for row in self._session.execute(stmt).all()]
 
-    def site_held(self, name: str) -> bool:
+    def site_held_any_partner(self, name: str) -> bool:
+        """Unscoped: a site name is unique across all organizations (rule S2)."""
         stmt = (
             select(func.count())
             .select_from(tables.meetings_sites)
@@ -68,16 +69,16 @@ class TrialRepository(Repository):
 
 
 class ConsentRepository(Repository):
-    """Consent links. Unscoped reads by hash: the token itself is the credential (rule K2)."""
+    """Consent links. Unscoped reads by the link: the token itself is the credential (rule K2)."""
 
     def add(self, token: ConsentToken) -> None:
         self._session.add(token)
 
-    def by_hash(self, token_hash: str) -> ConsentToken | None:
+    def by_hash_unscoped(self, token_hash: str) -> ConsentToken | None:
         stmt = select(ConsentToken).where(tables.consent_tokens.c.token_hash == token_hash)
         return self._session.scalars(stmt).one_or_none()
 
-    def get(self, token_id: str) -> ConsentToken | None:
+    def get_unscoped(self, token_id: str) -> ConsentToken | None:
         return self._session.get(ConsentToken, token_id)
 
     def for_trial(self, trial_id: str) -> list[ConsentToken]:
@@ -86,9 +87,10 @@ class ConsentRepository(Repository):
             .where(tables.consent_tokens.c.trial_id == trial_id)
             .order_by(tables.consent_tokens.c.created_at, tables.consent_tokens.c.id)
         )
+        stmt = self._scoped_by_trial(stmt, tables.consent_tokens.c.trial_id)
         return list(self._session.scalars(stmt))
 
-    def pending_trials_of_org(self, org_id: str) -> list[Trial]:
+    def pending_trials_of_org_any_partner(self, org_id: str) -> list[Trial]:
         """Every request waiting for this organization's consent, whoever sent it (rule K7)."""
         stmt = (
             select(Trial)
@@ -100,5 +102,6 @@ class ConsentRepository(Repository):
         )
         return list(self._session.scalars(stmt))
 
-    def trial(self, trial_id: str) -> Trial | None:
+    def trial_unscoped(self, trial_id: str) -> Trial | None:
+        """The trial a consent link belongs to: the link is the credential (rule K2)."""
         return self._session.get(Trial, trial_id)

@@ -35,7 +35,7 @@ class WebhookRepository(Repository):
             self._session.scalars(self._scoped(stmt, tables.webhook_endpoints.c.partner_id))
         )
 
-    def active_for_partners(self, partner_ids: set[str]) -> list[WebhookEndpoint]:
+    def active_of_partners_unscoped(self, partner_ids: set[str]) -> list[WebhookEndpoint]:
         """Unscoped: the fan-out hook serves every partner an event belongs to."""
         stmt = select(WebhookEndpoint).where(
             tables.webhook_endpoints.c.partner_id.in_(partner_ids),
@@ -43,7 +43,7 @@ class WebhookRepository(Repository):
         )
         return list(self._session.scalars(stmt))
 
-    def for_delivery(self, endpoint_id: str) -> WebhookEndpoint | None:
+    def for_delivery_for_worker(self, endpoint_id: str) -> WebhookEndpoint | None:
         """The endpoint, locked on PostgreSQL: two senders must not both count a failure."""
         stmt = select(WebhookEndpoint).where(tables.webhook_endpoints.c.id == endpoint_id)
         stmt = dialect.locked(stmt, dialect.name_of(self._session))
@@ -56,6 +56,9 @@ class WebhookRepository(Repository):
             .order_by(tables.webhook_deliveries.c.id.desc())
             .limit(limit)
         )
+        e = tables.webhook_endpoints.c
+        mine = self._scoped(select(e.id), e.partner_id)
+        stmt = stmt.where(tables.webhook_deliveries.c.endpoint_id.in_(mine))
         return list(self._session.scalars(stmt))
 
     def add_delivery(self, delivery: WebhookDelivery) -> None:
