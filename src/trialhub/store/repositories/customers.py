@@ -50,9 +50,6 @@ class CustomerRepository(Repository):
     def add(self, customer: Customer) -> None:
         self._session.add(customer)
 
-    def add_assignment(self, assignment: CustomerAssignment) -> None:
-        self._session.add(assignment)
-
     def delete_assignment(self, assignment: CustomerAssignment) -> None:
         self._session.delete(assignment)
 

@@ -11,7 +11,6 @@ from trialhub.domain.devices import (
     DeviceExtensionRequest,
     DeviceShipment,
     ShipmentStatus,
-    ShippedDevice,
 )
 from trialhub.store import tables
 from trialhub.store.repositories.base import (
@@ -95,9 +94,6 @@ class ShipmentRepository(Repository):
             )
         stmt = stmt.order_by(tables.device_shipments.c.ordered_at, tables.device_shipments.c.id)
         return list(self._session.scalars(self._scoped(stmt, tables.device_shipments.c.partner_id)))
-
-    def add_device(self, device: ShippedDevice) -> None:
-        self._session.add(device)
 
     def add_extension_request(self, request: DeviceExtensionRequest) -> None:
         self._session.add(request)

@@ -67,9 +67,6 @@ class OrganizationRepository(Repository):
             return EmailOwner(org, is_admin=False, is_full_admin=False)
         return None
 
-    def email_taken(self, email: str) -> bool:
-        return self.owner_of_email(email) is not None
-
     def free_organization(self) -> Organization | None:
         stmt = (
             select(Organization).where(tables.organizations.c.kind == OrgKind.FREE.value).limit(1)

@@ -7,7 +7,6 @@ from sqlalchemy.orm import lazyload
 
 from trialhub.domain.model import (
     ConsentToken,
-    MeetingsSite,
     Trial,
     TrialService,
 )
@@ -38,9 +37,6 @@ class TrialRepository(Repository):
         # the trials' parts load when read: the worker often holds them already
         return list(self._session.scalars(stmt.options(lazyload("*"))))
 
-    def add_service(self, service: TrialService) -> None:
-        self._session.add(service)
-
     def open_services_of_org_any_partner(self, org_id: str) -> list[tuple[TrialService, str]]:
         """Unscoped on purpose: rule S3 looks at every partner's open trials, returning only
         the service and whose trial holds it, never the other partner's trial data."""
@@ -63,9 +59,6 @@ class TrialRepository(Repository):
             )
         )
         return bool(self._session.scalar(stmt))
-
-    def add_site(self, site: MeetingsSite) -> None:
-        self._session.add(site)
 
 
 class ConsentRepository(Repository):
