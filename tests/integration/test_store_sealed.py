@@ -137,7 +137,7 @@ def _reads(uow: UnitOfWork, a: World, trial: TrialView, endpoint: str) -> dict[s
         "trials.get": uow.trials.get(trial.id),
         "outbox.for_trial": uow.outbox.for_trial(trial.id),
         "outbox.all": [m for m in uow.outbox.all() if m.partner_id == a.partner_id],
-        "due.for_trial": uow.due.for_trial(trial.id),
+        "due.for_trial": uow.deadlines.for_trial(trial.id),
         "audit.since": uow.audit.since(after=None, limit=1000, trial_id=trial.id),
         "webhooks.get": uow.webhooks.get(endpoint),
         "webhooks.of_partner": uow.webhooks.of_partner(a.partner_id),

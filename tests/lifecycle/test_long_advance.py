@@ -16,7 +16,7 @@ from sqlalchemy import event, insert, text
 from tests.conftest import World, make_world, new_customer_body
 from trialhub.api.app import create_app
 from trialhub.bootstrap import build_context
-from trialhub.domain.records import DueEvent
+from trialhub.domain.records import ScheduledDeadline
 from trialhub.domain.trial import Trial
 from trialhub.services.kernel.context import Context
 from trialhub.services.lifecycle import registry as lifecycle
@@ -161,7 +161,9 @@ def test_a_deadline_made_on_the_way_runs_in_its_place(
         first, second = ids
         real = lifecycle._HANDLERS[lifecycle.DeadlineKind.END]
 
-        def end_and_shorten_grace(c: Context, uow: UnitOfWork, trial: Trial, row: DueEvent) -> str:
+        def end_and_shorten_grace(
+            c: Context, uow: UnitOfWork, trial: Trial, row: ScheduledDeadline
+        ) -> str:
             outcome = real(c, uow, trial, row)
             if trial.id == first and trial.ends_at is not None:
                 trial.ends_at -= timedelta(days=25)  # its grace now ends 5 days after it

@@ -105,7 +105,7 @@ def _map_machinery() -> None:
     m = mapper_registry.map_imperatively
     m(model.ConsentToken, t.consent_tokens)
     m(model.OutboxMessage, t.outbox)
-    m(model.DueEvent, t.due_events)
+    m(model.ScheduledDeadline, t.due_events)
     m(model.MailboxEmail, t.mailbox)
     m(model.WebhookEndpoint, t.webhook_endpoints)
     m(model.WebhookDelivery, t.webhook_deliveries)

@@ -22,7 +22,7 @@ from trialhub.store.repositories import (
     AuditRepository,
     ConsentRepository,
     CustomerRepository,
-    DueEventRepository,
+    DeadlineRepository,
     IdempotencyRepository,
     MailboxRepository,
     OrderRepository,
@@ -118,7 +118,7 @@ class UnitOfWork:
     """`with uow: ...; uow.commit()`. Leaving without commit rolls everything back.
 
     Hooks run inside the transaction at commit: `before_commit` ones first (the schedule of
-    due events follows the trials changed), then the audit rows are written, then
+    deadlines follows the trials changed), then the audit rows are written, then
     `after_audit` ones see them with their ids (webhook fan-out). So everything a change
     causes commits with it, or not at all (rules E1, E2, T10).
     """
@@ -166,7 +166,7 @@ class UnitOfWork:
         self.idempotency = IdempotencyRepository(s, scope)
         self.consent = ConsentRepository(s, scope)
         self.outbox = OutboxRepository(s, scope)
-        self.due = DueEventRepository(s, scope)
+        self.deadlines = DeadlineRepository(s, scope)
         self.webhooks = WebhookRepository(s, scope)
         self.mailbox = MailboxRepository(s, scope)
         self.shipments = ShipmentRepository(s, scope)

@@ -18,7 +18,7 @@ from trialhub.store.repositories.customers import (
     CustomerRepository,
     CustomerRow,
 )
-from trialhub.store.repositories.deadlines import DueEventRepository
+from trialhub.store.repositories.deadlines import DeadlineRepository
 from trialhub.store.repositories.devices import ShipmentRepository
 from trialhub.store.repositories.organizations import EmailOwner, OrganizationRepository
 from trialhub.store.repositories.outbox import OutboxRepository
@@ -38,7 +38,7 @@ __all__ = [
     "CustomerFilter",
     "CustomerRepository",
     "CustomerRow",
-    "DueEventRepository",
+    "DeadlineRepository",
     "EmailOwner",
     "IdempotencyRepository",
     "MailboxRepository",

@@ -9,7 +9,7 @@ from sqlalchemy import func, or_, select, update
 
 from trialhub.domain.model import (
     Customer,
-    DueEvent,
+    ScheduledDeadline,
     Trial,
 )
 from trialhub.store import dialect, tables
@@ -18,25 +18,29 @@ from trialhub.store.repositories.base import (
 )
 
 
-class DueEventRepository(Repository):
+class DeadlineRepository(Repository):
     """The deadlines table (rule T10). The worker's queries touch only due rows."""
 
-    def for_trial(self, trial_id: str) -> list[DueEvent]:
+    def for_trial(self, trial_id: str) -> list[ScheduledDeadline]:
         return self.for_trials([trial_id])[trial_id]
 
-    def for_trials(self, trial_ids: Sequence[str]) -> dict[str, list[DueEvent]]:
+    def for_trials(self, trial_ids: Sequence[str]) -> dict[str, list[ScheduledDeadline]]:
         """The deadlines of several trials in one query (the schedule of a whole batch)."""
         d = tables.due_events
-        stmt = select(DueEvent).where(d.c.trial_id.in_(trial_ids)).order_by(d.c.due_at, d.c.id)
-        out: dict[str, list[DueEvent]] = {t: [] for t in trial_ids}
+        stmt = (
+            select(ScheduledDeadline)
+            .where(d.c.trial_id.in_(trial_ids))
+            .order_by(d.c.due_at, d.c.id)
+        )
+        out: dict[str, list[ScheduledDeadline]] = {t: [] for t in trial_ids}
         for row in self._session.scalars(self._scoped_by_trial(stmt, d.c.trial_id)):
             out[row.trial_id].append(row)
         return out
 
-    def add(self, event: DueEvent) -> None:
+    def add(self, event: ScheduledDeadline) -> None:
         self._session.add(event)
 
-    def delete(self, event: DueEvent) -> None:
+    def delete(self, event: ScheduledDeadline) -> None:
         self._session.delete(event)
 
     def due_ids_for_worker(self, now: datetime, limit: int) -> list[int]:
@@ -70,7 +74,7 @@ class DueEventRepository(Repository):
         stmt = dialect.skip_locked(stmt, dialect.name_of(self._session))
         return [int(i) for i in self._session.scalars(stmt)]
 
-    def claim_batch(self, ids: Sequence[int], now: datetime) -> list[DueEvent]:
+    def claim_batch(self, ids: Sequence[int], now: datetime) -> list[ScheduledDeadline]:
         """Marks the rows done if nobody did yet, in one conditional UPDATE that makes the
         claim exclusive on every database (SQLite serializes writers; PostgreSQL re-checks),
         and returns the claimed rows in due order. The trials and customers their handlers
@@ -86,7 +90,7 @@ class DueEventRepository(Repository):
         )
         if not claimed:
             return []
-        stmt = select(DueEvent).where(d.c.id.in_(claimed)).order_by(d.c.due_at, d.c.id)
+        stmt = select(ScheduledDeadline).where(d.c.id.in_(claimed)).order_by(d.c.due_at, d.c.id)
         rows = list(self._session.scalars(stmt))
         trials = self._session.scalars(
             select(Trial).where(tables.trials.c.id.in_({r.trial_id for r in rows}))
@@ -126,11 +130,11 @@ class DueEventRepository(Repository):
         failing, stuck = self._session.execute(stmt).one()
         return int(failing), int(stuck)
 
-    def failing_for_worker(self, limit: int) -> list[DueEvent]:
+    def failing_for_worker(self, limit: int) -> list[ScheduledDeadline]:
         """Pending rows whose handler failed at least once, oldest deadline first."""
         d = tables.due_events
         stmt = (
-            select(DueEvent)
+            select(ScheduledDeadline)
             .where(d.c.done_at.is_(None), d.c.attempts > 0)
             .order_by(d.c.due_at, d.c.id)
             .limit(limit)
