@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy import Table
 from sqlalchemy.orm import registry, relationship
 
 from trialhub.domain import conversion, devices, model
@@ -10,34 +13,48 @@ from trialhub.store import tables as t
 mapper_registry = registry(metadata=t.metadata)
 _mapped = False
 
+# classes mapped column for column, with no relationship of their own
+_PLAIN: tuple[tuple[type, Table], ...] = (
+    (model.Distributor, t.distributors),
+    (model.Partner, t.partners),
+    (model.Admin, t.admins),
+    (model.ApiToken, t.api_tokens),
+    (model.OrgAdmin, t.org_admins),
+    (model.OrgUser, t.org_users),
+    (model.Subscription, t.subscriptions),
+    (model.CustomerAssignment, t.customer_assignments),
+    (model.TrialService, t.trial_services),
+    (model.Extension, t.extensions),
+    (model.MeetingsSite, t.meetings_sites),
+    (devices.ShippedDevice, t.shipped_devices),
+    (devices.DeviceExtensionRequest, t.device_extension_requests),
+    (conversion.ConversionOrder, t.orders),
+    (model.ConsentToken, t.consent_tokens),
+    (model.OutboxMessage, t.outbox),
+    (model.ScheduledDeadline, t.due_events),
+    (model.MailboxEmail, t.mailbox),
+    (model.WebhookEndpoint, t.webhook_endpoints),
+    (model.WebhookDelivery, t.webhook_deliveries),
+    (model.AuditEvent, t.audit_events),
+    (model.IdempotencyRecord, t.idempotency_keys),
+)
+
 
 def start_mappers() -> None:
     """Map the domain classes onto the tables; idempotent, called when a database opens."""
     global _mapped
     if _mapped:
         return
-    _map_accounts()
+    for cls, table in _PLAIN:
+        mapper_registry.map_imperatively(cls, table)
     _map_organizations()
     _map_trials()
-    _map_devices_and_orders()
-    _map_machinery()
     _mapped = True
 
 
-def _map_accounts() -> None:
-    m = mapper_registry.map_imperatively
-    m(model.Distributor, t.distributors)
-    m(model.Partner, t.partners)
-    m(model.Admin, t.admins)
-    m(model.ApiToken, t.api_tokens)
-
-
 def _map_organizations() -> None:
-    m = mapper_registry.map_imperatively
-    m(model.OrgAdmin, t.org_admins)
-    m(model.OrgUser, t.org_users)
-    m(model.Subscription, t.subscriptions)
-    m(
+    """An organization loads its people and subscriptions; a customer its organization."""
+    mapper_registry.map_imperatively(
         model.Organization,
         t.organizations,
         properties={
@@ -52,8 +69,7 @@ def _map_organizations() -> None:
             ),
         },
     )
-    m(model.CustomerAssignment, t.customer_assignments)
-    m(
+    mapper_registry.map_imperatively(
         model.Customer,
         t.customers,
         properties={
@@ -64,50 +80,27 @@ def _map_organizations() -> None:
 
 
 def _map_trials() -> None:
-    m = mapper_registry.map_imperatively
-    m(model.TrialService, t.trial_services)
-    m(model.Extension, t.extensions)
-    m(model.MeetingsSite, t.meetings_sites)
-    m(
+    """A trial loads its services, extensions and site; a device shipment its devices."""
+    _map_versioned(
         model.Trial,
         t.trials,
-        version_id_col=t.trials.c.version,
-        properties={
-            "services": relationship(
-                model.TrialService, order_by=t.trial_services.c.added_at, lazy="selectin"
-            ),
-            "extensions": relationship(
-                model.Extension, order_by=t.extensions.c.at, lazy="selectin"
-            ),
-            "site": relationship(model.MeetingsSite, uselist=False, lazy="selectin"),
-        },
+        services=relationship(
+            model.TrialService, order_by=t.trial_services.c.added_at, lazy="selectin"
+        ),
+        extensions=relationship(model.Extension, order_by=t.extensions.c.at, lazy="selectin"),
+        site=relationship(model.MeetingsSite, uselist=False, lazy="selectin"),
     )
-
-
-def _map_devices_and_orders() -> None:
-    m = mapper_registry.map_imperatively
-    m(devices.ShippedDevice, t.shipped_devices)
-    m(
+    _map_versioned(
         devices.DeviceShipment,
         t.device_shipments,
-        version_id_col=t.device_shipments.c.version,
-        properties={
-            "devices": relationship(
-                devices.ShippedDevice, order_by=t.shipped_devices.c.serial_number, lazy="selectin"
-            ),
-        },
+        devices=relationship(
+            devices.ShippedDevice, order_by=t.shipped_devices.c.serial_number, lazy="selectin"
+        ),
     )
-    m(devices.DeviceExtensionRequest, t.device_extension_requests)
-    m(conversion.ConversionOrder, t.orders)
 
 
-def _map_machinery() -> None:
-    m = mapper_registry.map_imperatively
-    m(model.ConsentToken, t.consent_tokens)
-    m(model.OutboxMessage, t.outbox)
-    m(model.ScheduledDeadline, t.due_events)
-    m(model.MailboxEmail, t.mailbox)
-    m(model.WebhookEndpoint, t.webhook_endpoints)
-    m(model.WebhookDelivery, t.webhook_deliveries)
-    m(model.AuditEvent, t.audit_events)
-    m(model.IdempotencyRecord, t.idempotency_keys)
+def _map_versioned(cls: type, table: Table, **properties: Any) -> None:
+    """An aggregate whose `version` column refuses a lost update (StaleDataError)."""
+    mapper_registry.map_imperatively(
+        cls, table, version_id_col=table.c.version, properties=properties
+    )

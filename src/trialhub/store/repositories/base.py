@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, Table, and_, or_, select
 from sqlalchemy.orm import Session
 
 from trialhub.store import tables
@@ -94,6 +94,27 @@ class Repository:
             )
             return stmt.where(partner_column.in_(served))
         return stmt.where(partner_column == self.scope.partner_id)
+
+    def _oldest_first(
+        self,
+        entity: type,
+        table: Table,
+        instant: Any,
+        *,
+        after: tuple[datetime, str] | None,
+        limit: int,
+        **equal: str | None,
+    ) -> list[Any]:
+        """A keyset page of the caller's rows, oldest first: those whose columns equal the
+        given values (None: any), after `after`, the (instant, id) key of the last one seen."""
+        stmt: Select[Any] = select(entity)
+        for column, value in equal.items():
+            if value is not None:
+                stmt = stmt.where(table.c[column] == value)
+        if after is not None:
+            stmt = stmt.where(_after(instant, table.c.id, after))
+        stmt = stmt.order_by(instant, table.c.id).limit(limit)
+        return list(self._session.scalars(self._scoped(stmt, table.c.partner_id)))
 
     def _scoped_by_trial(self, stmt: Select[Any], trial_column: Any) -> Select[Any]:
         """Rows of the trials the caller may see, for tables without a partner column."""

@@ -13,7 +13,6 @@ from trialhub.domain.model import (
 from trialhub.store import tables
 from trialhub.store.repositories.base import (
     Repository,
-    _after,
 )
 
 
@@ -37,15 +36,15 @@ class OrderRepository(Repository):
     ) -> list[ConversionOrder]:
         """Oldest first; `after` is the (created_at, id) key of the last one seen."""
         o = tables.orders
-        stmt = select(ConversionOrder)
-        if status is not None:
-            stmt = stmt.where(o.c.status == status)
-        if trial_id is not None:
-            stmt = stmt.where(o.c.trial_id == trial_id)
-        if after is not None:
-            stmt = stmt.where(_after(o.c.created_at, o.c.id, after))
-        stmt = stmt.order_by(o.c.created_at, o.c.id).limit(limit)
-        return list(self._session.scalars(self._scoped(stmt, tables.orders.c.partner_id)))
+        return self._oldest_first(
+            ConversionOrder,
+            o,
+            o.c.created_at,
+            after=after,
+            limit=limit,
+            status=status,
+            trial_id=trial_id,
+        )
 
     def add_subscription(self, subscription: Subscription) -> None:
         self._session.add(subscription)

@@ -15,7 +15,6 @@ from trialhub.domain.devices import (
 from trialhub.store import tables
 from trialhub.store.repositories.base import (
     Repository,
-    _after,
 )
 
 
@@ -113,12 +112,12 @@ class ShipmentRepository(Repository):
     ) -> list[DeviceExtensionRequest]:
         """Oldest first; `after` is the (requested_at, id) key of the last one seen."""
         r = tables.device_extension_requests
-        stmt = select(DeviceExtensionRequest)
-        if decision is not None:
-            stmt = stmt.where(r.c.decision == decision)
-        if trial_id is not None:
-            stmt = stmt.where(r.c.trial_id == trial_id)
-        if after is not None:
-            stmt = stmt.where(_after(r.c.requested_at, r.c.id, after))
-        stmt = stmt.order_by(r.c.requested_at, r.c.id).limit(limit)
-        return list(self._session.scalars(self._scoped(stmt, r.c.partner_id)))
+        return self._oldest_first(
+            DeviceExtensionRequest,
+            r,
+            r.c.requested_at,
+            after=after,
+            limit=limit,
+            decision=decision,
+            trial_id=trial_id,
+        )
