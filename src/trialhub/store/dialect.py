@@ -1,4 +1,5 @@
-"""Every SQL that differs between SQLite and PostgreSQL (architecture 10): row locks and upserts.
+"""Everything that differs between SQLite and PostgreSQL (architecture 10): the engine's
+set-up, batch migrations, stored time zones, row locks and upserts.
 
 SQLite serializes writers on the whole file, so its statements need no row lock; PostgreSQL
 gets `FOR UPDATE` (and `SKIP LOCKED` where racing workers should take other rows).
@@ -6,13 +7,57 @@ gets `FOR UPDATE` (and `SKIP LOCKED` where racing workers should take other rows
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, Table
+from sqlalchemy import Connection, Engine, Select, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
 
 POSTGRESQL = "postgresql"
+SQLITE = "sqlite"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def make_engine(url: str, *, echo: bool = False) -> Engine:
+    """An engine for the URL; SQLite gets foreign keys, WAL and a busy timeout."""
+    parsed = make_url(url)
+    kwargs: dict[str, Any] = {"echo": echo, "future": True}
+    if parsed.get_backend_name() == SQLITE:
+        kwargs["connect_args"] = {"check_same_thread": False}
+        database = parsed.database or ""
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        else:
+            kwargs["poolclass"] = NullPool
+        engine = create_engine(parsed, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    if parsed.get_backend_name() == POSTGRESQL and parsed.drivername == POSTGRESQL:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    kwargs["pool_pre_ping"] = True
+    return create_engine(parsed, **kwargs)
+
+
+def begin_migrations(connection: Connection) -> None:
+    """Batch migrations copy tables on SQLite: foreign keys must not be enforced meanwhile."""
+    if connection.dialect.name == SQLITE:
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        connection.commit()  # end the autobegun transaction: migrations run their own
+
+
+def keeps_time_zone(dialect: str) -> bool:
+    """Whether the database stores a datetime's zone (SQLite drops it)."""
+    return dialect != SQLITE
 
 
 def name_of(session: Session) -> str:

@@ -12,6 +12,7 @@ from trialhub.domain.model import (
     Distributor,
     Partner,
 )
+from trialhub.domain.roles import Role
 from trialhub.store import tables
 from trialhub.store.repositories.base import (
     Repository,
@@ -87,7 +88,7 @@ class AdminRepository(Repository):
             .where(tables.admins.c.partner_id.is_(None), tables.admins.c.disabled_at.is_(None))
             .order_by(tables.admins.c.email)
         )
-        return [a for a in self._session.scalars(stmt) if "operator" in a.roles]
+        return [a for a in self._session.scalars(stmt) if Role.OPERATOR.value in a.roles]
 
     def add_token(self, token: ApiToken) -> None:
         self._session.add(token)

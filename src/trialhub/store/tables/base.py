@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Integer, MetaData, String
 
+from trialhub.store.dialect import SQLITE
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(column_0_label)s",
@@ -16,4 +18,4 @@ metadata = MetaData(
 
 ID = String(40)
 # an autoincrementing 64-bit key that SQLite also numbers by itself
-BigId = BigInteger().with_variant(Integer(), "sqlite")
+BigId = BigInteger().with_variant(Integer(), SQLITE)
