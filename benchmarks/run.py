@@ -38,7 +38,7 @@ from trialhub.services.kernel.context import Context  # noqa: E402
 from trialhub.services.lifecycle import registry as lifecycle  # noqa: E402
 from trialhub.services.trials import start as trials  # noqa: E402
 from trialhub.services.trials.schemas import StartTrial  # noqa: E402
-from trialhub.store import orm  # noqa: E402
+from trialhub.store import tables  # noqa: E402
 from trialhub.store.db import Database, upgrade  # noqa: E402
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -118,11 +118,11 @@ def seed(ctx: Context, n: int) -> tuple[object, str]:
             dues.append({"trial_id": trl, "kind": kind, "due_at": at, "created_at": START})
     with ctx.db.engine.begin() as conn:
         for table, rows in (
-            (orm.organizations, orgs),
-            (orm.customers, custs),
-            (orm.trials, tris),
-            (orm.trial_services, svcs),
-            (orm.due_events, dues),
+            (tables.organizations, orgs),
+            (tables.customers, custs),
+            (tables.trials, tris),
+            (tables.trial_services, svcs),
+            (tables.due_events, dues),
         ):
             conn.execute(insert(table), rows)
         if ctx.db.dialect == "postgresql":

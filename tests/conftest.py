@@ -47,7 +47,7 @@ from trialhub.bootstrap import make_context
 from trialhub.clock import MovableClock
 from trialhub.services.kernel.context import Context
 from trialhub.store.db import Database, upgrade
-from trialhub.store.orm import metadata
+from trialhub.store.tables import metadata
 
 pytest_plugins = ["tests.support.command_line"]  # `run`: the command line on a demo database
 

@@ -1,4 +1,5 @@
-"""The only place that reads the wall clock; everything else takes a Clock (architecture 3)."""
+"""The only place that reads the wall clock; everything else takes a Clock (architecture 3),
+the sandbox clock too (services/lifecycle/sandbox.py adds its offset to a real one)."""
 
 from __future__ import annotations
 

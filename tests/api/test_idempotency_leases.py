@@ -14,7 +14,7 @@ from trialhub.services.kernel import idempotency
 from trialhub.services.kernel.idempotency import Claim, StoredResponse
 from trialhub.services.trials import start as trials
 from trialhub.services.trials.schemas import StartTrial
-from trialhub.store import orm
+from trialhub.store import tables
 
 # the database is the subject (idempotency keys held by the store):
 # on SQLite and PostgreSQL (tests/conftest.py)
@@ -31,7 +31,7 @@ def start_command() -> StartTrial:
 
 def trial_count(world: World) -> int:
     with world.ctx.db.engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(orm.trials)).scalar_one())
+        return int(conn.execute(select(func.count()).select_from(tables.trials)).scalar_one())
 
 
 def run(world: World, claim: Claim | StoredResponse, cmd: StartTrial) -> str:
@@ -110,7 +110,7 @@ def test_an_answer_and_its_effects_commit_together(
     assert created.status_code == 201
     with sqlite_world.ctx.db.engine.connect() as conn:
         row = conn.execute(
-            select(orm.idempotency_keys).where(orm.idempotency_keys.c.key == "together")
+            select(tables.idempotency_keys).where(tables.idempotency_keys.c.key == "together")
         ).one()
     assert row.status_code == 201
     assert created.json()["id"] in row.response_body

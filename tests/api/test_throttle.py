@@ -24,7 +24,7 @@ from trialhub.domain.policy import DEFAULT_POLICY, FailureLimit
 from trialhub.services.kernel.context import Context
 from trialhub.services.kernel.throttle import address_key
 from trialhub.settings import Settings
-from trialhub.store import orm
+from trialhub.store import tables
 from trialhub.store.db import Database
 from trialhub.store.rate_limits import DatabaseStorage
 
@@ -223,7 +223,7 @@ def test_ended_windows_are_swept(ctx: Context, clock: MovableClock) -> None:
     assert storage.get("k0") == 0
     assert storage.incr("k0", 60) == 1  # a new window in the same row; the others go
     with ctx.db.engine.connect() as conn:
-        rows = conn.execute(select(func.count()).select_from(orm.rate_limit_counters)).scalar()
+        rows = conn.execute(select(func.count()).select_from(tables.rate_limit_counters)).scalar()
     assert rows == 1
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 from tests.conftest import IN_CI, PG_URL, _pg_reachable
 from trialhub.domain.organization import NO_END
 from trialhub.store.db import downgrade, upgrade
-from trialhub.store.orm import metadata
+from trialhub.store.tables import metadata
 
 
 def _diff(url: str) -> list[object]:

@@ -2,7 +2,7 @@
 (rules K6, T4-T8, D7).
 
 One pure function serves the timeline view now and the schedule of the worker: a `Deadline`
-is the computed instant; written into the schedule it becomes a `DueEvent` row
+is the computed instant; written into the schedule it becomes a `ScheduledDeadline` row
 (domain/records.py), which the worker applies once.
 """
 

@@ -24,10 +24,10 @@ from trialhub.domain.organization import (
 from trialhub.domain.records import (
     AuditEvent,
     Channel,
-    DueEvent,
     IdempotencyRecord,
     MailboxEmail,
     OutboxMessage,
+    ScheduledDeadline,
     WebhookDelivery,
     WebhookEndpoint,
 )
@@ -46,7 +46,6 @@ __all__ = [
     "CustomerAssignment",
     "CustomerState",
     "Distributor",
-    "DueEvent",
     "Extension",
     "IdempotencyRecord",
     "MailboxEmail",
@@ -57,6 +56,7 @@ __all__ = [
     "Organization",
     "OutboxMessage",
     "Partner",
+    "ScheduledDeadline",
     "Subscription",
     "Trial",
     "TrialKind",

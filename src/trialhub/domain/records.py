@@ -1,9 +1,9 @@
-"""The application's records: the outbox, the schedule of due events, the local mailbox,
+"""The application's records: the outbox, the schedule of deadlines, the local mailbox,
 webhook subscriptions and their delivery log, the audit log and idempotency keys.
 
 A `Deadline` (domain/deadlines.py) is an instant a trial will meet, computed from its state;
-a `DueEvent` is that deadline written into the schedule, which the worker claims and marks
-done (rules K6, T4-T8, T10). The two words name the two things, not one.
+a `ScheduledDeadline` is that same deadline written into the schedule (table `due_events`),
+which the worker claims and marks done (rules K6, T4-T8, T10): one concept, stored or not.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ class OutboxMessage:
 
 
 @dataclass(eq=False)
-class DueEvent:
+class ScheduledDeadline:
     """A trial's deadline in the schedule, applied once by the worker (rules K6, T4-T8,
     T10); `kind` and `due_at` are the `Deadline` it was written from."""
 

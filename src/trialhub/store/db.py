@@ -4,45 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
-from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, inspect
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.pool import NullPool
 
-from trialhub.store.orm import start_mappers
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.close()
-
-
-def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """An engine for the URL; SQLite gets foreign keys, WAL and a busy timeout."""
-    parsed = make_url(url)
-    kwargs: dict[str, Any] = {"echo": echo, "future": True}
-    if parsed.get_backend_name() == "sqlite":
-        kwargs["connect_args"] = {"check_same_thread": False}
-        database = parsed.database or ""
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
-        else:
-            kwargs["poolclass"] = NullPool
-        engine = create_engine(parsed, **kwargs)
-        event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    kwargs["pool_pre_ping"] = True
-    return create_engine(parsed, **kwargs)
+from trialhub.store.dialect import make_engine
+from trialhub.store.mapping import start_mappers
 
 
 def alembic_config(url: str) -> Config:
@@ -82,9 +51,6 @@ class Database:
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
-
-    def is_migrated(self) -> bool:
-        return "alembic_version" in inspect(self.engine).get_table_names()
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -12,10 +12,9 @@ from datetime import datetime, timedelta
 
 from limits.storage import Storage
 from sqlalchemy import case, delete, literal, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
-from trialhub.store import orm
+from trialhub.store import dialect, tables
 from trialhub.store.db import Database
 from trialhub.store.types import UTCDateTime
 
@@ -41,12 +40,11 @@ class DatabaseStorage(Storage):
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
         """Adds `amount` to the key's window (a new one of `expiry` seconds if it ended)."""
-        table = orm.rate_limit_counters
+        table = tables.rate_limit_counters
         now = self._now()
         ends = now + timedelta(seconds=expiry)
-        dialect = postgresql if self._db.dialect == "postgresql" else sqlite
         ended = table.c.expires_at <= literal(now, UTCDateTime())
-        stmt = dialect.insert(table).values(key=key, hits=amount, expires_at=ends)
+        stmt = dialect.upsert(table, self._db.dialect).values(key=key, hits=amount, expires_at=ends)
         stmt = stmt.on_conflict_do_update(
             index_elements=[table.c.key],
             set_={
@@ -63,18 +61,16 @@ class DatabaseStorage(Storage):
     def _sweep(self, now: datetime) -> None:
         """Deletes ended rows, a batch at a time; rows another sweep holds are skipped
         (PostgreSQL), so sweeps never wait on each other."""
-        table = orm.rate_limit_counters
-        ended = (
-            select(table.c.key)
-            .where(table.c.expires_at <= now)
-            .limit(_SWEEP_BATCH)
-            .with_for_update(skip_locked=True)
+        table = tables.rate_limit_counters
+        ended = dialect.skip_locked(
+            select(table.c.key).where(table.c.expires_at <= now).limit(_SWEEP_BATCH),
+            self._db.dialect,
         )
         with self._db.engine.begin() as conn:
             conn.execute(delete(table).where(table.c.key.in_(ended.scalar_subquery())))
 
     def get(self, key: str) -> int:
-        table = orm.rate_limit_counters
+        table = tables.rate_limit_counters
         with self._db.engine.connect() as conn:
             hits = conn.execute(
                 select(table.c.hits).where(table.c.key == key, table.c.expires_at > self._now())
@@ -83,7 +79,7 @@ class DatabaseStorage(Storage):
 
     def get_expiry(self, key: str) -> float:
         """When the key's window ends (seconds since the epoch, on the application's clock)."""
-        table = orm.rate_limit_counters
+        table = tables.rate_limit_counters
         now = self._now()
         with self._db.engine.connect() as conn:
             ends = conn.execute(
@@ -98,9 +94,9 @@ class DatabaseStorage(Storage):
 
     def reset(self) -> int | None:
         with self._db.engine.begin() as conn:
-            return int(conn.execute(delete(orm.rate_limit_counters)).rowcount)
+            return int(conn.execute(delete(tables.rate_limit_counters)).rowcount)
 
     def clear(self, key: str) -> None:
-        table = orm.rate_limit_counters
+        table = tables.rate_limit_counters
         with self._db.engine.begin() as conn:
             conn.execute(delete(table).where(table.c.key == key))

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
-from trialhub.store import orm
+from trialhub.store import tables
 from trialhub.store.db import Database
 
 
@@ -14,7 +14,7 @@ def load_offset(db: Database) -> timedelta | None:
     """How far the sandbox clock runs ahead; None when the database is not a sandbox."""
     with db.engine.connect() as conn:
         value = conn.execute(
-            select(orm.sandbox_clock.c.offset_us).where(orm.sandbox_clock.c.id == 1)
+            select(tables.sandbox_clock.c.offset_us).where(tables.sandbox_clock.c.id == 1)
         ).scalar()
     return None if value is None else timedelta(microseconds=int(value))
 
@@ -23,9 +23,11 @@ def save_offset(db: Database, offset: timedelta, now: datetime) -> None:
     micros = offset // timedelta(microseconds=1)
     with db.engine.begin() as conn:
         changed = conn.execute(
-            update(orm.sandbox_clock)
-            .where(orm.sandbox_clock.c.id == 1)
+            update(tables.sandbox_clock)
+            .where(tables.sandbox_clock.c.id == 1)
             .values(offset_us=micros, updated_at=now)
         ).rowcount
         if not changed:
-            conn.execute(orm.sandbox_clock.insert().values(id=1, offset_us=micros, updated_at=now))
+            conn.execute(
+                tables.sandbox_clock.insert().values(id=1, offset_us=micros, updated_at=now)
+            )

@@ -9,6 +9,8 @@ from sqlalchemy import DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
+from trialhub.store.dialect import keeps_time_zone
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Stores aware datetimes as UTC; SQLite, which drops the zone, gets it back on load."""
@@ -22,7 +24,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         if not isinstance(value, datetime) or value.tzinfo is None:
             raise ValueError("trialhub stores only aware datetimes")
         utc: datetime = value.astimezone(UTC)
-        if dialect.name == "sqlite":
+        if not keeps_time_zone(dialect.name):
             return utc.replace(tzinfo=None)
         return utc
 

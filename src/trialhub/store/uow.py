@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
 
@@ -21,7 +22,7 @@ from trialhub.store.repositories import (
     AuditRepository,
     ConsentRepository,
     CustomerRepository,
-    DueEventRepository,
+    DeadlineRepository,
     IdempotencyRepository,
     MailboxRepository,
     OrderRepository,
@@ -117,7 +118,7 @@ class UnitOfWork:
     """`with uow: ...; uow.commit()`. Leaving without commit rolls everything back.
 
     Hooks run inside the transaction at commit: `before_commit` ones first (the schedule of
-    due events follows the trials changed), then the audit rows are written, then
+    deadlines follows the trials changed), then the audit rows are written, then
     `after_audit` ones see them with their ids (webhook fan-out). So everything a change
     causes commits with it, or not at all (rules E1, E2, T10).
     """
@@ -137,16 +138,11 @@ class UnitOfWork:
         self._before_commit = before_commit
         self._after_audit = after_audit
 
-    @property
-    def session(self) -> Session:
+    def _live(self) -> Session:
+        """The open session: private to the store (architecture 15), services never see it."""
         if self._session is None:
             raise RuntimeError("the unit of work is not open")
         return self._session
-
-    @property
-    def dialect(self) -> str:
-        bind = self.session.get_bind()
-        return bind.dialect.name
 
     def __enter__(self) -> UnitOfWork:
         # an idempotent request's use case commits by handing its transaction to the hold
@@ -170,7 +166,7 @@ class UnitOfWork:
         self.idempotency = IdempotencyRepository(s, scope)
         self.consent = ConsentRepository(s, scope)
         self.outbox = OutboxRepository(s, scope)
-        self.due = DueEventRepository(s, scope)
+        self.deadlines = DeadlineRepository(s, scope)
         self.webhooks = WebhookRepository(s, scope)
         self.mailbox = MailboxRepository(s, scope)
         self.shipments = ShipmentRepository(s, scope)
@@ -194,7 +190,7 @@ class UnitOfWork:
 
     def end(self, *, commit: bool) -> None:
         """Commits (a held transaction) or rolls back, and closes."""
-        session = self.session
+        session = self._live()
         try:
             if commit:
                 session.commit()
@@ -216,7 +212,7 @@ class UnitOfWork:
 
     def touched(self) -> list[object]:
         """Every object added or changed in this transaction, flushed or not."""
-        session = self.session
+        session = self._live()
         out = list(self._touched)
         seen = {id(o) for o in out}
         out.extend(o for o in (*session.new, *session.dirty) if id(o) not in seen)
@@ -226,22 +222,25 @@ class UnitOfWork:
         """An event that no entity carries (for example, a token issued)."""
         self.extra_events.append(event)
 
-    def stash_events(self) -> None:
-        """Sets aside the events recorded so far, so that a later savepoint rollback
-        (`discard_events`) cannot take them along."""
-        events = self._drain_events()
-        self.extra_events = events
-
-    def discard_events(self) -> None:
-        """After a savepoint rollback: the events recorded since the last stash never
-        happened, so they must not reach the audit log."""
-        kept = self.extra_events
-        self.extra_events = []
-        self._drain_events()
-        self.extra_events = kept
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A part of the transaction that an error undoes alone, its recorded events with it
+        (one failing deadline must not take the others along, rule T10); the error goes on."""
+        session = self._live()
+        kept = self._drain_events()  # events recorded so far survive the rollback
+        nested = session.begin_nested()
+        try:
+            yield
+        except BaseException:
+            nested.rollback()
+            self._drain_events()  # what the failed part recorded never happened
+            self.extra_events = kept
+            raise
+        nested.commit()
+        self.extra_events = kept + self.extra_events
 
     def _drain_events(self) -> list[DomainEvent]:
-        session = self.session
+        session = self._live()
         events: list[DomainEvent] = []
         seen: set[int] = set()
         for obj in [*session.new, *session.identity_map.values(), *self._loaded, *self._touched]:
@@ -256,14 +255,14 @@ class UnitOfWork:
     def flush(self) -> None:
         """Send pending changes now, turning constraint violations into rule errors."""
         try:
-            self.session.flush()
+            self._live().flush()
         except IntegrityError as error:
-            self.session.rollback()
+            self._live().rollback()
             raise translate_integrity_error(error) from error
 
     def commit(self) -> None:
         """Write the audit rows for every recorded event, then commit in one transaction."""
-        session = self.session
+        session = self._live()
         try:
             for hook in self._before_commit:
                 hook(self)
@@ -310,7 +309,7 @@ class UnitOfWork:
             ) from error
 
     def rollback(self) -> None:
-        self.session.rollback()
+        self._live().rollback()
 
 
 def _jsonable(value: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -1,1 +1,2 @@
-"""Server-rendered pages: for now the landing page that points at the API."""
+"""Server-rendered pages: the landing page, the API docs, the customer's consent pages
+(rules K2, K3, K7) and the local mailbox (development)."""

@@ -43,7 +43,7 @@ def org_admin(client: TestClient, who: Login, trial: dict[str, Any]) -> str:
 
 def pending_deadlines(ctx: Context, trial_id: str) -> list[str]:
     with ctx.uow(Scope.system()) as uow:
-        return [d.kind for d in uow.due.for_trial(trial_id) if d.done_at is None]
+        return [d.kind for d in uow.deadlines.for_trial(trial_id) if d.done_at is None]
 
 
 def emails(ctx: Context, trial_id: str) -> Counter[tuple[str, str]]:

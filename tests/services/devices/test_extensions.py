@@ -56,7 +56,7 @@ def device_due_rows(ctx: Context, trial_id: str) -> list[tuple[str, datetime]]:
     with ctx.uow(Scope.system()) as uow:
         return sorted(
             (d.kind, d.due_at)
-            for d in uow.due.for_trial(trial_id)
+            for d in uow.deadlines.for_trial(trial_id)
             if d.kind.startswith("device") and d.done_at is None
         )
 

@@ -39,7 +39,7 @@ def outbox(ctx: Context, trial_id: str) -> Counter[tuple[str, str]]:
 
 def due_rows(ctx: Context, trial_id: str) -> list[tuple[str, datetime, str | None]]:
     with ctx.uow(Scope.system()) as uow:
-        return [(d.kind, d.due_at, d.outcome) for d in uow.due.for_trial(trial_id)]
+        return [(d.kind, d.due_at, d.outcome) for d in uow.deadlines.for_trial(trial_id)]
 
 
 @pytest.fixture

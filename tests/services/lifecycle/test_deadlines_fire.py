@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import World, new_customer_body
 from trialhub.clock import MovableClock
 from trialhub.domain.errors import IrreversibleLapse
-from trialhub.domain.records import DueEvent
+from trialhub.domain.records import ScheduledDeadline
 from trialhub.services.customers import organizations as orgs
 from trialhub.services.customers.schemas import AddOrgAdmin, AddOrgUser, CreateOrganization
 from trialhub.services.demo import SYSTEM_OPERATOR
@@ -47,7 +47,8 @@ def state(ctx: Context, trial_id: str) -> dict[str, Any]:
                 (m.template, m.recipient, m.cause) for m in uow.outbox.for_trial(trial_id)
             ),
             "due": [
-                (d.kind, d.done_at is not None, d.outcome) for d in uow.due.for_trial(trial_id)
+                (d.kind, d.done_at is not None, d.outcome)
+                for d in uow.deadlines.for_trial(trial_id)
             ],
         }
 
@@ -218,10 +219,10 @@ def test_lapse_moves_people_to_the_free_org_only_when_nothing_keeps_them(
         assert len(free.users) == 2  # the user and the former administrator
 
 
-def end_row(ctx: Context, trial_id: str) -> DueEvent:
+def end_row(ctx: Context, trial_id: str) -> ScheduledDeadline:
     """A copy of the trial's end deadline as stored now."""
     with ctx.uow(Scope.system()) as uow:
-        row = next(d for d in uow.due.for_trial(trial_id) if d.kind == "end")
+        row = next(d for d in uow.deadlines.for_trial(trial_id) if d.kind == "end")
         return replace(row)
 
 

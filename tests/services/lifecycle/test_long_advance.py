@@ -16,13 +16,13 @@ from sqlalchemy import event, insert, text
 from tests.conftest import World, make_world, new_customer_body
 from trialhub.api.app import create_app
 from trialhub.bootstrap import build_context
-from trialhub.domain.records import DueEvent
+from trialhub.domain.records import ScheduledDeadline
 from trialhub.domain.trial import Trial
 from trialhub.services.kernel.context import Context
 from trialhub.services.lifecycle import registry as lifecycle
 from trialhub.services.messaging import mailbox
 from trialhub.settings import Settings
-from trialhub.store import orm
+from trialhub.store import tables
 from trialhub.store.uow import UnitOfWork
 
 # 750 deadlines by default, to keep the suite fast; the statement budget below does not
@@ -87,7 +87,7 @@ def seed(ctx: Context, world: World, n: int, start: datetime) -> int:
         v["full"] = True
     with ctx.db.engine.begin() as conn:
         for table, values in rows.items():
-            conn.execute(insert(getattr(orm, table)), values)
+            conn.execute(insert(getattr(tables, table)), values)
     return len(rows["due_events"])
 
 
@@ -161,7 +161,9 @@ def test_a_deadline_made_on_the_way_runs_in_its_place(
         first, second = ids
         real = lifecycle._HANDLERS[lifecycle.DeadlineKind.END]
 
-        def end_and_shorten_grace(c: Context, uow: UnitOfWork, trial: Trial, row: DueEvent) -> str:
+        def end_and_shorten_grace(
+            c: Context, uow: UnitOfWork, trial: Trial, row: ScheduledDeadline
+        ) -> str:
             outcome = real(c, uow, trial, row)
             if trial.id == first and trial.ends_at is not None:
                 trial.ends_at -= timedelta(days=25)  # its grace now ends 5 days after it

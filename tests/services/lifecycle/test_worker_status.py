@@ -42,7 +42,7 @@ def stuck_trial(world: World, clock: MovableClock) -> str:
     for _ in range(ctx.policy.deadline_stuck_after_attempts):
         assert lifecycle.tick(ctx).failed == 1
         with ctx.uow(Scope.system()) as uow:
-            row = next(d for d in uow.due.for_trial(trial.id) if d.kind == "end")
+            row = next(d for d in uow.deadlines.for_trial(trial.id) if d.kind == "end")
             assert row.next_attempt_at is not None
             clock.set(row.next_attempt_at)
     return trial.id

@@ -23,7 +23,7 @@ def create_partner(ctx: Context, actor: Actor, cmd: CreatePartner) -> PartnerVie
         errors.add("distributor_id", "A tier-2 partner needs a distributor.", "V1")
     with ctx.uow(actor.scope) as uow:
         distributor_id = cmd.distributor_id
-        if distributor_id and uow.partners.get_distributor(distributor_id) is None:
+        if distributor_id and uow.partners.get_distributor_unscoped(distributor_id) is None:
             errors.add("distributor_id", "No such distributor.")
         errors.raise_if_any()
         if distributor_id is None and cmd.distributor_name:
@@ -63,9 +63,9 @@ def create_admin(ctx: Context, actor: Actor, partner_id: str | None, cmd: Create
     with ctx.uow(actor.scope) as uow:
         if partner_id is not None and uow.partners.get(partner_id) is None:
             raise NotFound("No such partner.", rule="P3")
-        if cmd.distributor_id and uow.partners.get_distributor(cmd.distributor_id) is None:
+        if cmd.distributor_id and uow.partners.get_distributor_unscoped(cmd.distributor_id) is None:
             errors.add("distributor_id", "No such distributor.", "V1")
-        if email and uow.admins.get_by_email(email) is not None:
+        if email and uow.admins.get_by_email_unscoped(email) is not None:
             errors.add("email", "An administrator with that email already exists.")
         errors.raise_if_any()
         admin = Admin(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from trialhub.domain.accounts import Admin, ApiToken, Partner
+from trialhub.domain.accounts import ApiToken
 from trialhub.domain.errors import Forbidden, NotFound, Unauthenticated
 from trialhub.domain.ids import new_id
 from trialhub.domain.roles import Action, reach
@@ -10,7 +10,7 @@ from trialhub.services.accounts.schemas import IssueToken, MeView, TokenView
 from trialhub.services.accounts.views import admin_view, partner_view
 from trialhub.services.kernel.actor import Actor
 from trialhub.services.kernel.context import Context
-from trialhub.services.kernel.security import hash_token, new_token, verify_password
+from trialhub.services.kernel.security import hash_token, new_token
 from trialhub.services.kernel.throttle import Attempt, Secret, checking
 from trialhub.services.kernel.views import view_of
 from trialhub.store.repositories import Scope
@@ -59,45 +59,33 @@ def authenticate_token(ctx: Context, raw: str, *, address: str) -> Actor:
     """
     attempt = Attempt(Secret.BEARER_TOKEN, address)
     with checking(ctx, attempt, failure=Unauthenticated), ctx.uow(Scope.system("auth")) as uow:
-        token = uow.admins.token_by_hash(hash_token(raw))
+        token = uow.admins.token_by_hash_unscoped(hash_token(raw))
         if token is None or token.revoked_at is not None:
             raise Unauthenticated("The bearer token is not valid.")
-        admin = uow.session.get(Admin, token.admin_id)
+        admin = uow.admins.get(token.admin_id)
         if admin is None or admin.disabled_at is not None:
             raise Unauthenticated("The bearer token is not valid.")
-        partner = uow.session.get(Partner, admin.partner_id) if admin.partner_id else None
+        partner = uow.partners.get(admin.partner_id) if admin.partner_id else None
         uow.admins.touch_token(token.id, ctx.now())
-        uow.session.commit()
-        return Actor.of(admin, partner)
-
-
-def authenticate_password(ctx: Context, email: str, password: str) -> Actor:
-    """Sign-in with email and password (the portal)."""
-    with ctx.uow(Scope.system("auth")) as uow:
-        admin = uow.admins.get_by_email(email.strip().lower())
-        if admin is None or admin.password_hash is None or admin.disabled_at is not None:
-            raise Unauthenticated("Wrong email or password.")
-        if not verify_password(password, admin.password_hash):
-            raise Unauthenticated("Wrong email or password.")
-        partner = uow.session.get(Partner, admin.partner_id) if admin.partner_id else None
+        uow.commit()
         return Actor.of(admin, partner)
 
 
 def actor_for_email(ctx: Context, email: str) -> Actor:
     """The CLI acts as a named administrator of the local database (it has the database)."""
     with ctx.uow(Scope.system("cli")) as uow:
-        admin = uow.admins.get_by_email(email.strip().lower())
+        admin = uow.admins.get_by_email_unscoped(email.strip().lower())
         if admin is None:
             raise NotFound(f"No administrator with email {email}.", field="as")
-        partner = uow.session.get(Partner, admin.partner_id) if admin.partner_id else None
+        partner = uow.partners.get(admin.partner_id) if admin.partner_id else None
         return Actor.of(admin, partner)
 
 
 def me(ctx: Context, actor: Actor) -> MeView:
     with ctx.uow(actor.scope) as uow:
-        admin = uow.session.get(Admin, actor.admin_id)
+        admin = uow.admins.get_self()
         assert admin is not None
-        partner = uow.session.get(Partner, admin.partner_id) if admin.partner_id else None
+        partner = uow.partners.get(admin.partner_id) if admin.partner_id else None
         return MeView(
             admin=admin_view(admin),
             partner=partner_view(partner) if partner else None,

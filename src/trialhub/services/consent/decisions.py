@@ -36,10 +36,10 @@ def _load_token(
     uow: UnitOfWork, raw: str, now: datetime, policy: Policy
 ) -> tuple[ConsentToken, Trial]:
     """The token and its trial, if the link still works (rule K2)."""
-    token = uow.consent.by_hash(hash_token(raw))
+    token = uow.consent.by_hash_unscoped(hash_token(raw))
     if token is None:
         raise NotFound("This consent link is not valid.", field="token", rule="K2")
-    trial = uow.consent.trial(token.trial_id)
+    trial = uow.consent.trial_unscoped(token.trial_id)
     assert trial is not None
     if token.used_at is not None:
         raise ConsentUnavailable(
@@ -160,7 +160,7 @@ def _consent_view(ctx: Context, uow: UnitOfWork, token: ConsentToken, trial: Tri
     org = uow.organizations.get(trial.org_id)
     assert org is not None
     pending = []
-    for t in uow.consent.pending_trials_of_org(org.id):
+    for t in uow.consent.pending_trials_of_org_any_partner(org.id):
         sender = uow.partners.get(t.partner_id)
         pending.append(
             PendingRequestView(

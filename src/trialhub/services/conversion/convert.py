@@ -210,7 +210,7 @@ def _tell_distributor(
     if order.distributor_id is None:
         return
     payload = {**_payload(uow, trial, order), "partner": partner}
-    for admin in uow.admins.of_distributor(order.distributor_id):
+    for admin in uow.admins.of_distributor_unscoped(order.distributor_id):
         queue_trial_email(
             uow, order, "conversion_requested", admin.email, f"requested:{order.id}", at, payload
         )

@@ -38,6 +38,6 @@ def unassign_customer(
     with ctx.uow(actor.scope) as uow:
         customer = load_customer(uow, customer_id)
         for assignment in customer.unassign(admin_id, now):
-            uow.session.delete(assignment)
+            uow.customers.delete_assignment(assignment)
         uow.commit()
         return _customer_detail(ctx, uow, actor, customer_id)

@@ -35,7 +35,7 @@ def _customer_detail(
     org = uow.organizations.get(customer.org_id)
     assert org is not None
     assert actor.partner_id is not None
-    holders = {s.service: p for s, p in uow.trials.open_services_of_org(org.id)}
+    holders = {s.service: p for s, p in uow.trials.open_services_of_org_any_partner(org.id)}
     purchased = org.purchased_services()
     eligible = []
     for code, definition in ctx.catalog.services.items():

@@ -14,9 +14,9 @@ from trialhub.services.customers.schemas import (
 from trialhub.services.kernel.actor import Actor, require_partner
 from trialhub.services.kernel.context import Context
 from trialhub.services.kernel.views import region_view
-from trialhub.store.repositories import CustomerFilter, CustomerRow
+from trialhub.store.repositories import NO_OPEN_TRIAL, CustomerFilter, CustomerRow
 
-STATUS_FILTERS = frozenset({s.value for s in TrialStatus} | {"none"})
+STATUS_FILTERS = frozenset({s.value for s in TrialStatus} | {NO_OPEN_TRIAL})
 
 
 def list_customers(

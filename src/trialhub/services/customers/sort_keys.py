@@ -14,7 +14,7 @@ def refresh_customer_keys(uow: UnitOfWork) -> None:
     ids |= {o.id for o in touched if isinstance(o, Customer)}
     if not ids:
         return
-    uow.session.flush()
+    uow.flush()
     for customer_id in sorted(ids):
         customer = uow.customers.get(customer_id, include_removed=True)
         if customer is None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from trialhub.catalog import Catalog
-from trialhub.domain.accounts import Partner
 from trialhub.domain.organization import Organization
 from trialhub.services.customers.schemas import (
     OrgAdminView,
@@ -18,7 +17,7 @@ from trialhub.store.uow import UnitOfWork
 def organization_view(catalog: Catalog, org: Organization, uow: UnitOfWork) -> OrganizationView:
     subs = []
     for s in org.subscriptions:
-        partner = uow.session.get(Partner, s.partner_id) if s.partner_id else None
+        partner = uow.partners.get_any_partner(s.partner_id) if s.partner_id else None
         subs.append(
             SubscriptionView(
                 id=s.id,

@@ -102,7 +102,7 @@ def request_extension(
             "device_extension.requested", now, requested_end=wanted, reason=cmd.reason
         )
         payload = _extension_payload(uow, request, trial, actor.partner_name or "")
-        for operator in uow.admins.operators():
+        for operator in uow.admins.operators_unscoped():
             queue_trial_email(
                 uow,
                 request,

@@ -138,13 +138,13 @@ def _offers_devices(ctx: Context, trial: Trial) -> bool:
 def _device_trials_out(uow: UnitOfWork, trial: Trial) -> int:
     """Rule D1's count, not counting this trial (a second type for one trial is no new one)."""
     mine = [s for s in uow.shipments.for_trial(trial.id) if s.status != ShipmentStatus.RETURNED]
-    return uow.shipments.device_trials_out(trial.partner_id) - (1 if mine else 0)
+    return uow.shipments.device_trials_out_any_partner(trial.partner_id) - (1 if mine else 0)
 
 
 def _demo_order(uow: UnitOfWork) -> str:
     """Rule D9: "D" and eight digits, unique."""
     for _ in range(20):
         number = f"D{secrets.randbelow(90_000_000) + 10_000_000}"
-        if not uow.shipments.demo_order_taken(number):
+        if not uow.shipments.demo_order_taken_any_partner(number):
             return number
     raise Conflict("Could not assign a demo order number; retry.", rule="D9")

@@ -74,7 +74,7 @@ def dispatch_shipment(
                     f"The order holds {quantity} x {model}; give one serial number for each.",
                     "D4",
                 )
-        for serial in uow.shipments.serials_out(serials):
+        for serial in uow.shipments.serials_out_any_partner(serials):
             errors.add("devices", f"Serial number {serial} is in a shipment still out.", "D4")
         start = trial.starts_at or now
         cap = device_trial_cap(start, policy)  # rule D5

@@ -33,7 +33,3 @@ def hash_token(token: str) -> str:
 
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
-
-
-def verify_password(password: str, password_hash: str) -> bool:
-    return _hasher.verify(password, password_hash)

@@ -19,7 +19,7 @@ from datetime import datetime
 from trialhub.domain.deadlines import DeadlineKind
 from trialhub.domain.devices import DeviceShipment
 from trialhub.domain.policy import backoff
-from trialhub.domain.records import DueEvent
+from trialhub.domain.records import ScheduledDeadline
 from trialhub.domain.trial import Trial
 from trialhub.services.kernel.context import Context
 from trialhub.services.trials.schedule import sync_trial
@@ -29,7 +29,7 @@ from trialhub.store.uow import UnitOfWork
 log = logging.getLogger("trialhub.worker")
 
 
-Handler = Callable[[Context, UnitOfWork, Trial, DueEvent], str]
+Handler = Callable[[Context, UnitOfWork, Trial, ScheduledDeadline], str]
 
 
 @dataclass
@@ -83,10 +83,10 @@ def _run_batch(
     now = ctx.now()
     done = TickReport(batches=1)
     with ctx.uow(Scope.system("worker")) as uow:
-        ids = uow.due.due_ids(now, limit)
+        ids = uow.deadlines.due_ids_for_worker(now, limit)
         if not ids:
             return False
-        rows = uow.due.claim_batch(ids, now)
+        rows = uow.deadlines.claim_batch(ids, now)
         schedule = _BatchSchedule(ctx, uow, rows)
         made_due = False
         held: set[str] = set()  # trials whose earlier deadline just failed
@@ -121,7 +121,7 @@ def _apply_one(
     ctx: Context,
     uow: UnitOfWork,
     handlers: Mapping[DeadlineKind, Handler],
-    row: DueEvent,
+    row: ScheduledDeadline,
     now: datetime,
     report: TickReport,
     *,
@@ -133,15 +133,10 @@ def _apply_one(
             return _apply(ctx, uow, handlers, row)
         except Exception as error:
             raise _HandlerFailed from error
-    uow.stash_events()
-    nested = uow.session.begin_nested()
     try:
-        outcome = _apply(ctx, uow, handlers, row)
-        nested.commit()
-        return outcome
+        with uow.savepoint():  # undone alone, with the events the failed handler recorded
+            return _apply(ctx, uow, handlers, row)
     except Exception as error:  # one bad row must not stop the others
-        nested.rollback()
-        uow.discard_events()  # what the failed handler recorded never happened
         row.done_at = row.outcome = None
         row.attempts += 1
         row.last_error = f"{type(error).__name__}: {error}"[:2000]
@@ -152,7 +147,7 @@ def _apply_one(
 
 
 def _apply(
-    ctx: Context, uow: UnitOfWork, handlers: Mapping[DeadlineKind, Handler], row: DueEvent
+    ctx: Context, uow: UnitOfWork, handlers: Mapping[DeadlineKind, Handler], row: ScheduledDeadline
 ) -> str:
     trial = uow.trials.get(row.trial_id)
     if trial is None:
@@ -164,11 +159,11 @@ class _BatchSchedule:
     """The deadlines and shipments of the batch's trials, loaded once, so that each applied
     row can rewrite its trial's schedule at once and say whether it made one due now."""
 
-    def __init__(self, ctx: Context, uow: UnitOfWork, rows: list[DueEvent]) -> None:
+    def __init__(self, ctx: Context, uow: UnitOfWork, rows: list[ScheduledDeadline]) -> None:
         self._ctx = ctx
         self._uow = uow
         ids = list(dict.fromkeys(r.trial_id for r in rows))
-        self._due: dict[str, list[DueEvent]] = uow.due.for_trials(ids)
+        self._due: dict[str, list[ScheduledDeadline]] = uow.deadlines.for_trials(ids)
         self._shipments: dict[str, list[DeviceShipment]] = uow.shipments.for_trials(ids)
 
     def resync(self, trial_id: str, now: datetime) -> bool:

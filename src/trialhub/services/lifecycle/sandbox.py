@@ -9,10 +9,11 @@ import re
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from pydantic import TypeAdapter, ValidationError
 
+from trialhub.clock import Clock, SystemClock
 from trialhub.domain.errors import NotFound, ValidationFailed
 from trialhub.services.kernel.actor import Actor, require_operator
 from trialhub.services.kernel.context import Context
@@ -31,10 +32,12 @@ MAX_ADVANCE = timedelta(days=3650)
 
 
 class SandboxClock:
-    """Real time plus an offset kept in the database, shared by every process on it."""
+    """Real time (from `real`, the system clock unless given) plus an offset kept in the
+    database, shared by every process on it."""
 
-    def __init__(self, db: Database, *, refresh: float = 0.5) -> None:
+    def __init__(self, db: Database, *, refresh: float = 0.5, real: Clock | None = None) -> None:
         self._db = db
+        self._real = real or SystemClock()
         self._refresh = refresh
         self._lock = threading.Lock()
         self._offset = load_offset(db) or timedelta(0)
@@ -45,7 +48,7 @@ class SandboxClock:
             if time.monotonic() - self._loaded > self._refresh:
                 self._offset = load_offset(self._db) or timedelta(0)
                 self._loaded = time.monotonic()
-            return datetime.now(UTC) + self._offset
+            return self._real.now() + self._offset
 
     def move_to(self, instant: datetime) -> datetime:
         """Moves forward to `instant` (never back)."""
@@ -53,7 +56,7 @@ class SandboxClock:
             # another process may have moved it since the last refresh: never move it back
             stored = load_offset(self._db)
             self._offset = self._offset if stored is None else stored
-            real = datetime.now(UTC)
+            real = self._real.now()
             current = real + self._offset
             target = max(instant, current)
             self._offset = target - real
@@ -108,7 +111,7 @@ def move_clock(
     clock.move_to(target)  # one write; every process on the database follows
     report = tick(ctx)
     with ctx.uow(Scope.system("sandbox")) as uow:
-        waiting = uow.outbox.pending_count()
+        waiting = uow.outbox.pending_count_for_worker()
     return ClockReport(
         now=clock.now(),
         applied=report.applied,
@@ -136,10 +139,10 @@ def _delta(now: datetime, advance: str | None, to: datetime | None) -> timedelta
     return delta
 
 
-def enable_sandbox(db: Database) -> None:
+def enable_sandbox(db: Database, real: Clock | None = None) -> None:
     """Marks the database as a sandbox (offset 0) if it is not one yet."""
     if load_offset(db) is None:
-        save_offset(db, timedelta(0), datetime.now(UTC))
+        save_offset(db, timedelta(0), (real or SystemClock()).now())
 
 
 def is_sandbox(db: Database) -> bool:

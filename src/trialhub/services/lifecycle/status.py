@@ -53,21 +53,21 @@ def worker_status(ctx: Context, actor: Actor) -> WorkerStatus:
     now = ctx.now()
     stuck_after = ctx.policy.deadline_stuck_after_attempts
     with ctx.uow(actor.scope) as uow:
-        failing, stuck = uow.due.failure_counts(stuck_after)
+        failing, stuck = uow.deadlines.failure_counts_for_worker(stuck_after)
         status = WorkerStatus(
             now=now,
-            deadlines_pending=uow.due.pending_count(),
-            deadlines_due=uow.due.due_count(now),
+            deadlines_pending=uow.deadlines.pending_count_for_worker(),
+            deadlines_due=uow.deadlines.due_count_for_worker(now),
             deadlines_failing=failing,
             deadlines_stuck=stuck,
             stuck_after_attempts=stuck_after,
             failing=[
                 view_of(FailingDeadline, r, id=r.id or 0, stuck=r.attempts >= stuck_after)
-                for r in uow.due.failing(limit=FAILING_SHOWN)
+                for r in uow.deadlines.failing_for_worker(limit=FAILING_SHOWN)
             ],
             outbox=[
                 ChannelQueue(channel=c, pending=n, failing=f, oldest_created_at=oldest)
-                for c, n, f, oldest in uow.outbox.unsent_by_channel()
+                for c, n, f, oldest in uow.outbox.unsent_by_channel_for_worker()
             ],
         )
     return status

@@ -130,14 +130,14 @@ def claim_next_email(ctx: Context) -> Snapshot | bool | None:
     None when no email is due."""
     now = ctx.now()
     with ctx.uow(SCOPE) as uow:
-        due = uow.outbox.due(now, 1, Channel.EMAIL.value)
+        due = uow.outbox.due_for_worker(now, 1, Channel.EMAIL.value)
         if not due:
             return None
         outbox_id = due[0][0]
         if not uow.outbox.lease(outbox_id, now, now + LEASE):
             uow.rollback()
             return False  # another sender took it between the two statements
-        message = uow.outbox.get(outbox_id)
+        message = uow.outbox.get_for_worker(outbox_id)
         assert message is not None
         extra: dict[str, object] | None = {}
         if message.template in _PREPARE:
@@ -191,7 +191,7 @@ def record(
             uow.outbox.mark_sent(outbox_id, now)
             report.sent += 1
         else:
-            message = uow.outbox.get(outbox_id)
+            message = uow.outbox.get_for_worker(outbox_id)
             assert message is not None
             message.locked_until = None
             message.attempts += 1

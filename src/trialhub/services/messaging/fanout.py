@@ -12,7 +12,7 @@ def fan_out(uow: UnitOfWork, events: list[AuditEvent]) -> None:
     partners = {e.partner_id for e in events if e.partner_id}
     if not partners:
         return
-    endpoints = uow.webhooks.active_for_partners(partners)
+    endpoints = uow.webhooks.active_of_partners_unscoped(partners)
     for event in events:
         for endpoint in endpoints:
             if endpoint.partner_id != event.partner_id:

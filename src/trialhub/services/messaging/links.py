@@ -20,10 +20,10 @@ def link_for_sending(
     link is ever mailed."""
     token_id = message.payload.get("consent_token_id")
     raw = message.secret
-    token = uow.consent.get(str(token_id)) if token_id else None
+    token = uow.consent.get_unscoped(str(token_id)) if token_id else None
     if token is None or raw is None or token.token_hash != hash_token(raw):
         return None
-    trial = uow.consent.trial(token.trial_id)
+    trial = uow.consent.trial_unscoped(token.trial_id)
     if trial is None or not _usable(token, trial, now):
         return None
     return {"consent_url": f"{message.payload.get('consent_base', '/consent/')}{raw}"}

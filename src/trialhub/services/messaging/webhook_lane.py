@@ -58,7 +58,7 @@ def _plan(ctx: Context, batch: int, report: DeliveryReport) -> tuple[list[list[i
     with ctx.uow(SCOPE) as uow:
         # no row locks: each message is leased on its own below, and this transaction
         # updates rows by endpoint, which locks taken here would deadlock on
-        due = uow.outbox.due(now, batch, WEBHOOK, lock=False)
+        due = uow.outbox.due_for_worker(now, batch, WEBHOOK, lock=False)
         by_endpoint: dict[str, list[int]] = defaultdict(list)
         for outbox_id, endpoint_id in due:
             by_endpoint[endpoint_id].append(outbox_id)
@@ -100,7 +100,7 @@ def _claim(ctx: Context, outbox_id: int) -> tuple[Snapshot, str, str] | None:
     with ctx.uow(SCOPE) as uow:
         if not uow.outbox.lease(outbox_id, now, now + LEASE):
             return None  # sent meanwhile, or another sender holds it
-        message = uow.outbox.get(outbox_id)
+        message = uow.outbox.get_for_worker(outbox_id)
         assert message is not None
         endpoint = uow.webhooks.get(message.recipient)
         if endpoint is None or endpoint.disabled_at is not None:
@@ -146,7 +146,7 @@ def _health(
                 error=result.error,
             )
         )
-        endpoint = uow.webhooks.for_delivery(m.recipient)
+        endpoint = uow.webhooks.for_delivery_for_worker(m.recipient)
         if endpoint is None:
             return
         if result.success:

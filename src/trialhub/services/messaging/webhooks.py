@@ -1,7 +1,8 @@
-"""Webhook subscriptions of a partner, and the fan-out of audit events to them (rule E1).
+"""A partner's webhook endpoints: subscribing (with the URL checks), listing, deleting,
+re-enabling and disabling a failing one, and reading the delivery log (rule E1).
 
-Messages go through the outbox like emails (rule E2): written in the transaction of the
-change, delivered signed with retries, every attempt in the delivery log."""
+The fan-out of audit events to them is `fanout.py`, their delivery `webhook_lane.py`: both go
+through the outbox like emails (rule E2)."""
 
 from __future__ import annotations
 

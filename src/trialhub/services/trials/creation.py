@@ -103,7 +103,9 @@ def org_of(uow: UnitOfWork, org_id: str) -> Organization:
 
 def open_holders(uow: UnitOfWork, org_id: str) -> dict[str, str]:
     """Which partner holds an open trial of each service of the organization (rule S3)."""
-    return {s.service: partner for s, partner in uow.trials.open_services_of_org(org_id)}
+    return {
+        s.service: partner for s, partner in uow.trials.open_services_of_org_any_partner(org_id)
+    }
 
 
 def check_eligible(
@@ -129,7 +131,7 @@ def check_eligible(
 
 def check_site_free(uow: UnitOfWork, form: ServiceFields, errors: ErrorCollector) -> None:
     """Rule S2: a site name is held by one organization until released."""
-    if form.site_name and uow.trials.site_held(form.site_name):
+    if form.site_name and uow.trials.site_held_any_partner(form.site_name):
         errors.add("meetings.site_url", "That Meetings site name is already taken.", "S2")
 
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from trialhub.domain.deadlines import DeadlineKind
 from trialhub.domain.organization import Customer, Organization
-from trialhub.domain.records import DueEvent
+from trialhub.domain.records import ScheduledDeadline
 from trialhub.domain.states import NUMBER_KEEPING_STATUSES, TrialStatus
 from trialhub.domain.trial import Trial
 from trialhub.services.kernel.context import Context
@@ -17,7 +17,7 @@ from trialhub.services.messaging.outbox import queue_trial_email
 from trialhub.store.uow import UnitOfWork
 
 
-def send_expiry_notice(ctx: Context, uow: UnitOfWork, trial: Trial, row: DueEvent) -> str:
+def send_expiry_notice(ctx: Context, uow: UnitOfWork, trial: Trial, row: ScheduledDeadline) -> str:
     """Rule T4: before the end date (the policy says how long) and on it, customer and
     partner admins are told."""
     if trial.status != TrialStatus.ACTIVE or trial.ends_at is None:
@@ -42,7 +42,7 @@ def send_expiry_notice(ctx: Context, uow: UnitOfWork, trial: Trial, row: DueEven
     return "notified"
 
 
-def expire_at_end(ctx: Context, uow: UnitOfWork, trial: Trial, row: DueEvent) -> str:
+def expire_at_end(ctx: Context, uow: UnitOfWork, trial: Trial, row: ScheduledDeadline) -> str:
     """Rule T5: the end date passes: expired, licenses tagged Expired, grace starts."""
     if trial.status != TrialStatus.ACTIVE or trial.ends_at != row.due_at:
         return "obsolete"
@@ -50,7 +50,9 @@ def expire_at_end(ctx: Context, uow: UnitOfWork, trial: Trial, row: DueEvent) ->
     return "expired"
 
 
-def tell_users_access_ended(ctx: Context, uow: UnitOfWork, trial: Trial, row: DueEvent) -> str:
+def tell_users_access_ended(
+    ctx: Context, uow: UnitOfWork, trial: Trial, row: ScheduledDeadline
+) -> str:
     """Rule T6: when the grace period after the end date ends, users learn they lost the
     trial services."""
     if trial.status != TrialStatus.EXPIRED or trial.ends_at is None:
@@ -68,7 +70,7 @@ def tell_users_access_ended(ctx: Context, uow: UnitOfWork, trial: Trial, row: Du
     return "notified"
 
 
-def lapse_at_grace_end(ctx: Context, uow: UnitOfWork, trial: Trial, row: DueEvent) -> str:
+def lapse_at_grace_end(ctx: Context, uow: UnitOfWork, trial: Trial, row: ScheduledDeadline) -> str:
     """Rule T7: grace over, unconverted: lapsed, irreversibly, and everything released.
     Rule T8: Calling numbers are kept for the policy's retention first."""
     if trial.status != TrialStatus.EXPIRED or trial.ends_at is None:
@@ -93,7 +95,7 @@ def _release_organization(uow: UnitOfWork, trial: Trial, org: Organization, at: 
     """Rule T7 (choice): when nothing else keeps the organization (no purchased service, no
     other open trial), its people move to the free consumer organization and its admin roles
     go. An organization with paid services keeps its people; only the trial's parts go."""
-    others = [t for t in uow.trials.of_org(org.id) if t.id != trial.id and t.is_open]
+    others = [t for t in uow.trials.of_org_for_worker(org.id) if t.id != trial.id and t.is_open]
     if org.subscriptions or others:
         return 0
     free = uow.organizations.free_organization()
@@ -105,11 +107,11 @@ def _release_organization(uow: UnitOfWork, trial: Trial, org: Organization, at: 
     for user in released.new_users:
         uow.organizations.add_member(user)
     for admin in released.dropped_admins:
-        uow.session.delete(admin)
+        uow.organizations.delete_member(admin)
     return released.moved
 
 
-def release_numbers(ctx: Context, uow: UnitOfWork, trial: Trial, row: DueEvent) -> str:
+def release_numbers(ctx: Context, uow: UnitOfWork, trial: Trial, row: ScheduledDeadline) -> str:
     """Rules T8, T9: the kept Calling numbers are released."""
     if trial.status not in NUMBER_KEEPING_STATUSES:
         return "obsolete"

@@ -14,7 +14,7 @@ from trialhub.catalog import Catalog
 from trialhub.domain.deadlines import trial_deadlines
 from trialhub.domain.devices import DeviceShipment
 from trialhub.domain.policy import Policy
-from trialhub.domain.records import DueEvent
+from trialhub.domain.records import ScheduledDeadline
 from trialhub.domain.trial import Trial
 from trialhub.store.uow import UnitOfWork
 
@@ -26,9 +26,9 @@ def sync_trial(
     catalog: Catalog,
     now: datetime,
     *,
-    existing: list[DueEvent] | None = None,
+    existing: list[ScheduledDeadline] | None = None,
     shipments: list[DeviceShipment] | None = None,
-) -> list[DueEvent]:
+) -> list[ScheduledDeadline]:
     """Rewrites the trial's pending deadlines and returns the rows it added. A caller that
     loaded the trial's rows (`existing`, kept up to date here) and shipments for many
     trials at once passes them in."""
@@ -39,21 +39,21 @@ def sync_trial(
         shipments=uow.shipments.for_trial(trial.id) if shipments is None else shipments,
     )
     wanted = {(d.kind.value, d.at) for d in deadlines}
-    rows = uow.due.for_trial(trial.id) if existing is None else existing
+    rows = uow.deadlines.for_trial(trial.id) if existing is None else existing
     have = {(e.kind, e.due_at) for e in rows}
     for row in list(rows):
         if row.done_at is None and (row.kind, row.due_at) not in wanted:
-            uow.due.delete(row)  # the trial changed: this deadline no longer exists
+            uow.deadlines.delete(row)  # the trial changed: this deadline no longer exists
             rows.remove(row)
     # in the deadlines' own order, so that rows due at the same instant run in rule order
     # (the worker takes them by due_at, then id)
     added = []
     for d in deadlines:
         if (d.kind.value, d.at) not in have:
-            row = DueEvent(
+            row = ScheduledDeadline(
                 id=None, trial_id=trial.id, kind=d.kind.value, due_at=d.at, created_at=now
             )
-            uow.due.add(row)
+            uow.deadlines.add(row)
             added.append(row)
     rows.extend(added)
     return added
@@ -71,13 +71,13 @@ def schedule_hook(
         if not changed and not shipped:
             return
         now = clock_now()
-        uow.session.flush()  # new trials must exist before their due rows
+        uow.flush()  # new trials must exist before their due rows
         for trial_id in sorted(shipped - set(changed)):
             trial = uow.trials.get(trial_id)
             if trial is not None:
                 changed[trial_id] = trial
         ids = list(changed)
-        due, shipments = uow.due.for_trials(ids), uow.shipments.for_trials(ids)
+        due, shipments = uow.deadlines.for_trials(ids), uow.shipments.for_trials(ids)
         for trial_id in ids:
             sync_trial(
                 uow,

@@ -128,7 +128,7 @@ def _view(ctx: Context, e: Eligibility) -> EligibilityView:
 
 
 def _site_taken_warning(uow: UnitOfWork, form: ServiceFields) -> list[str]:
-    if form.site_name and uow.trials.site_held(form.site_name):
+    if form.site_name and uow.trials.site_held_any_partner(form.site_name):
         return [f"The Meetings site name {form.site_name!r} is already taken (rule S2)."]
     return []
 

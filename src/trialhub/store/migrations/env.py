@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from alembic import context
 
-from trialhub.store.db import make_engine
-from trialhub.store.orm import metadata
+from trialhub.store.dialect import begin_migrations, make_engine
+from trialhub.store.tables import metadata
 
 config = context.config
 target_metadata = metadata
@@ -35,10 +35,7 @@ def run_migrations_online() -> None:
     assert url is not None
     engine = make_engine(url)
     with engine.connect() as connection:
-        if connection.dialect.name == "sqlite":
-            # batch migrations copy tables; SQLite must not enforce foreign keys meanwhile
-            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
-            connection.commit()  # end the autobegun transaction: migrations run their own
+        begin_migrations(connection)
         context.configure(
             connection=connection, target_metadata=target_metadata, render_as_batch=True
         )

@@ -1,0 +1,107 @@
+"""Partners, their administrators and API tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+
+from trialhub.domain.model import (
+    Admin,
+    ApiToken,
+    Distributor,
+    Partner,
+)
+from trialhub.domain.roles import Role
+from trialhub.store import tables
+from trialhub.store.repositories.base import (
+    Repository,
+)
+
+
+class PartnerRepository(Repository):
+    def add(self, partner: Partner) -> None:
+        self._session.add(partner)
+
+    def get(self, partner_id: str) -> Partner | None:
+        if not self.scope.unrestricted and partner_id != self.scope.partner_id:
+            return None
+        return self._session.get(Partner, partner_id)
+
+    def add_distributor(self, distributor: Distributor) -> None:
+        self._session.add(distributor)
+
+    def get_any_partner(self, partner_id: str) -> Partner | None:
+        """Unscoped: another partner's name where it manages a service (rule A1)."""
+        return self._session.get(Partner, partner_id)
+
+    def get_distributor_unscoped(self, distributor_id: str) -> Distributor | None:
+        return self._session.get(Distributor, distributor_id)
+
+
+class AdminRepository(Repository):
+    def add(self, admin: Admin) -> None:
+        self._session.add(admin)
+
+    def get(self, admin_id: str) -> Admin | None:
+        stmt = self._scoped(
+            select(Admin).where(tables.admins.c.id == admin_id), tables.admins.c.partner_id
+        )
+        return self._session.scalars(stmt).one_or_none()
+
+    def get_self(self) -> Admin | None:
+        """The caller's own administrator record."""
+        if self.scope.actor_id is None:
+            return None
+        return self._session.get(Admin, self.scope.actor_id)
+
+    def get_by_email_unscoped(self, email: str) -> Admin | None:
+        """Unscoped: used to keep sign-in emails unique and to authenticate."""
+        return self._session.scalars(
+            select(Admin).where(tables.admins.c.email == email)
+        ).one_or_none()
+
+    def list_for_partner(self, partner_id: str) -> list[Admin]:
+        stmt = (
+            select(Admin)
+            .where(tables.admins.c.partner_id == partner_id)
+            .order_by(tables.admins.c.email)
+        )
+        return list(self._session.scalars(self._scoped(stmt, tables.admins.c.partner_id)))
+
+    def of_distributor_unscoped(self, distributor_id: str) -> list[Admin]:
+        """A distributor's administrators (unscoped: a tier-2 partner's request reaches them)."""
+        stmt = (
+            select(Admin)
+            .where(
+                tables.admins.c.distributor_id == distributor_id,
+                tables.admins.c.disabled_at.is_(None),
+            )
+            .order_by(tables.admins.c.email)
+        )
+        return list(self._session.scalars(stmt))
+
+    def operators_unscoped(self) -> list[Admin]:
+        """The trials team (unscoped: partners' requests are addressed to it)."""
+        stmt = (
+            select(Admin)
+            .where(tables.admins.c.partner_id.is_(None), tables.admins.c.disabled_at.is_(None))
+            .order_by(tables.admins.c.email)
+        )
+        return [a for a in self._session.scalars(stmt) if Role.OPERATOR.value in a.roles]
+
+    def add_token(self, token: ApiToken) -> None:
+        self._session.add(token)
+
+    def token_by_hash_unscoped(self, token_hash: str) -> ApiToken | None:
+        """Unscoped: authentication runs before any scope exists."""
+        stmt = select(ApiToken).where(tables.api_tokens.c.token_hash == token_hash)
+        return self._session.scalars(stmt).one_or_none()
+
+    def touch_token(self, token_id: str, now: datetime) -> None:
+        """Marks a token used without loading it into the unit of work (no audit noise)."""
+        self._session.execute(
+            update(tables.api_tokens)
+            .where(tables.api_tokens.c.id == token_id)
+            .values(last_used_at=now)
+        )

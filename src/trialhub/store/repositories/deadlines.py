@@ -1,0 +1,142 @@
+"""The deadlines table and the worker's claims on it (rule T10)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, or_, select, update
+
+from trialhub.domain.model import (
+    Customer,
+    ScheduledDeadline,
+    Trial,
+)
+from trialhub.store import dialect, tables
+from trialhub.store.repositories.base import (
+    Repository,
+)
+
+
+class DeadlineRepository(Repository):
+    """The deadlines table (rule T10). The worker's queries touch only due rows."""
+
+    def for_trial(self, trial_id: str) -> list[ScheduledDeadline]:
+        return self.for_trials([trial_id])[trial_id]
+
+    def for_trials(self, trial_ids: Sequence[str]) -> dict[str, list[ScheduledDeadline]]:
+        """The deadlines of several trials in one query (the schedule of a whole batch)."""
+        d = tables.due_events
+        stmt = (
+            select(ScheduledDeadline)
+            .where(d.c.trial_id.in_(trial_ids))
+            .order_by(d.c.due_at, d.c.id)
+        )
+        out: dict[str, list[ScheduledDeadline]] = {t: [] for t in trial_ids}
+        for row in self._session.scalars(self._scoped_by_trial(stmt, d.c.trial_id)):
+            out[row.trial_id].append(row)
+        return out
+
+    def add(self, event: ScheduledDeadline) -> None:
+        self._session.add(event)
+
+    def delete(self, event: ScheduledDeadline) -> None:
+        self._session.delete(event)
+
+    def due_ids_for_worker(self, now: datetime, limit: int) -> list[int]:
+        """Ids of due rows, oldest first; PostgreSQL skips rows another worker holds. A row
+        that failed waits for its next attempt, and the trial's later rows wait behind it:
+        each checks the state the earlier one leaves, so run first they would close as
+        obsolete and the trial would never, say, lapse (rule T10: in order)."""
+        d = tables.due_events
+        earlier = tables.due_events.alias("earlier")
+        failing_before = (
+            select(earlier.c.id)
+            .where(
+                earlier.c.trial_id == d.c.trial_id,
+                earlier.c.done_at.is_(None),
+                earlier.c.next_attempt_at.is_not(None),
+                earlier.c.due_at < d.c.due_at,
+            )
+            .exists()
+        )
+        stmt = (
+            select(d.c.id)
+            .where(
+                d.c.done_at.is_(None),
+                d.c.due_at <= now,
+                or_(d.c.next_attempt_at.is_(None), d.c.next_attempt_at <= now),
+                ~failing_before,
+            )
+            .order_by(d.c.due_at, d.c.id)
+            .limit(limit)
+        )
+        stmt = dialect.skip_locked(stmt, dialect.name_of(self._session))
+        return [int(i) for i in self._session.scalars(stmt)]
+
+    def claim_batch(self, ids: Sequence[int], now: datetime) -> list[ScheduledDeadline]:
+        """Marks the rows done if nobody did yet, in one conditional UPDATE that makes the
+        claim exclusive on every database (SQLite serializes writers; PostgreSQL re-checks),
+        and returns the claimed rows in due order. The trials and customers their handlers
+        read are loaded alongside: a batch costs a few queries, not a few per row."""
+        d = tables.due_events
+        claimed = list(
+            self._session.scalars(
+                update(d)
+                .where(d.c.id.in_(ids), d.c.done_at.is_(None))
+                .values(done_at=now, outcome="claimed")
+                .returning(d.c.id)
+            )
+        )
+        if not claimed:
+            return []
+        stmt = select(ScheduledDeadline).where(d.c.id.in_(claimed)).order_by(d.c.due_at, d.c.id)
+        rows = list(self._session.scalars(stmt))
+        trials = self._session.scalars(
+            select(Trial).where(tables.trials.c.id.in_({r.trial_id for r in rows}))
+        ).all()
+        customers = {t.customer_id for t in trials}
+        self._session.scalars(select(Customer).where(tables.customers.c.id.in_(customers))).all()
+        return rows
+
+    def pending_count_for_worker(self) -> int:
+        stmt = (
+            select(func.count())
+            .select_from(tables.due_events)
+            .where(tables.due_events.c.done_at.is_(None))
+        )
+        return int(self._session.scalar(stmt) or 0)
+
+    def due_count_for_worker(self, now: datetime) -> int:
+        """Rows the next pass would take (not those waiting for a retry)."""
+        d = tables.due_events
+        stmt = (
+            select(func.count())
+            .select_from(d)
+            .where(
+                d.c.done_at.is_(None),
+                d.c.due_at <= now,
+                or_(d.c.next_attempt_at.is_(None), d.c.next_attempt_at <= now),
+            )
+        )
+        return int(self._session.scalar(stmt) or 0)
+
+    def failure_counts_for_worker(self, stuck_after: int) -> tuple[int, int]:
+        """Pending rows that failed at least once, and those that failed `stuck_after` times."""
+        d = tables.due_events
+        stmt = select(func.count(), func.count().filter(d.c.attempts >= stuck_after)).where(
+            d.c.done_at.is_(None), d.c.attempts > 0
+        )
+        failing, stuck = self._session.execute(stmt).one()
+        return int(failing), int(stuck)
+
+    def failing_for_worker(self, limit: int) -> list[ScheduledDeadline]:
+        """Pending rows whose handler failed at least once, oldest deadline first."""
+        d = tables.due_events
+        stmt = (
+            select(ScheduledDeadline)
+            .where(d.c.done_at.is_(None), d.c.attempts > 0)
+            .order_by(d.c.due_at, d.c.id)
+            .limit(limit)
+        )
+        return list(self._session.scalars(stmt))

@@ -1,0 +1,75 @@
+"""Organizations: world data; finding one by email is how rule C3 works."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import lazyload
+
+from trialhub.domain.model import (
+    OrgAdmin,
+    Organization,
+    OrgUser,
+)
+from trialhub.domain.organization import OrgKind
+from trialhub.store import tables
+from trialhub.store.repositories.base import (
+    Repository,
+)
+
+
+@dataclass(frozen=True)
+class EmailOwner:
+    """Who an email belongs to, if anyone (rule C3)."""
+
+    organization: Organization
+    is_admin: bool
+    is_full_admin: bool
+
+
+class OrganizationRepository(Repository):
+    """Organizations are world data: finding one by email is how rule C3 works."""
+
+    partner_data = False  # an organization belongs to no partner; customers link them
+
+    def add(self, org: Organization) -> None:
+        self._session.add(org)
+
+    def get(self, org_id: str) -> Organization | None:
+        return self._session.get(Organization, org_id)
+
+    def add_member(self, member: OrgAdmin | OrgUser | Any) -> None:
+        self._session.add(member)
+
+    def delete_member(self, member: OrgAdmin | OrgUser) -> None:
+        self._session.delete(member)
+
+    def admin_by_email(self, email: str) -> OrgAdmin | None:
+        stmt = select(OrgAdmin).where(tables.org_admins.c.email == email)
+        return self._session.scalars(stmt).one_or_none()
+
+    def user_by_email(self, email: str) -> OrgUser | None:
+        stmt = select(OrgUser).where(tables.org_users.c.email == email)
+        return self._session.scalars(stmt).one_or_none()
+
+    def owner_of_email(self, email: str) -> EmailOwner | None:
+        admin = self.admin_by_email(email)
+        if admin is not None:
+            org = self._session.get(Organization, admin.org_id)
+            assert org is not None
+            return EmailOwner(org, is_admin=True, is_full_admin=admin.full)
+        user = self.user_by_email(email)
+        if user is not None:
+            org = self._session.get(Organization, user.org_id)
+            assert org is not None
+            return EmailOwner(org, is_admin=False, is_full_admin=False)
+        return None
+
+    def free_organization(self) -> Organization | None:
+        stmt = (
+            select(Organization).where(tables.organizations.c.kind == OrgKind.FREE.value).limit(1)
+        )
+        # its people load only when read: everyone released from a lapsed trial ends up here
+        return self._session.scalars(stmt.options(lazyload("*"))).first()
