@@ -75,7 +75,7 @@ class Repository:
 
     Every public read is scoped to the caller unless its name says otherwise (`_unscoped`,
     `_for_worker`, `_any_partner`); a repository of data that belongs to no partner says
-    so with `partner_data = False` (tests/integration/test_store_sealed.py checks both).
+    so with `partner_data = False` (tests/store/test_store_sealed.py checks both).
     """
 
     partner_data: ClassVar[bool] = True
