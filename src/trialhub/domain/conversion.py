@@ -161,13 +161,11 @@ class ConversionOrder(EventSource):
     ) -> ConversionOrder:
         order = cls(
             id=new_id("ord"),
-            trial_id=trial.id,
-            partner_id=trial.partner_id,
-            org_id=trial.org_id,
+            **trial.owners(),
+            status=OrderStatus.REQUESTED.value,
+            path=path.value,
             services=services,
             provisioning_email=email,
-            path=path.value,
-            status=OrderStatus.REQUESTED.value,
             created_at=at,
             created_by_admin_id=by,
             distributor_id=distributor_id,
@@ -198,42 +196,13 @@ class ConversionOrder(EventSource):
         *,
         by: str | None,
         at: datetime,
+        note: str | None = None,
     ) -> None:
-        """Rule V5: the ordered services become purchased services of the organization,
-        managed by the partner; the trial ends as converted, and the services the order left
-        out are released like a deletion's (rule V3)."""
-        ORDER_STATES.check(self, OrderStatus.COMPLETED)
-        trial.require_convertible()
-        purchased = org.purchased_services()
-        for line in self.services:
-            code = str(line["service"])
-            if code in purchased:  # pragma: no cover - rule S3 keeps purchased services out
-                raise Conflict(f"The organization already bought {code}.", rule="S3")
-            quantity = int(str(line["quantity"]))
-            org.add_subscription(code, quantity, at, partner_id=trial.partner_id)
-        trial.convert(at, policy, catalog, lost=self.lost_services)
-        self.processed_by_admin_id = by
-        ORDER_STATES.move(
-            self,
-            OrderStatus.COMPLETED,
-            at,
-            services=self.services,
-            lost_services=self.lost_services,
-        )
-
-    def process(
-        self,
-        trial: Trial,
-        org: Organization,
-        policy: Policy,
-        catalog: Catalog,
-        *,
-        by: str | None,
-        note: str | None,
-        at: datetime,
-    ) -> None:
-        """Rule V1: the distributor converts a tier-2 partner's request. The rules are checked
-        again: the trial may have lapsed (rule V4) or its services changed (rule V3) since."""
+        """Rules V1, V5: converted at once, or by the distributor (with its `note`). The rules
+        are checked again, as the trial may have lapsed (rule V4) or its services changed
+        (rule V3) since the request was filed. The ordered services become purchased
+        services of the organization, managed by the partner; the trial ends as converted,
+        and the services the order left out are released like a deletion's."""
         ORDER_STATES.check(self, OrderStatus.COMPLETED)
         self.note = note
         trial.require_convertible()
@@ -245,7 +214,21 @@ class ConversionOrder(EventSource):
                 "file it again.",
                 rule="V3",
             )
-        self.complete(trial, org, policy, catalog, by=by, at=at)
+        purchased = org.purchased_services()
+        for line in self.services:
+            code = str(line["service"])
+            if code in purchased:  # pragma: no cover - rule S3 keeps purchased services out
+                raise Conflict(f"The organization already bought {code}.", rule="S3")
+            org.add_subscription(code, int(str(line["quantity"])), at, partner_id=trial.partner_id)
+        trial.convert(at, policy, catalog, lost=self.lost_services)
+        self.processed_by_admin_id = by
+        ORDER_STATES.move(
+            self,
+            OrderStatus.COMPLETED,
+            at,
+            services=self.services,
+            lost_services=self.lost_services,
+        )
 
     def decline(self, *, by: str | None, note: str | None, at: datetime) -> None:
         """Rule V1: the distributor declines a tier-2 partner's request; the trial runs on."""

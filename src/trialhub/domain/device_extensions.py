@@ -101,12 +101,10 @@ class DeviceExtensionRequest(PartOfTrial):
             )
         request = cls(
             id=new_id("dxr"),
-            trial_id=trial.id,
+            **trial.owners(),
             requested_end=requested_end,
             requested_at=at,
             reason=reason,
-            partner_id=trial.partner_id,
-            org_id=trial.org_id,
             requested_by_admin_id=by,
         )
         request.record_event(
@@ -114,53 +112,50 @@ class DeviceExtensionRequest(PartOfTrial):
         )
         return request
 
-    def approve(
+    def decide(
         self,
+        approve: bool,
         trial: Trial,
+        shipments: Sequence[DeviceShipment],
         catalog: Catalog,
         policy: Policy,
         *,
-        shipments: Sequence[DeviceShipment],
         by: str | None,
         note: str | None,
         at: datetime,
     ) -> None:
-        """Rule D6: approved, unless the trial stopped running or the end passes the device
-        maximum (rule D5). The trial's device services run to the requested end, and the
-        devices still out are due then (rule D7)."""
-        require_running(trial.status_enum, "extended", "D6")
-        decide_extension(
+        """Rule D6: the trials team approves (a running trial only) or denies; an approval
+        past the device maximum is refused (rule D5). An approval runs the trial's device
+        services to the requested end, and the devices still out are due then (rule D7)."""
+        to = ExtensionDecision.APPROVED if approve else ExtensionDecision.DENIED
+        if approve:
+            require_running(trial.status_enum, "extended", "D6")
+        EXTENSION_DECISIONS.check(self, to)
+        cap = trial_device_cap(trial, policy)
+        if approve and self.requested_end > cap:
+            raise ValidationFailed(
+                f"A device trial lasts at most {policy.device_trial_max_days} days, extensions "
+                "included.",
+                field="requested_end",
+                rule="D5",
+            )
+        self.decided_by_admin_id = by
+        self.note = note
+        EXTENSION_DECISIONS.move(
             self,
-            approve=True,
-            started_at=trial.starts_at or trial.created_at,
-            now=at,
-            policy=policy,
-            by=by,
+            to,
+            at,
+            action=f"device_extension.{to.value}",
+            requested_end=self.requested_end,
             note=note,
         )
-        self._extend(trial, catalog, policy, shipments, by, at)
+        if approve:
+            self._extend_trial(trial, catalog, by, at)
+            _move_due_dates(shipments, self.requested_end, policy, at)
 
-    def deny(self, *, by: str | None, note: str | None, at: datetime, policy: Policy) -> None:
-        """Rule D6: the trials team says no; nothing else changes."""
-        decide_extension(
-            self,
-            approve=False,
-            started_at=self.requested_at,
-            now=at,
-            policy=policy,
-            by=by,
-            note=note,
-        )
-
-    def _extend(
-        self,
-        trial: Trial,
-        catalog: Catalog,
-        policy: Policy,
-        shipments: Sequence[DeviceShipment],
-        by: str | None,
-        at: datetime,
-    ) -> None:
+    def _extend_trial(self, trial: Trial, catalog: Catalog, by: str | None, at: datetime) -> None:
+        """Rule D6: the device services run to the requested end; in the grace period the
+        trial is active again."""
         new_end = self.requested_end
         end = trial.ends_at
         if catalog.has_device_service(trial.open_service_codes()) and end and new_end > end:
@@ -171,11 +166,17 @@ class DeviceExtensionRequest(PartOfTrial):
                 by=by,
                 reason=reason + (f": {self.reason}" if self.reason else ""),
                 rule="D6",
-            )  # in the grace period, the trial is active again
-        for shipment in shipments:
-            due = shipment.eula_due_at
-            if shipment.awaiting_return() and due is not None and new_end > due:
-                shipment.move_due_date(new_end, policy, at)
+            )
+
+
+def _move_due_dates(
+    shipments: Sequence[DeviceShipment], new_end: datetime, policy: Policy, at: datetime
+) -> None:
+    """Rule D7: the devices still out are due at the new end, if that is later."""
+    for shipment in shipments:
+        due = shipment.eula_due_at
+        if shipment.awaiting_return() and due is not None and new_end > due:
+            shipment.move_due_date(new_end, policy, at)
 
 
 def device_end(catalog: Catalog, trial: Trial, out: Sequence[DeviceShipment]) -> datetime | None:
@@ -209,39 +210,6 @@ def _check_requested_end(
             "D5",
         )
     errors.raise_if_any()
-
-
-def decide_extension(
-    request: DeviceExtensionRequest,
-    *,
-    approve: bool,
-    started_at: datetime,
-    now: datetime,
-    policy: Policy,
-    by: str | None = None,
-    note: str | None = None,
-) -> None:
-    """Rule D6: the trials team approves or denies, once; an approval past the device
-    maximum from the start is refused (rule D5)."""
-    to = ExtensionDecision.APPROVED if approve else ExtensionDecision.DENIED
-    EXTENSION_DECISIONS.check(request, to)
-    if approve and request.requested_end > device_trial_cap(started_at, policy):
-        raise ValidationFailed(
-            f"A device trial lasts at most {policy.device_trial_max_days} days, extensions "
-            "included.",
-            field="requested_end",
-            rule="D5",
-        )
-    request.decided_by_admin_id = by
-    request.note = note
-    EXTENSION_DECISIONS.move(
-        request,
-        to,
-        now,
-        action=f"device_extension.{to.value}",
-        requested_end=request.requested_end,
-        note=note,
-    )
 
 
 def trial_device_cap(trial: Trial, policy: Policy) -> datetime:

@@ -32,12 +32,6 @@ class Recipient(StrEnum):
     PARTNER = "partner"
 
 
-@dataclass(frozen=True)
-class DeviceLine:
-    model: str
-    quantity: int
-
-
 class DeviceSerial(Protocol):
     """One shipped device as the trials team gives it: a model and its serial number."""
 
@@ -46,6 +40,26 @@ class DeviceSerial(Protocol):
 
     @property
     def serial_number(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class DeviceLine:
+    """One line of an order: a device model and how many (rule D1)."""
+
+    model: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class DeviceOrder:
+    """What a partner orders (rules D1-D3): the lines, who gets them and where, the deal id
+    of a US shipment and whether the customer powers phones over Ethernet."""
+
+    lines: tuple[DeviceLine, ...]
+    recipient: str
+    address: dict[str, str]
+    deal_id: str | None = None
+    poe_supported: bool | None = None
 
 
 def normalize_serial(serial: str) -> str:
@@ -91,6 +105,39 @@ def check_address(
     if country == "US" and not deal_id:
         errors.add("deal_id", "Shipments to the United States need the deal id.", "D1")
     return country, email
+
+
+def check_order(
+    order: DeviceOrder,
+    trial: Trial,
+    catalog: Catalog,
+    policy: Policy,
+    *,
+    shipped_types: set[str],
+    device_trials_out: int,
+) -> tuple[str, str, str]:
+    """Rules D1-D3 for the order of a running trial: its device type, country code and
+    normalized email. Raises with every problem, the address's included; `shipped_types`
+    are the trial's shipments', `device_trials_out` the partner's other device trials."""
+    errors = ErrorCollector()
+    country, email = check_address(catalog, order.address, order.deal_id, errors)
+    require_device_step(trial, catalog)
+    device_type = ""
+    try:
+        device_type = validate_order(
+            catalog,
+            policy,
+            lines=list(order.lines),
+            country=country,
+            already_shipped_types=shipped_types,
+            active_device_trials_of_partner=device_trials_out,
+            poe_supported=order.poe_supported,
+        )
+    except ValidationFailed as failed:  # every problem at once, the address's included
+        for e in failed.errors:
+            errors.add(e.field or "devices", e.message, e.rule)
+    errors.raise_if_any()
+    return device_type, country, email
 
 
 def validate_order(

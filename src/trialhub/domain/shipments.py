@@ -18,16 +18,14 @@ from typing import ClassVar
 from trialhub.catalog import Catalog
 from trialhub.domain.device_rules import (
     SHIPPABLE_STATUSES,
-    DeviceLine,
+    DeviceOrder,
     DeviceSerial,
     Recipient,
-    check_address,
     check_devices,
+    check_order,
     device_due_date,
     normalize_serial,
-    require_device_step,
     return_carrier,
-    validate_order,
 )
 from trialhub.domain.errors import (
     Conflict,
@@ -143,14 +141,10 @@ class DeviceShipment(PartOfTrial):
     def new(
         cls,
         trial: Trial,
+        order: DeviceOrder,
         catalog: Catalog,
         policy: Policy,
         *,
-        lines: Sequence[DeviceLine],
-        recipient: str,
-        address: dict[str, str],
-        deal_id: str | None,
-        poe_supported: bool | None,
         shipped_types: set[str],
         device_trials_out: int,
         demo_order: str,
@@ -158,41 +152,29 @@ class DeviceShipment(PartOfTrial):
         at: datetime,
     ) -> DeviceShipment:
         """The device step of a running trial (rules D1-D3): one shipment of one device type,
-        with its demo order number (rule D9). Raises with every problem, the address's
-        included; `device_trials_out` counts the partner's other device trials (rule D1)."""
-        errors = ErrorCollector()
-        country, email = check_address(catalog, address, deal_id, errors)
-        require_device_step(trial, catalog)
-        try:
-            device_type = validate_order(
-                catalog,
-                policy,
-                lines=list(lines),
-                country=country,
-                already_shipped_types=shipped_types,
-                active_device_trials_of_partner=device_trials_out,
-                poe_supported=poe_supported,
-            )
-        except ValidationFailed as failed:  # every problem at once, the address's included
-            for e in failed.errors:
-                errors.add(e.field or "devices", e.message, e.rule)
-        errors.raise_if_any()
+        with its demo order number (rule D9)."""
+        device_type, country, email = check_order(
+            order,
+            trial,
+            catalog,
+            policy,
+            shipped_types=shipped_types,
+            device_trials_out=device_trials_out,
+        )
         shipment = cls(
             id=new_id("shp"),
-            trial_id=trial.id,
-            partner_id=trial.partner_id,
-            org_id=trial.org_id,
+            **trial.owners(),
             device_type=device_type,
             demo_order=demo_order,
-            recipient=Recipient(recipient).value,
-            address={**address, "country": country, "email": email},
-            lines=[{"model": line.model, "quantity": line.quantity} for line in lines],
+            recipient=Recipient(order.recipient).value,
+            address={**order.address, "country": country, "email": email},
+            lines=[{"model": line.model, "quantity": line.quantity} for line in order.lines],
             ordered_at=at,
             ordered_by_admin_id=by,
-            poe_supported=poe_supported,
+            poe_supported=order.poe_supported,
             # rule D3: phones without PoE support need the trials team
-            contact_trials_team=device_type == "phone" and poe_supported is False,
-            deal_id=deal_id,
+            contact_trials_team=device_type == "phone" and order.poe_supported is False,
+            deal_id=order.deal_id,
         )
         shipment.record_event(
             "shipment.ordered",

@@ -102,10 +102,7 @@ def complete(
     request again); the organization joins the partner's list (rule A1), and its
     administrators and the partner's are told."""
     org = org_of(uow, trial.org_id)
-    if order.path == ConversionPath.DIRECT:
-        order.complete(trial, org, ctx.policy, ctx.catalog, by=actor.admin_id, at=at)
-    else:
-        order.process(trial, org, ctx.policy, ctx.catalog, by=actor.admin_id, note=note, at=at)
+    order.complete(trial, org, ctx.policy, ctx.catalog, by=actor.admin_id, at=at, note=note)
     # rule A1: the partner now manages a service of the organization, which stays its customer
     join_managing_partner(uow, trial.partner_id, org, at)
     payload = _payload(uow, trial, order)

@@ -119,18 +119,17 @@ def decide_extension_request(
             raise NotFound("No such device extension request.", rule="P3")
         trial = uow.trials.get(request.trial_id)
         assert trial is not None
-        if cmd.approve:
-            request.approve(
-                trial,
-                ctx.catalog,
-                ctx.policy,
-                shipments=uow.shipments.for_trial(trial.id),
-                by=actor.admin_id,
-                note=cmd.note,
-                at=now,
-            )
-        else:
-            request.deny(by=actor.admin_id, note=cmd.note, at=now, policy=ctx.policy)
+        shipments = uow.shipments.for_trial(trial.id)
+        request.decide(
+            cmd.approve,
+            trial,
+            shipments,
+            ctx.catalog,
+            ctx.policy,
+            by=actor.admin_id,
+            note=cmd.note,
+            at=now,
+        )
         _tell_requester(uow, request, trial, now)
         uow.commit()
         return extension_view(ctx, request, trial)

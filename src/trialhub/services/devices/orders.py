@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from trialhub.domain.devices import DeviceLine, DeviceShipment, ShipmentStatus
+from trialhub.domain.devices import DeviceLine, DeviceOrder, DeviceShipment, ShipmentStatus
 from trialhub.domain.errors import Conflict
 from trialhub.domain.model import Trial
 from trialhub.domain.roles import Action
@@ -27,15 +27,18 @@ def order_shipment(ctx: Context, actor: Actor, trial_id: str, cmd: OrderShipment
     with ctx.uow(actor.scope) as uow:
         trial = load_trial(uow, actor, trial_id, Action.EDIT_TRIAL)
         shipments = uow.shipments.for_trial(trial.id)
-        shipment = DeviceShipment.new(
-            trial,
-            ctx.catalog,
-            ctx.policy,
-            lines=[DeviceLine(line.model, line.quantity) for line in cmd.devices],
+        order = DeviceOrder(
+            lines=tuple(DeviceLine(line.model, line.quantity) for line in cmd.devices),
             recipient=cmd.recipient,
             address=cmd.address.model_dump(),
             deal_id=cmd.deal_id,
             poe_supported=cmd.poe_supported,
+        )
+        shipment = DeviceShipment.new(
+            trial,
+            order,
+            ctx.catalog,
+            ctx.policy,
             shipped_types={s.device_type for s in shipments},
             device_trials_out=_device_trials_out(uow, trial, shipments),
             demo_order=_demo_order(uow),
