@@ -187,6 +187,11 @@ class ConversionOrder(EventSource):
     def service_codes(self) -> list[str]:
         return [str(line["service"]) for line in self.services]
 
+    @property
+    def quantities(self) -> dict[str, int]:
+        """Each ordered service and how many licenses, in the order's order."""
+        return {str(line["service"]): int(str(line["quantity"])) for line in self.services}
+
     def complete(
         self,
         trial: Trial,
@@ -215,11 +220,10 @@ class ConversionOrder(EventSource):
                 rule="V3",
             )
         purchased = org.purchased_services()
-        for line in self.services:
-            code = str(line["service"])
+        for code, quantity in self.quantities.items():
             if code in purchased:  # pragma: no cover - rule S3 keeps purchased services out
                 raise Conflict(f"The organization already bought {code}.", rule="S3")
-            org.add_subscription(code, int(str(line["quantity"])), at, partner_id=trial.partner_id)
+            org.add_subscription(code, quantity, at, partner_id=trial.partner_id)
         trial.convert(at, policy, catalog, lost=self.lost_services)
         self.processed_by_admin_id = by
         ORDER_STATES.move(

@@ -124,7 +124,8 @@ class DeviceShipment(PartOfTrial):
     shipped_at: datetime | None = None
     # the device due date of the EULA email, not the trial's end date (rule D7)
     eula_due_at: datetime | None = None
-    return_due_at: datetime | None = None  # rule D7: 14 days after the EULA due date
+    # rule D7: the policy's return days after the EULA due date
+    return_due_at: datetime | None = None
     devices: list[ShippedDevice] = field(default_factory=list)
     carrier: str | None = None
     tracking: str | None = None

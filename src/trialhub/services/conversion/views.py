@@ -13,30 +13,11 @@ from trialhub.services.kernel.context import Context
 
 
 def order_view(ctx: Context, order: ConversionOrder) -> OrderView:
-    services = ctx.catalog.services
-    return OrderView(
-        id=order.id,
-        trial_id=order.trial_id,
-        org_id=order.org_id,
-        partner_id=order.partner_id,
-        status=order.status,
-        path=order.path,
-        services=[
-            OrderLineView(
-                code=str(line["service"]),
-                name=services[str(line["service"])].name
-                if str(line["service"]) in services
-                else str(line["service"]),
-                quantity=int(str(line["quantity"])),
-            )
-            for line in order.services
-        ],
-        provisioning_email=order.provisioning_email,
-        new_organization_confirmed=order.new_organization_confirmed,
-        lost_services=list(order.lost_services),
-        created_at=order.created_at,
-        created_by_admin_id=order.created_by_admin_id,
-        distributor_id=order.distributor_id,
-        processed_at=order.processed_at,
-        note=order.note,
-    )
+    """The order as it is, with each line named from the catalog."""
+    names = ctx.catalog.services
+    lines = [
+        OrderLineView(code=code, name=names[code].name if code in names else code, quantity=n)
+        for code, n in order.quantities.items()
+    ]
+    same = {field: getattr(order, field) for field in OrderView.model_fields if field != "services"}
+    return OrderView.model_validate({**same, "services": lines})
