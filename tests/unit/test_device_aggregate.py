@@ -72,16 +72,16 @@ def new_shipment(
     of: Trial | None = None,
     made: DeviceOrder | None = None,
     *,
-    shipped_types: set[str] | None = None,
-    device_trials_out: int = 0,
+    shipments: list[DeviceShipment] | None = None,
+    partner_device_trials: int = 0,
 ) -> DeviceShipment:
     return DeviceShipment.new(
         of or trial(),
         made or order(),
         CATALOG,
         POLICY,
-        shipped_types=shipped_types or set(),
-        device_trials_out=device_trials_out,
+        shipments=shipments or [],
+        partner_device_trials=partner_device_trials,
         demo_order="D12345678",
         by="adm_1",
         at=NOW,
@@ -186,15 +186,23 @@ def test_d1_every_problem_at_once_the_address_included() -> None:
 
 
 def test_d1_d2_refusals_that_are_conflicts() -> None:
+    owner = trial("calling", "room_devices")
+    rooms = new_shipment(owner)
     with pytest.raises(errors.Conflict) as again:
-        new_shipment(shipped_types={"room"})
+        new_shipment(owner, shipments=[rooms])
     assert again.value.rule == "D2"
     limit = POLICY.max_active_device_trials_per_partner
-    assert new_shipment(device_trials_out=limit - 1).status == "ordered"
+    assert new_shipment(partner_device_trials=limit - 1).status == "ordered"
     with pytest.raises(errors.Conflict) as busy:
-        new_shipment(device_trials_out=limit)
+        new_shipment(partner_device_trials=limit)
     assert busy.value.rule == "D1"
     assert str(limit) in busy.value.message
+    # a second type for a trial with devices out is no new device trial of the partner
+    phones = order(("desk-phone-9841", 1))
+    assert new_shipment(owner, phones, shipments=[rooms], partner_device_trials=limit).status
+    rooms.status = "returned"
+    with pytest.raises(errors.Conflict):
+        new_shipment(owner, phones, shipments=[rooms], partner_device_trials=limit)
 
 
 # ---- dispatching (rules D4, D5, D7, D8) ----------------------------------------------------

@@ -146,21 +146,23 @@ class DeviceShipment(PartOfTrial):
         catalog: Catalog,
         policy: Policy,
         *,
-        shipped_types: set[str],
-        device_trials_out: int,
+        shipments: Sequence[DeviceShipment],
+        partner_device_trials: int,
         demo_order: str,
         by: str | None,
         at: datetime,
     ) -> DeviceShipment:
         """The device step of a running trial (rules D1-D3): one shipment of one device type,
-        with its demo order number (rule D9)."""
+        with its demo order number (rule D9). `shipments` are the trial's; a second type for
+        a trial with devices out is no new device trial of the partner (rule D1)."""
+        mine = any(s.status != ShipmentStatus.RETURNED for s in shipments)
         device_type, country, email = check_order(
             order,
             trial,
             catalog,
             policy,
-            shipped_types=shipped_types,
-            device_trials_out=device_trials_out,
+            shipped_types={s.device_type for s in shipments},
+            device_trials_out=partner_device_trials - (1 if mine else 0),
         )
         shipment = cls(
             id=new_id("shp"),

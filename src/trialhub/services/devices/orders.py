@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import secrets
 
-from trialhub.domain.devices import DeviceLine, DeviceOrder, DeviceShipment, ShipmentStatus
+from trialhub.domain.devices import DeviceLine, DeviceOrder, DeviceShipment
 from trialhub.domain.errors import Conflict
-from trialhub.domain.model import Trial
 from trialhub.domain.roles import Action
 from trialhub.services.devices.loading import _load
 from trialhub.services.devices.schemas import (
@@ -26,7 +25,6 @@ def order_shipment(ctx: Context, actor: Actor, trial_id: str, cmd: OrderShipment
     now = ctx.now()
     with ctx.uow(actor.scope) as uow:
         trial = load_trial(uow, actor, trial_id, Action.EDIT_TRIAL)
-        shipments = uow.shipments.for_trial(trial.id)
         order = DeviceOrder(
             lines=tuple(DeviceLine(line.model, line.quantity) for line in cmd.devices),
             recipient=cmd.recipient,
@@ -39,8 +37,8 @@ def order_shipment(ctx: Context, actor: Actor, trial_id: str, cmd: OrderShipment
             order,
             ctx.catalog,
             ctx.policy,
-            shipped_types={s.device_type for s in shipments},
-            device_trials_out=_device_trials_out(uow, trial, shipments),
+            shipments=uow.shipments.for_trial(trial.id),
+            partner_device_trials=uow.shipments.device_trials_out(trial.partner_id),
             demo_order=_demo_order(uow),
             by=actor.admin_id,
             at=now,
@@ -61,12 +59,6 @@ def get_shipment(ctx: Context, actor: Actor, shipment_id: str) -> ShipmentView:
     with ctx.uow(actor.scope) as uow:
         shipment = _load(uow, actor, shipment_id, Action.READ_CUSTOMERS)
         return shipment_view(ctx, shipment, ctx.now())
-
-
-def _device_trials_out(uow: UnitOfWork, trial: Trial, shipments: list[DeviceShipment]) -> int:
-    """Rule D1's count, not counting this trial (a second type for one trial is no new one)."""
-    mine = [s for s in shipments if s.status != ShipmentStatus.RETURNED]
-    return uow.shipments.device_trials_out(trial.partner_id) - (1 if mine else 0)
 
 
 def _demo_order(uow: UnitOfWork) -> str:
