@@ -19,8 +19,8 @@ from trialhub.domain.conversion import (
     conversion_path,
 )
 from trialhub.domain.errors import Forbidden, NotFound
-from trialhub.domain.model import Trial
 from trialhub.domain.roles import Action
+from trialhub.domain.trial import Trial
 from trialhub.services.conversion.schemas import (
     ConvertTrial,
     OrderView,

@@ -6,8 +6,8 @@ from datetime import datetime
 
 from trialhub.domain.conversion import ConversionOrder, OrderStatus
 from trialhub.domain.errors import ErrorCollector, Forbidden, NotFound
-from trialhub.domain.model import Trial
 from trialhub.domain.roles import Action
+from trialhub.domain.trial import Trial
 from trialhub.services.conversion.convert import _payload, complete
 from trialhub.services.conversion.schemas import (
     DecideConversion,

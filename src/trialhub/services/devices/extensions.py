@@ -10,8 +10,8 @@ from trialhub.domain.devices import (
     trial_device_cap,
 )
 from trialhub.domain.errors import ErrorCollector, NotFound
-from trialhub.domain.model import Trial
 from trialhub.domain.roles import Action
+from trialhub.domain.trial import Trial
 from trialhub.services.devices.schemas import (
     DecideDeviceExtension,
     DeviceExtensionPage,

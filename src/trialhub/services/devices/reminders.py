@@ -8,7 +8,7 @@ from trialhub.domain.devices import (
     DeviceShipment,
     Recipient,
 )
-from trialhub.domain.model import Trial
+from trialhub.domain.trial import Trial
 from trialhub.services.devices.loading import _trial
 from trialhub.services.devices.views import shipment_payload
 from trialhub.services.kernel.context import Context
