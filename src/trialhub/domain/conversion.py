@@ -25,7 +25,7 @@ from trialhub.domain.events import EventSource
 from trialhub.domain.ids import new_id
 from trialhub.domain.organization import Organization
 from trialhub.domain.policy import Policy
-from trialhub.domain.rules import normalize_email
+from trialhub.domain.rules import collect_email
 from trialhub.domain.statemachine import StateMachine
 from trialhub.domain.states import TrialStatus, require_running
 from trialhub.domain.trial import Trial
@@ -124,11 +124,7 @@ class ConversionOrder(EventSource):
         trial.require_convertible()
         errors = ErrorCollector()
         services = order_lines(trial, catalog, lines, errors)
-        try:
-            email = normalize_email(provisioning_email)
-        except ValueError as error:
-            errors.add("provisioning_email", str(error), "V2")
-            email = ""
+        email = collect_email(provisioning_email, errors, "provisioning_email", "V2")
         errors.raise_if_any()
         new_org = check_provisioning_email(
             email,

@@ -17,7 +17,7 @@ from typing import Protocol
 from trialhub.catalog import Catalog
 from trialhub.domain.errors import Conflict, ErrorCollector, InvalidTransition, ValidationFailed
 from trialhub.domain.policy import Policy
-from trialhub.domain.rules import normalize_email
+from trialhub.domain.rules import collect_email
 from trialhub.domain.states import TrialStatus
 from trialhub.domain.trial import Trial
 
@@ -97,11 +97,7 @@ def check_address(
     country = given.strip().upper()
     if country not in catalog.countries:
         errors.add("address.country", f"{given!r} is not an ISO country code.", "D1")
-    try:
-        email = normalize_email(address.get("email", ""))
-    except ValueError as error:
-        errors.add("address.email", str(error), "D1")
-        email = ""
+    email = collect_email(address.get("email", ""), errors, "address.email", "D1")
     if country == "US" and not deal_id:
         errors.add("deal_id", "Shipments to the United States need the deal id.", "D1")
     return country, email

@@ -10,14 +10,13 @@ from trialhub.services.conversion.schemas import (
     OrderView,
 )
 from trialhub.services.kernel.context import Context
+from trialhub.services.kernel.views import service_name, view_of
 
 
 def order_view(ctx: Context, order: ConversionOrder) -> OrderView:
     """The order as it is, with each line named from the catalog."""
-    names = ctx.catalog.services
     lines = [
-        OrderLineView(code=code, name=names[code].name if code in names else code, quantity=n)
+        OrderLineView(code=code, name=service_name(ctx.catalog, code), quantity=n)
         for code, n in order.quantities.items()
     ]
-    same = {field: getattr(order, field) for field in OrderView.model_fields if field != "services"}
-    return OrderView.model_validate({**same, "services": lines})
+    return view_of(OrderView, order, services=lines)

@@ -14,13 +14,9 @@ from trialhub.services.devices.schemas import (
     ShippedDeviceView,
 )
 from trialhub.services.kernel.context import Context
+from trialhub.services.kernel.views import view_of
 from trialhub.store.uow import UnitOfWork
 
-# the view's fields that are not the shipment's own attributes under the same name
-_COMPUTED = frozenset(
-    {"lines", "contact_trials_team_reason", "devices", "device_due_at", "return_instructions"}
-    | {"overdue"}
-)
 _NO_POE = (
     "The customer cannot power phones over Ethernet (PoE) and phones ship without power "
     "supplies: contact the trials team."
@@ -36,19 +32,15 @@ def shipment_view(ctx: Context, s: DeviceShipment, now: datetime) -> ShipmentVie
         code = str(line["model"])
         name = model.name if (model := models.get(code)) else code
         lines.append(DeviceLineView(model=code, name=name, quantity=int(str(line["quantity"]))))
-    same = {
-        field: getattr(s, field) for field in ShipmentView.model_fields if field not in _COMPUTED
-    }
-    return ShipmentView.model_validate(
-        {
-            **same,
-            "lines": lines,
-            "contact_trials_team_reason": _NO_POE if s.contact_trials_team else None,
-            "devices": [ShippedDeviceView.model_validate(d) for d in s.devices],
-            "device_due_at": s.eula_due_at,
-            "return_instructions": return_instructions(s.return_carrier),
-            "overdue": s.overdue(now),
-        }
+    return view_of(
+        ShipmentView,
+        s,
+        lines=lines,
+        contact_trials_team_reason=_NO_POE if s.contact_trials_team else None,
+        devices=[ShippedDeviceView.model_validate(d) for d in s.devices],
+        device_due_at=s.eula_due_at,
+        return_instructions=return_instructions(s.return_carrier),
+        overdue=s.overdue(now),
     )
 
 
