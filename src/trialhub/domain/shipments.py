@@ -152,9 +152,8 @@ class DeviceShipment(PartOfTrial):
         by: str | None,
         at: datetime,
     ) -> DeviceShipment:
-        """The device step of a running trial (rules D1-D3): one shipment of one device type,
-        with its demo order number (rule D9). `shipments` are the trial's; a second type for
-        a trial with devices out is no new device trial of the partner (rule D1)."""
+        """The device step of a running trial (rules D1-D3, D9); `shipments` are the trial's:
+        a second type for a trial with devices out is no new device trial (rule D1)."""
         mine = any(s.status != ShipmentStatus.RETURNED for s in shipments)
         device_type, country, email = check_order(
             order,
