@@ -16,13 +16,10 @@ from trialhub.domain.conversion import (
     lost_services,
 )
 from trialhub.domain.devices import (
-    DeviceExtensionRequest,
     DeviceLine,
     DeviceShipment,
     ShippedDevice,
     check_return,
-    decide_extension,
-    device_trial_cap,
     is_demo_order,
     return_carrier,
     validate_order,
@@ -100,20 +97,7 @@ def test_d3_phones_ask_about_poe() -> None:
     assert order([("room-bar", 1)], poe_supported=None) == "room"
 
 
-def test_d5_d6_extension_cap() -> None:
-    started = NOW
-    assert device_trial_cap(started, DEFAULT_POLICY) == started + timedelta(days=120)
-    ok = DeviceExtensionRequest("x1", "t", started + timedelta(days=120), NOW)
-    decide_extension(ok, approve=True, started_at=started, now=NOW, policy=DEFAULT_POLICY)
-    assert ok.decision == "approved"
-    with pytest.raises(Conflict):
-        decide_extension(ok, approve=False, started_at=started, now=NOW, policy=DEFAULT_POLICY)
-    late = DeviceExtensionRequest("x2", "t", started + timedelta(days=121), NOW)
-    with pytest.raises(ValidationFailed) as info:
-        decide_extension(late, approve=True, started_at=started, now=NOW, policy=DEFAULT_POLICY)
-    assert info.value.rule == "D5"
-    decide_extension(late, approve=False, started_at=started, now=NOW, policy=DEFAULT_POLICY)
-    assert late.decision == "denied"
+# rules D5, D6 (the cap of an approval): tests/unit/test_device_aggregate.py
 
 
 def shipment() -> DeviceShipment:

@@ -12,7 +12,7 @@ import pytest
 
 import trialhub
 from tests.conftest import World, make_world, new_customer_body
-from trialhub.domain.model import Customer
+from trialhub.domain.organization import Customer
 from trialhub.services.kernel.context import Context
 from trialhub.services.messaging import webhooks
 from trialhub.services.messaging.webhooks import CreateWebhook

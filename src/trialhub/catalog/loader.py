@@ -114,6 +114,10 @@ class Catalog:
         """Rules T3, D5, D6: one of the services has device licenses, extended on request."""
         return any(d.license_kind == "device" for d in self._defined(codes))
 
+    def offers_devices(self, codes: Iterable[str]) -> bool:
+        """Rule D1: one of the services offers the device step (Calling, device services)."""
+        return any(d.offers_devices for d in self._defined(codes))
+
     def has_user_service(self, codes: Iterable[str]) -> bool:
         """Rule S1: one of the services shares the trial's user-license count."""
         return any(d.license_kind == "user" for d in self._defined(codes))

@@ -22,12 +22,15 @@ def normalize_email(raw: str) -> str:
     return result.normalized.lower()
 
 
-def collect_email(raw: str, errors: ErrorCollector, field: str = "email") -> str:
-    """The normalized email (rule C1), or "" with the reason added to `errors`."""
+def collect_email(
+    raw: str, errors: ErrorCollector, field: str = "email", rule: str | None = None
+) -> str:
+    """The normalized email (rule C1), or "" with the reason added to `errors` (under the
+    `rule` that asks for the email, where one does)."""
     try:
         return normalize_email(raw)
     except ValueError as error:
-        errors.add(field, str(error))
+        errors.add(field, str(error), rule)
         return ""
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import ClassVar
+from typing import ClassVar, TypedDict
 
 from trialhub.catalog import Catalog
 from trialhub.domain.errors import ErrorCollector, InvalidTransition, ValidationFailed
@@ -37,6 +37,14 @@ from trialhub.domain.trial_parts import (
     TrialKind,
     TrialService,
 )
+
+
+class TrialOwners(TypedDict):
+    """What a part of a trial (a shipment, a request, an order) is filed under."""
+
+    trial_id: str
+    partner_id: str
+    org_id: str
 
 
 def _entered(trial: Trial, to: TrialStatus, at: datetime) -> None:
@@ -170,6 +178,10 @@ class Trial(EventSource):
     def trial_id(self) -> str:
         """The trial's id under the name its parts use (shipments, requests, orders)."""
         return self.id
+
+    def owners(self) -> TrialOwners:
+        """The trial, partner and organization a new part of this trial belongs to."""
+        return TrialOwners(trial_id=self.id, partner_id=self.partner_id, org_id=self.org_id)
 
     @property
     def is_open(self) -> bool:

@@ -15,7 +15,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from trialhub.domain.errors import Conflict, TrialhubError
 from trialhub.domain.events import DomainEvent, EventSource
-from trialhub.domain.model import AuditEvent
+from trialhub.domain.records import AuditEvent
 from trialhub.store.held import active_hold
 from trialhub.store.repositories import (
     AdminRepository,

@@ -12,25 +12,15 @@ from __future__ import annotations
 from datetime import datetime
 
 from trialhub.domain.conversion import (
+    Contacts,
     ConversionOrder,
     ConversionPath,
     OrderStatus,
-    check_convertible,
-    check_losses_confirmed,
-    check_provisioning_email,
     conversion_path,
-    lost_services,
 )
-from trialhub.domain.errors import (
-    Conflict,
-    ErrorCollector,
-    Forbidden,
-    NotFound,
-)
-from trialhub.domain.model import Subscription, Trial, new_id
+from trialhub.domain.errors import Forbidden, NotFound
 from trialhub.domain.roles import Action
-from trialhub.domain.rules import normalize_email
-from trialhub.domain.states import TrialStatus
+from trialhub.domain.trial import Trial
 from trialhub.services.conversion.schemas import (
     ConvertTrial,
     OrderView,
@@ -50,149 +40,71 @@ def convert_trial(ctx: Context, actor: Actor, trial_id: str, cmd: ConvertTrial) 
     """Rule V1: tier 1 (or the distributor) converts at once; tier 2 files a request."""
     now = ctx.now()
     with ctx.uow(actor.scope) as uow:
-        if actor.is_distributor:
-            trial = uow.trials.get(trial_id)  # scoped to the partners it serves
-            if trial is None:
-                raise NotFound("No such trial.", rule="P3")
-            path = ConversionPath.DIRECT
-        elif actor.is_partner_admin:
-            trial = load_trial(uow, actor, trial_id, Action.CONVERT)
-            path = conversion_path(actor.partner_tier or 0)
-        else:
-            raise Forbidden(
-                "Trials are converted by their partner (tier 1) or its distributor (tier 2).",
-                rule="V1",
-            )
-        lines, lost, new_org = _check_order(ctx, uow, trial, cmd)
-        if uow.orders.listed(status=OrderStatus.REQUESTED, trial_id=trial.id):
-            raise Conflict(
-                "A conversion request for this trial already waits for the distributor"
-                + (": process it instead." if actor.is_distributor else "."),
-                rule="V1",
-            )
+        trial, path = _trial_and_path(uow, actor, trial_id)
         partner = uow.partners.get(trial.partner_id)
-        order = ConversionOrder(
-            id=new_id("ord"),
-            trial_id=trial.id,
-            partner_id=trial.partner_id,
-            org_id=trial.org_id,
-            services=lines,
-            provisioning_email=normalize_email(cmd.provisioning_email),
-            path=path.value,
-            status=OrderStatus.REQUESTED.value,
-            created_at=now,
-            created_by_admin_id=actor.admin_id,
+        order = ConversionOrder.file(
+            trial,
+            ctx.catalog,
+            lines=cmd.services,
+            provisioning_email=cmd.provisioning_email,
+            contacts=Contacts(
+                partner_admin_emails={
+                    a.email for a in uow.admins.list_for_partner(trial.partner_id)
+                },
+                customer_admin_emails=org_of(uow, trial.org_id).admin_emails(),
+            ),
+            confirm_new_organization=cmd.confirm_new_organization,
+            confirm_lost_services=cmd.confirm_lost_services,
+            path=path,
+            one_waiting=bool(uow.orders.listed(status=OrderStatus.REQUESTED, trial_id=trial.id)),
+            by_distributor=actor.is_distributor,
             distributor_id=partner.distributor_id if partner else None,
-            new_organization_confirmed=new_org,
-            lost_services=lost,
+            by=actor.admin_id,
+            at=now,
         )
         uow.orders.add(order)
-        order.record_event(
-            "order.created",
-            now,
-            path=order.path,
-            services=order.services,
-            lost_services=lost,
-            provisioning_email=order.provisioning_email,
-            new_organization=new_org,
-        )
         if path is ConversionPath.DIRECT:
-            _complete(ctx, uow, trial, order, actor, now)
+            complete(ctx, uow, trial, order, actor, now)
         else:
             _tell_distributor(uow, trial, order, partner.name if partner else "", now)
         uow.commit()
         return order_view(ctx, order)
 
 
-def _check_order(
-    ctx: Context, uow: UnitOfWork, trial: Trial, cmd: ConvertTrial
-) -> tuple[list[dict[str, object]], list[str], bool]:
-    """Rules V2-V4 on the order; returns its lines, the services lost and whether a new
-    organization is intended. Raises with every problem; writes nothing."""
-    check_convertible(TrialStatus(trial.status))
-    errors = ErrorCollector()
-    held = {s.service: s for s in trial.open_services()}
-    lines: list[dict[str, object]] = []
-    seen: set[str] = set()
-    for i, line in enumerate(cmd.services):
-        if line.code in seen:
-            errors.add(f"services[{i}].code", f"{line.code!r} is ordered twice.", "V3")
-            continue
-        seen.add(line.code)
-        held_service = held.get(line.code)
-        definition = ctx.catalog.services.get(line.code)
-        if held_service is None or definition is None:
-            errors.add(
-                f"services[{i}].code",
-                f"{line.code!r} is not a service of this trial; only trial services convert.",
-                "V5",
-            )
-            continue
-        default = (
-            trial.user_licenses if definition.license_kind == "user" else held_service.quantity
-        )
-        quantity = line.quantity if line.quantity is not None else default
-        if not definition.min_quantity <= quantity <= definition.max_quantity:
-            errors.add(
-                f"services[{i}].quantity",
-                f"{definition.name}: {definition.min_quantity} to {definition.max_quantity} "
-                "licenses.",
-                "S1",
-            )
-        lines.append({"service": line.code, "quantity": quantity})
-    try:
-        email = normalize_email(cmd.provisioning_email)
-    except ValueError as error:
-        errors.add("provisioning_email", str(error), "V2")
-        email = ""
-    errors.raise_if_any()
-    org = org_of(uow, trial.org_id)
-    new_org = check_provisioning_email(
-        email,
-        partner_admin_emails={a.email for a in uow.admins.list_for_partner(trial.partner_id)},
-        customer_admin_emails={a.email for a in org.admins},
-        confirm_new_organization=cmd.confirm_new_organization,
+def _trial_and_path(uow: UnitOfWork, actor: Actor, trial_id: str) -> tuple[Trial, ConversionPath]:
+    """Rule V1: the distributor reaches the trials of the partners it serves and converts
+    them; a partner administrator converts by its tier."""
+    if actor.is_distributor:
+        trial = uow.trials.get(trial_id)  # scoped to the partners it serves
+        if trial is None:
+            raise NotFound("No such trial.", rule="P3")
+        return trial, ConversionPath.DIRECT
+    if actor.is_partner_admin:
+        trial = load_trial(uow, actor, trial_id, Action.CONVERT)
+        return trial, conversion_path(actor.partner_tier or 0)
+    raise Forbidden(
+        "Trials are converted by their partner (tier 1) or its distributor (tier 2).",
+        rule="V1",
     )
-    lost = lost_services(list(held), [str(line["service"]) for line in lines])
-    check_losses_confirmed(lost, confirmed=cmd.confirm_lost_services)
-    return lines, lost, new_org
 
 
-def _complete(
+def complete(
     ctx: Context,
     uow: UnitOfWork,
     trial: Trial,
     order: ConversionOrder,
     actor: Actor,
     at: datetime,
+    *,
+    note: str | None = None,
 ) -> None:
-    """Rule V5: the ordered services become purchased services of the organization, managed
-    by the partner; the trial ends as converted. Lost services are released like a deletion's
-    (the Meetings site name; Calling numbers after 15 days)."""
+    """Rule V5: the order completes (a distributor's processing, with its `note`, checks the
+    request again); the organization joins the partner's list (rule A1), and its
+    administrators and the partner's are told."""
     org = org_of(uow, trial.org_id)
-    purchased = org.purchased_services()
-    for line in order.services:
-        code = str(line["service"])
-        if code in purchased:  # pragma: no cover - rule S3 keeps purchased services out
-            raise Conflict(f"The organization already bought {code}.", rule="S3")
-        subscription = Subscription(
-            id=new_id("sub"),
-            org_id=org.id,
-            service=code,
-            quantity=int(str(line["quantity"])),
-            started_at=at,
-            partner_id=trial.partner_id,
-        )
-        uow.orders.add_subscription(subscription)
+    order.complete(trial, org, ctx.policy, ctx.catalog, by=actor.admin_id, at=at, note=note)
     # rule A1: the partner now manages a service of the organization, which stays its customer
     join_managing_partner(uow, trial.partner_id, org, at)
-    trial.convert(at, ctx.policy, ctx.catalog, lost=order.lost_services)
-    order.status = OrderStatus.COMPLETED.value
-    order.processed_at = at
-    order.processed_by_admin_id = actor.admin_id
-    order.record_event(
-        "order.completed", at, services=order.services, lost_services=order.lost_services
-    )
     payload = _payload(uow, trial, order)
     cause = f"converted:{trial.id}"
     for admin in org.admins:

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-from trialhub.domain.conversion import (
-    ConversionOrder,
-    OrderStatus,
-    check_convertible,
-    lost_services,
-)
-from trialhub.domain.errors import (
-    Conflict,
-    ErrorCollector,
-    Forbidden,
-    NotFound,
-)
+from datetime import datetime
+
+from trialhub.domain.conversion import ConversionOrder, OrderStatus
+from trialhub.domain.errors import ErrorCollector, Forbidden, NotFound
 from trialhub.domain.roles import Action
-from trialhub.domain.states import TrialStatus
-from trialhub.services.conversion.convert import _complete, _payload
+from trialhub.domain.trial import Trial
+from trialhub.services.conversion.convert import _payload, complete
 from trialhub.services.conversion.schemas import (
     DecideConversion,
     OrderPage,
@@ -41,42 +33,29 @@ def decide_request(ctx: Context, actor: Actor, order_id: str, cmd: DecideConvers
         order = uow.orders.get(order_id)
         if order is None or order.distributor_id != actor.distributor_id:
             raise NotFound("No such conversion request.", rule="P3")
-        if order.status != OrderStatus.REQUESTED:
-            raise Conflict(f"This request was already {order.status}.", rule="V1")
         trial = uow.trials.get(order.trial_id)
         assert trial is not None
-        order.note = cmd.note
         if cmd.approve:
-            check_convertible(TrialStatus(trial.status))  # rule V4, again
-            open_codes = [s.service for s in trial.open_services()]
-            gone = [code for code in order.service_codes if code not in open_codes]
-            if gone or lost_services(open_codes, order.service_codes) != order.lost_services:
-                raise Conflict(
-                    "The trial's services changed since the request was filed; the partner "
-                    "must file it again.",
-                    rule="V3",
-                )
-            _complete(ctx, uow, trial, order, actor, now)
+            complete(ctx, uow, trial, order, actor, now, note=cmd.note)
         else:
-            order.status = OrderStatus.DECLINED.value
-            order.processed_at = now
-            order.processed_by_admin_id = actor.admin_id
-            order.record_event("order.declined", now, note=cmd.note)
-            requester = (
-                uow.admins.get(order.created_by_admin_id) if order.created_by_admin_id else None
-            )
-            if requester is not None:
-                queue_trial_email(
-                    uow,
-                    order,
-                    "conversion_declined",
-                    requester.email,
-                    f"declined:{order.id}",
-                    now,
-                    {**_payload(uow, trial, order), "note": cmd.note},
-                )
+            order.decline(by=actor.admin_id, note=cmd.note, at=now)
+            _tell_requester(uow, trial, order, now)
         uow.commit()
         return order_view(ctx, order)
+
+
+def _tell_requester(uow: UnitOfWork, trial: Trial, order: ConversionOrder, at: datetime) -> None:
+    requester = uow.admins.get(order.created_by_admin_id) if order.created_by_admin_id else None
+    if requester is not None:
+        queue_trial_email(
+            uow,
+            order,
+            "conversion_declined",
+            requester.email,
+            f"declined:{order.id}",
+            at,
+            {**_payload(uow, trial, order), "note": order.note},
+        )
 
 
 def list_orders(

@@ -9,8 +9,8 @@ from trialhub.domain.errors import (
     Forbidden,
     NotFound,
 )
-from trialhub.domain.model import Trial
 from trialhub.domain.roles import Action
+from trialhub.domain.trial import Trial
 from trialhub.services.kernel.actor import Actor
 from trialhub.services.kernel.reach import trial_in_reach
 from trialhub.store.uow import UnitOfWork

@@ -8,7 +8,7 @@ from trialhub.domain.devices import (
     DeviceShipment,
     Recipient,
 )
-from trialhub.domain.model import Trial
+from trialhub.domain.trial import Trial
 from trialhub.services.devices.loading import _trial
 from trialhub.services.devices.views import shipment_payload
 from trialhub.services.kernel.context import Context
@@ -26,23 +26,17 @@ def send_reminders(ctx: Context, uow: UnitOfWork, trial: Trial, at: datetime) ->
     for shipment in due:
         cause = f"device_reminder:{shipment.id}:{at.isoformat()}"
         _tell_everyone(ctx, uow, shipment, "device_return_reminder", cause, at)
-        shipment.record_event("shipment.return_reminder", at, return_due_at=shipment.return_due_at)
+        shipment.remind_return(at)
     return "notified"
 
 
 def flag_overdue(ctx: Context, uow: UnitOfWork, trial: Trial, at: datetime) -> str:
     """The return date passed with the devices still out: the shipment is flagged overdue and
     the partner and the customer are told."""
-    late = [
-        s
-        for s in uow.shipments.for_trial(trial.id)
-        if s.awaiting_return() and s.return_due_at == at and s.overdue_at is None
-    ]
+    late = [s for s in uow.shipments.for_trial(trial.id) if s.flag_overdue(at)]
     if not late:
         return "obsolete"
     for shipment in late:
-        shipment.overdue_at = at
-        shipment.record_event("shipment.overdue", at, return_due_at=at)
         _tell_everyone(ctx, uow, shipment, "devices_overdue", f"device_overdue:{shipment.id}", at)
     return "flagged"
 

@@ -31,7 +31,10 @@ class DeviceOrderLine(Command):
     quantity: Annotated[int, Rule("D1", "devices of a model")] = Field(
         ge=DEFAULT_POLICY.devices_per_order[0],
         le=DEFAULT_POLICY.devices_per_order[1],
-        description="1-5 devices per order (rule D1)",
+        description=(
+            f"{DEFAULT_POLICY.devices_per_order[0]}-{DEFAULT_POLICY.devices_per_order[1]} "
+            "devices per order (rule D1)"
+        ),
     )
 
 
@@ -69,7 +72,7 @@ class DispatchShipment(Command):
     device_due_at: Annotated[datetime | None, Rule("D7")] = Field(
         default=None,
         description="The device due date of the EULA email; default: the trial's end date, at "
-        "most 120 days after its start (rules D5, D7)",
+        f"most {DEFAULT_POLICY.device_trial_max_days} days after its start (rules D5, D7)",
     )
 
 
@@ -126,7 +129,8 @@ class RequestDeviceExtension(Command):
 
     rule = "D6"
     requested_end: Annotated[datetime, Rule("D5")] = Field(
-        description="The new end of the device trial, at most 120 days after its start (D5)"
+        description="The new end of the device trial, at most "
+        f"{DEFAULT_POLICY.device_trial_max_days} days after its start (D5)"
     )
     reason: Text | None = Field(default=None, max_length=500)
 

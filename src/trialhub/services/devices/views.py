@@ -14,52 +14,33 @@ from trialhub.services.devices.schemas import (
     ShippedDeviceView,
 )
 from trialhub.services.kernel.context import Context
+from trialhub.services.kernel.views import view_of
 from trialhub.store.uow import UnitOfWork
+
+_NO_POE = (
+    "The customer cannot power phones over Ethernet (PoE) and phones ship without power "
+    "supplies: contact the trials team."
+)
 
 
 def shipment_view(ctx: Context, s: DeviceShipment, now: datetime) -> ShipmentView:
+    """The shipment as it is, with its lines named from the catalog, how to return the
+    devices (rule D8) and whether they are overdue (rule D7)."""
     models = ctx.catalog.device_models
-    return ShipmentView(
-        id=s.id,
-        trial_id=s.trial_id,
-        org_id=s.org_id,
-        demo_order=s.demo_order,
-        device_type=s.device_type,
-        status=s.status,
-        recipient=s.recipient,
-        address=dict(s.address),
-        lines=[
-            DeviceLineView(
-                model=str(line["model"]),
-                name=models[str(line["model"])].name
-                if str(line["model"]) in models
-                else str(line["model"]),
-                quantity=int(str(line["quantity"])),
-            )
-            for line in s.lines
-        ],
-        poe_supported=s.poe_supported,
-        contact_trials_team=s.contact_trials_team,
-        contact_trials_team_reason=(
-            "The customer cannot power phones over Ethernet (PoE) and phones ship without power "
-            "supplies: contact the trials team."
-            if s.contact_trials_team
-            else None
-        ),
-        deal_id=s.deal_id,
-        ordered_at=s.ordered_at,
-        shipped_at=s.shipped_at,
-        carrier=s.carrier,
-        tracking=s.tracking,
+    lines = []
+    for line in s.lines:
+        code = str(line["model"])
+        name = model.name if (model := models.get(code)) else code
+        lines.append(DeviceLineView(model=code, name=name, quantity=int(str(line["quantity"]))))
+    return view_of(
+        ShipmentView,
+        s,
+        lines=lines,
+        contact_trials_team_reason=_NO_POE if s.contact_trials_team else None,
         devices=[ShippedDeviceView.model_validate(d) for d in s.devices],
         device_due_at=s.eula_due_at,
-        return_due_at=s.return_due_at,
-        return_carrier=s.return_carrier,
         return_instructions=return_instructions(s.return_carrier),
         overdue=s.overdue(now),
-        overdue_at=s.overdue_at,
-        returned_at=s.returned_at,
-        labels_requested=s.labels_requested,
     )
 
 

@@ -6,12 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
-from trialhub.domain.model import (
-    Admin,
-    ApiToken,
-    Distributor,
-    Partner,
-)
+from trialhub.domain.accounts import Admin, ApiToken, Distributor, Partner
 from trialhub.domain.roles import Role
 from trialhub.store import tables
 from trialhub.store.repositories.base import (

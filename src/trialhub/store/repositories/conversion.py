@@ -7,9 +7,6 @@ from datetime import datetime
 from sqlalchemy import select
 
 from trialhub.domain.conversion import ConversionOrder
-from trialhub.domain.model import (
-    Subscription,
-)
 from trialhub.store import tables
 from trialhub.store.repositories.base import (
     Repository,
@@ -45,6 +42,3 @@ class OrderRepository(Repository):
             status=status,
             trial_id=trial_id,
         )
-
-    def add_subscription(self, subscription: Subscription) -> None:
-        self._session.add(subscription)

@@ -8,15 +8,15 @@ from typing import Any
 
 from sqlalchemy import Select, and_, func, or_, select
 
-from trialhub.domain.model import (
+from trialhub.domain.organization import (
     NO_END,
     Customer,
     CustomerAssignment,
     CustomerState,
     Organization,
-    Trial,
 )
 from trialhub.domain.states import OPEN_STATUSES, TrialStatus
+from trialhub.domain.trial import Trial
 from trialhub.store import dialect, tables
 from trialhub.store.repositories.base import (
     Repository,

@@ -7,11 +7,9 @@ from datetime import datetime
 
 from sqlalchemy import func, or_, select, update
 
-from trialhub.domain.model import (
-    Customer,
-    ScheduledDeadline,
-    Trial,
-)
+from trialhub.domain.organization import Customer
+from trialhub.domain.records import ScheduledDeadline
+from trialhub.domain.trial import Trial
 from trialhub.store import dialect, tables
 from trialhub.store.repositories.base import (
     Repository,

@@ -8,12 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import lazyload
 
-from trialhub.domain.model import (
-    OrgAdmin,
-    Organization,
-    OrgUser,
-)
-from trialhub.domain.organization import OrgKind
+from trialhub.domain.organization import OrgAdmin, Organization, OrgKind, OrgUser
 from trialhub.store import tables
 from trialhub.store.repositories.base import (
     Repository,

@@ -6,9 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import func, or_, select, update
 
-from trialhub.domain.model import (
-    OutboxMessage,
-)
+from trialhub.domain.records import OutboxMessage
 from trialhub.store import dialect, tables
 from trialhub.store.repositories.base import (
     Repository,

@@ -6,11 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, or_, select, update
 
-from trialhub.domain.model import (
-    AuditEvent,
-    IdempotencyRecord,
-    MailboxEmail,
-)
+from trialhub.domain.records import AuditEvent, IdempotencyRecord, MailboxEmail
 from trialhub.store import tables
 from trialhub.store.repositories.base import (
     Repository,

@@ -5,12 +5,10 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import lazyload
 
-from trialhub.domain.model import (
-    ConsentToken,
-    Trial,
-    TrialService,
-)
+from trialhub.domain.consent import ConsentToken
 from trialhub.domain.states import TrialStatus
+from trialhub.domain.trial import Trial
+from trialhub.domain.trial_parts import TrialService
 from trialhub.store import tables
 from trialhub.store.repositories.base import (
     Repository,

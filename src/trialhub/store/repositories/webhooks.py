@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from trialhub.domain.model import (
-    WebhookDelivery,
-    WebhookEndpoint,
-)
+from trialhub.domain.records import WebhookDelivery, WebhookEndpoint
 from trialhub.store import dialect, tables
 from trialhub.store.repositories.base import (
     Repository,
