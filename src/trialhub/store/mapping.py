@@ -7,7 +7,16 @@ from typing import Any
 from sqlalchemy import Table
 from sqlalchemy.orm import registry, relationship
 
-from trialhub.domain import conversion, devices, model
+from trialhub.domain import (
+    accounts,
+    consent,
+    conversion,
+    devices,
+    organization,
+    records,
+    trial,
+    trial_parts,
+)
 from trialhub.store import tables as t
 
 mapper_registry = registry(metadata=t.metadata)
@@ -15,28 +24,28 @@ _mapped = False
 
 # classes mapped column for column, with no relationship of their own
 _PLAIN: tuple[tuple[type, Table], ...] = (
-    (model.Distributor, t.distributors),
-    (model.Partner, t.partners),
-    (model.Admin, t.admins),
-    (model.ApiToken, t.api_tokens),
-    (model.OrgAdmin, t.org_admins),
-    (model.OrgUser, t.org_users),
-    (model.Subscription, t.subscriptions),
-    (model.CustomerAssignment, t.customer_assignments),
-    (model.TrialService, t.trial_services),
-    (model.Extension, t.extensions),
-    (model.MeetingsSite, t.meetings_sites),
+    (accounts.Distributor, t.distributors),
+    (accounts.Partner, t.partners),
+    (accounts.Admin, t.admins),
+    (accounts.ApiToken, t.api_tokens),
+    (organization.OrgAdmin, t.org_admins),
+    (organization.OrgUser, t.org_users),
+    (organization.Subscription, t.subscriptions),
+    (organization.CustomerAssignment, t.customer_assignments),
+    (trial_parts.TrialService, t.trial_services),
+    (trial_parts.Extension, t.extensions),
+    (trial_parts.MeetingsSite, t.meetings_sites),
     (devices.ShippedDevice, t.shipped_devices),
     (devices.DeviceExtensionRequest, t.device_extension_requests),
     (conversion.ConversionOrder, t.orders),
-    (model.ConsentToken, t.consent_tokens),
-    (model.OutboxMessage, t.outbox),
-    (model.ScheduledDeadline, t.due_events),
-    (model.MailboxEmail, t.mailbox),
-    (model.WebhookEndpoint, t.webhook_endpoints),
-    (model.WebhookDelivery, t.webhook_deliveries),
-    (model.AuditEvent, t.audit_events),
-    (model.IdempotencyRecord, t.idempotency_keys),
+    (consent.ConsentToken, t.consent_tokens),
+    (records.OutboxMessage, t.outbox),
+    (records.ScheduledDeadline, t.due_events),
+    (records.MailboxEmail, t.mailbox),
+    (records.WebhookEndpoint, t.webhook_endpoints),
+    (records.WebhookDelivery, t.webhook_deliveries),
+    (records.AuditEvent, t.audit_events),
+    (records.IdempotencyRecord, t.idempotency_keys),
 )
 
 
@@ -55,26 +64,26 @@ def start_mappers() -> None:
 def _map_organizations() -> None:
     """An organization loads its people and subscriptions; a customer its organization."""
     mapper_registry.map_imperatively(
-        model.Organization,
+        organization.Organization,
         t.organizations,
         properties={
             "admins": relationship(
-                model.OrgAdmin, order_by=t.org_admins.c.created_at, lazy="selectin"
+                organization.OrgAdmin, order_by=t.org_admins.c.created_at, lazy="selectin"
             ),
             "users": relationship(
-                model.OrgUser, order_by=t.org_users.c.created_at, lazy="selectin"
+                organization.OrgUser, order_by=t.org_users.c.created_at, lazy="selectin"
             ),
             "subscriptions": relationship(
-                model.Subscription, order_by=t.subscriptions.c.started_at, lazy="selectin"
+                organization.Subscription, order_by=t.subscriptions.c.started_at, lazy="selectin"
             ),
         },
     )
     mapper_registry.map_imperatively(
-        model.Customer,
+        organization.Customer,
         t.customers,
         properties={
-            "assignments": relationship(model.CustomerAssignment, lazy="selectin"),
-            "organization": relationship(model.Organization, lazy="joined"),
+            "assignments": relationship(organization.CustomerAssignment, lazy="selectin"),
+            "organization": relationship(organization.Organization, lazy="joined"),
         },
     )
 
@@ -82,13 +91,13 @@ def _map_organizations() -> None:
 def _map_trials() -> None:
     """A trial loads its services, extensions and site; a device shipment its devices."""
     _map_versioned(
-        model.Trial,
+        trial.Trial,
         t.trials,
         services=relationship(
-            model.TrialService, order_by=t.trial_services.c.added_at, lazy="selectin"
+            trial_parts.TrialService, order_by=t.trial_services.c.added_at, lazy="selectin"
         ),
-        extensions=relationship(model.Extension, order_by=t.extensions.c.at, lazy="selectin"),
-        site=relationship(model.MeetingsSite, uselist=False, lazy="selectin"),
+        extensions=relationship(trial_parts.Extension, order_by=t.extensions.c.at, lazy="selectin"),
+        site=relationship(trial_parts.MeetingsSite, uselist=False, lazy="selectin"),
     )
     _map_versioned(
         devices.DeviceShipment,
