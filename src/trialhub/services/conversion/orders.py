@@ -70,8 +70,7 @@ def list_orders(
     """A partner's orders and requests, a distributor's queue, or every order (operator),
     oldest first, a page at a time."""
     errors = ErrorCollector()
-    if status is not None and status not in {s.value for s in OrderStatus}:
-        errors.add("status", "status is one of requested, completed, declined.", "V1")
+    paging.one_of(errors, "status", status, (s.value for s in OrderStatus), "V1")
     size = paging.page_size(ctx.policy, limit, errors)
     after = paging.read_cursor(cursor, errors)
     errors.raise_if_any()

@@ -7,8 +7,8 @@ from typing import Annotated
 
 from pydantic import Field
 
-from trialhub.services.kernel.fields import Rule, Text
-from trialhub.services.kernel.schemas import Command, View
+from trialhub.services.kernel.fields import Rule
+from trialhub.services.kernel.schemas import Command, Decision, View
 
 
 class OrderLineInput(Command):
@@ -36,12 +36,10 @@ class ConvertTrial(Command):
     )
 
 
-class DecideConversion(Command):
+class DecideConversion(Decision):
     """The distributor processes or declines a tier-2 partner's conversion request (V1)."""
 
     rule = "V1"
-    approve: bool
-    note: Text | None = Field(default=None, max_length=500)
 
 
 class OrderLineView(View):

@@ -10,6 +10,7 @@ from trialhub.services.customers.schemas import (
     EventPage,
 )
 from trialhub.services.customers.views import organization_view
+from trialhub.services.kernel import paging
 from trialhub.services.kernel.actor import Actor, require_partner, require_reach
 from trialhub.services.kernel.context import Context
 from trialhub.services.trials.schemas import AuditEventView, EligibilityView
@@ -74,10 +75,8 @@ def list_events(
     """The audit log of the caller's scope, oldest first, resumable with `after` (rule E1)."""
     if not actor.is_operator:
         require_partner(actor, Action.READ_CUSTOMERS)
-    size = ctx.policy.default_page_size if limit is None else limit
     errors = ErrorCollector()
-    if not 1 <= size <= ctx.policy.max_page_size:
-        errors.add("limit", f"Give a page size from 1 to {ctx.policy.max_page_size}.")
+    size = paging.page_size(ctx.policy, limit, errors)
     errors.raise_if_any()
     with ctx.uow(actor.scope) as uow:
         events = uow.audit.since(after=after, limit=size + 1, trial_id=trial_id)

@@ -11,6 +11,7 @@ from trialhub.services.customers.schemas import (
     CustomerPage,
     CustomerSummary,
 )
+from trialhub.services.kernel import paging
 from trialhub.services.kernel.actor import Actor, require_partner
 from trialhub.services.kernel.context import Context
 from trialhub.services.kernel.views import region_view
@@ -36,9 +37,7 @@ def list_customers(
         errors.add("status", f"Unknown status; one of: {', '.join(sorted(STATUS_FILTERS))}.")
     if expiring_within_days is not None and not 0 <= expiring_within_days <= 3650:
         errors.add("expiring_within_days", "Give a number of days from 0 to 3650.")
-    size = ctx.policy.default_page_size if limit is None else limit
-    if not 1 <= size <= ctx.policy.max_page_size:
-        errors.add("limit", f"Give a page size from 1 to {ctx.policy.max_page_size}.")
+    size = paging.page_size(ctx.policy, limit, errors)
     errors.raise_if_any()
     now = ctx.now()
     flt = CustomerFilter(

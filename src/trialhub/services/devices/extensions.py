@@ -76,8 +76,7 @@ def list_extension_requests(
     """The trials team's queue (every partner) or a partner's own requests, oldest first,
     a page at a time."""
     errors = ErrorCollector()
-    if decision is not None and decision not in {d.value for d in ExtensionDecision}:
-        errors.add("decision", "decision is one of pending, approved, denied.", "D6")
+    paging.one_of(errors, "decision", decision, (d.value for d in ExtensionDecision), "D6")
     size = paging.page_size(ctx.policy, limit, errors)
     after = paging.read_cursor(cursor, errors)
     errors.raise_if_any()

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from trialhub.domain.policy import DEFAULT_POLICY
 from trialhub.services.kernel.fields import Name, Rule, Text
-from trialhub.services.kernel.schemas import Command, View
+from trialhub.services.kernel.schemas import Command, Decision, View
 
 
 class ShippingAddress(Command):
@@ -135,12 +135,10 @@ class RequestDeviceExtension(Command):
     reason: Text | None = Field(default=None, max_length=500)
 
 
-class DecideDeviceExtension(Command):
+class DecideDeviceExtension(Decision):
     """The trials team's decision on a device extension request (rule D6)."""
 
     rule = "D6"
-    approve: bool
-    note: Text | None = Field(default=None, max_length=500)
 
 
 class DeviceExtensionView(View):

@@ -6,7 +6,7 @@ never counted and a kept one never repeated. Lists answer `{"items", "next_curso
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import TypeVar
 
@@ -25,6 +25,15 @@ def page_size(policy: Policy, limit: int | None, errors: ErrorCollector) -> int:
     if not 1 <= size <= policy.max_page_size:
         errors.add("limit", f"Give a page size from 1 to {policy.max_page_size}.")
     return size
+
+
+def one_of(
+    errors: ErrorCollector, field: str, value: str | None, allowed: Iterable[str], rule: str
+) -> None:
+    """A list's filter takes one of its known values (or none)."""
+    known = list(allowed)
+    if value is not None and value not in known:
+        errors.add(field, f"{field} is one of {', '.join(known)}.", rule)
 
 
 def read_cursor(cursor: str | None, errors: ErrorCollector) -> Key | None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+
+from trialhub.services.kernel.fields import Text
 
 
 class Command(BaseModel):
@@ -16,6 +18,13 @@ class Command(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     rule: ClassVar[str | None] = None
+
+
+class Decision(Command):
+    """Someone who decides a request approves or declines it, with an optional note."""
+
+    approve: bool
+    note: Text | None = Field(default=None, max_length=500)
 
 
 class View(BaseModel):
