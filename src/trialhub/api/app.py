@@ -27,7 +27,17 @@ from trialhub.api.routers import (
 )
 from trialhub.api.security import SecurityHeaders
 from trialhub.services.kernel.context import Context
-from trialhub.web import api_docs, consent_pages, errors, mailbox_pages, pages
+from trialhub.web import (
+    api_docs,
+    auth_pages,
+    consent_pages,
+    customer_pages,
+    errors,
+    mailbox_pages,
+    pages,
+    portal,
+    sandbox_pages,
+)
 
 
 class _App(FastAPI):
@@ -73,6 +83,7 @@ def create_app(ctx: Context, *, forwarded_allow_ips: str | None = None) -> FastA
     app.state.secret = ctx.secret_key
     problems.install(app)
     errors.install(app)  # outside /v1 the same problems are shown as pages
+    portal.install(app)  # pages redirect to sign-in; a form without its CSRF token is 403
     for router in (
         me.router,
         accounts.router,
@@ -89,6 +100,9 @@ def create_app(ctx: Context, *, forwarded_allow_ips: str | None = None) -> FastA
     ):
         app.include_router(router)
     app.include_router(pages.router)
+    app.include_router(auth_pages.router)
+    app.include_router(customer_pages.router)
+    app.include_router(sandbox_pages.router)
     app.include_router(mailbox_pages.router)
     app.include_router(consent_pages.router)
     app.include_router(api_docs.router)

@@ -579,3 +579,6 @@ def start_mappers() -> None:
     m(model.AuditEvent, audit_events)
     m(model.IdempotencyRecord, idempotency_keys)
     _mapped = True
+
+
+from trialhub.store import portal_tables  # noqa: E402, F401  (the portal's, on this metadata)

@@ -1,1 +1,1 @@
-"""Server-rendered pages: for now the landing page that points at the API."""
+"""Server-rendered pages: the partner portal, the landing page, consent and mailbox."""

@@ -39,6 +39,7 @@ class Secret(StrEnum):
 
     BEARER_TOKEN = "bearer_token"
     CONSENT_LINK = "consent_link"
+    PASSWORD = "password"  # the portal's sign-in
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,12 @@ def _limits(policy: Policy, attempt: Attempt) -> Iterator[tuple[RateLimitItem, t
         ("address", address_key(attempt.address), policy.failures_per_address)
     ]
     if attempt.account is not None:
-        subjects.append(("account", attempt.account.lower(), policy.failures_per_account))
+        per_account = (
+            policy.sign_in_failures_per_account
+            if attempt.secret is Secret.PASSWORD
+            else policy.failures_per_account
+        )
+        subjects.append(("account", attempt.account.lower(), per_account))
     for kind, value, limits in subjects:
         # hashed: the keys stay short and the store holds no addresses or emails in clear
         digest = hashlib.sha256(value.encode()).hexdigest()[:32]

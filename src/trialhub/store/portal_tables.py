@@ -1,0 +1,26 @@
+"""The partner portal's tables, on the same `metadata` as the others (`store.orm`).
+
+`portal_sessions`: one row per browser sign-in. The cookie carries a random token; only its
+SHA-256 is stored, like API tokens. The CSRF secret is the form token of the session's
+pages (a synchronizer token): useless without the cookie, so it is kept as it is.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, ForeignKey, String, Table
+
+from trialhub.store.orm import ID, metadata
+from trialhub.store.types import UTCDateTime
+
+portal_sessions = Table(
+    "portal_sessions",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("admin_id", ID, ForeignKey("admins.id"), nullable=False, index=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("csrf_secret", String(64), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("last_seen_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+)
