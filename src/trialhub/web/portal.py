@@ -128,9 +128,8 @@ def csrf_token_for(request: Request, response_cookies: dict[str, str]) -> str:
 
 
 async def check_csrf(request: Request) -> None:
-    """The one CSRF check of every page POST (`dependencies=[Depends(check_csrf)]`)."""
-    if not _same_origin(request):
-        raise CsrfRefused
+    """The one CSRF check of every portal POST (`dependencies=[CsrfChecked]`)."""
+    require_same_site(request)
     form = await request.form()  # Starlette keeps it: the route's Form() fields read it again
     sent = form.get(CSRF_FIELD)
     if not isinstance(sent, str) or not sent:
@@ -148,18 +147,20 @@ async def check_csrf(request: Request) -> None:
         raise CsrfRefused
 
 
-def _same_origin(request: Request) -> bool:
+def require_same_site(request: Request) -> None:
+    """A POST whose browser says another site sent it is refused (Fetch Metadata, Origin).
+    Browsers send at least one of them; a client that sends neither still needs the token."""
     site = request.headers.get("sec-fetch-site")
     if site is not None and site not in ("same-origin", "none"):
-        return False
+        raise CsrfRefused
+    # the host only: behind a TLS proxy not declared trusted the scheme seen here is http
     origin = request.headers.get("origin")
-    if origin is None:
-        return True
-    own = f"{request.url.scheme}://{request.url.netloc}"
-    return origin == own
+    if origin is not None and urlsplit(origin).netloc != request.url.netloc:
+        raise CsrfRefused
 
 
 CsrfChecked = Depends(check_csrf)
+SameSiteOnly = Depends(require_same_site)
 
 
 def client_address(request: Request) -> str:
