@@ -13,6 +13,7 @@ from httpx import Response
 
 from tests.conftest import Login, make_admin, make_partner
 from trialhub.api.app import create_app
+from trialhub.clock import MovableClock
 from trialhub.services.kernel.context import Context
 
 PASSWORD = "correct horse battery"
@@ -47,7 +48,8 @@ class Portal:
 
 
 @pytest.fixture
-def portal(sqlite_ctx: Context) -> Portal:
+def portal(sqlite_ctx: Context, clock: MovableClock) -> Portal:
+    sqlite_ctx.wall_clock = clock  # sessions run on the wall clock: the tests move it
     pid = make_partner(sqlite_ctx, name="Portal Partner")
     sales = make_admin(sqlite_ctx, partner_id=pid, email="sales@portal.example", password=PASSWORD)
     read_only = make_admin(

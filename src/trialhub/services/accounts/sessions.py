@@ -2,6 +2,7 @@
 
 Only the token's SHA-256 is stored (like API tokens); a session ends when signed out, after
 the policy's idle time without a request, or at its absolute expiry, whichever is first.
+Sessions run on the wall clock: moving the sandbox clock a week signs no one out.
 Failed sign-ins are throttled per client address and per account (rule X1), and unknown
 emails fail exactly like wrong passwords, so the form tells no one who has an account.
 """
@@ -60,7 +61,7 @@ def sign_in(ctx: Context, email: str, password: str, *, address: str) -> SignedI
         matches = verify_password(password, hashed or _dummy_hash())
         if admin is None or not hashed or not matches or admin.disabled_at is not None:
             raise Unauthenticated(WRONG_CREDENTIALS, field="password")
-        now = ctx.now()
+        now = ctx.wall_clock.now()
         raw = SESSION_PREFIX + secrets.token_urlsafe(32)
         row = PortalSession(
             id=new_id("ses"),
@@ -72,7 +73,7 @@ def sign_in(ctx: Context, email: str, password: str, *, address: str) -> SignedI
             expires_at=now + ctx.policy.session_absolute,
         )
         portal_sessions_of(uow).add(row)
-        admin.record_event("admin.signed_in", now, session_id=row.id)  # rule E1
+        admin.record_event("admin.signed_in", ctx.now(), session_id=row.id)  # rule E1
         uow.commit()
         return SignedIn(
             actor=Actor.of(admin, _partner(uow, admin)),
@@ -86,7 +87,7 @@ def sign_in(ctx: Context, email: str, password: str, *, address: str) -> SignedI
 def actor_for_session(ctx: Context, token: str) -> SessionActor:
     """The session this cookie token belongs to, if it is still open; it counts as a request
     (the idle time starts again). Anything else -> Unauthenticated."""
-    now = ctx.now()
+    now = ctx.wall_clock.now()
     with ctx.uow(Scope.system("auth")) as uow:
         sessions = portal_sessions_of(uow)
         row = sessions.by_token_hash(hash_token(token))
@@ -105,7 +106,7 @@ def actor_for_session(ctx: Context, token: str) -> SessionActor:
 
 def sign_out(ctx: Context, token: str) -> None:
     """Ends the session of this cookie token; an unknown or ended one is left as it is."""
-    now = ctx.now()
+    now = ctx.wall_clock.now()
     with ctx.uow(Scope.system("auth")) as uow:
         sessions = portal_sessions_of(uow)
         row = sessions.by_token_hash(hash_token(token))
@@ -114,7 +115,7 @@ def sign_out(ctx: Context, token: str) -> None:
         sessions.revoke(row.id, now)
         admin = uow.admins.get(row.admin_id)
         if admin is not None:
-            admin.record_event("admin.signed_out", now, session_id=row.id)  # rule E1
+            admin.record_event("admin.signed_out", ctx.now(), session_id=row.id)  # rule E1
         uow.commit()
 
 
