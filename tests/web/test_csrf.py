@@ -91,9 +91,11 @@ def test_a_post_from_another_site_is_refused_even_with_the_token(
     assert signed_in.get("/customers", follow_redirects=False).status_code == 200
 
 
-def test_a_post_from_this_site_passes(signed_in: TestClient) -> None:
+@pytest.mark.parametrize("origin", ["http://testserver", "https://testserver", "null"])
+def test_a_post_from_this_site_passes(signed_in: TestClient, origin: str) -> None:
+    """ "null" is what a browser sends under Referrer-Policy: no-referrer."""
     token = csrf_of(signed_in.get("/customers").text)
-    headers = {"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"}
+    headers = {"Origin": origin, "Sec-Fetch-Site": "same-origin"}
     answer = signed_in.post(
         "/signout", data={"csrf_token": token}, headers=headers, follow_redirects=False
     )

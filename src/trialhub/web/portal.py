@@ -153,9 +153,11 @@ def require_same_site(request: Request) -> None:
     site = request.headers.get("sec-fetch-site")
     if site is not None and site not in ("same-origin", "none"):
         raise CsrfRefused
-    # the host only: behind a TLS proxy not declared trusted the scheme seen here is http
+    # the host only: behind a TLS proxy not declared trusted the scheme seen here is http.
+    # "null": our Referrer-Policy (no-referrer) makes browsers send that on every form post,
+    # so it proves nothing either way; Sec-Fetch-Site and the token still decide
     origin = request.headers.get("origin")
-    if origin is not None and urlsplit(origin).netloc != request.url.netloc:
+    if origin not in (None, "null") and urlsplit(origin).netloc != request.url.netloc:
         raise CsrfRefused
 
 
