@@ -3,26 +3,13 @@ after sign-in the browser goes there, but only ever to a local path (no open red
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
 from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from tests.web.conftest import PASSWORD, Portal, csrf_of
+from tests.web.conftest import PASSWORD, Portal, app_routes, csrf_of
 from trialhub.api.app import create_app
 from trialhub.web.portal import require_session, safe_next
-
-
-def _routes(routes: list[Any]) -> Iterator[APIRoute]:
-    for route in routes:
-        if isinstance(route, APIRoute):
-            yield route
-        included = getattr(route, "original_router", None)
-        if included is not None:
-            yield from _routes(included.routes)
 
 
 def _needs_session(dependant: Dependant) -> bool:
@@ -33,7 +20,7 @@ def portal_pages(portal: Portal) -> list[str]:
     """Every GET page of the app that needs a session."""
     return sorted(
         route.path.replace("{", "").replace("}", "")
-        for route in _routes(create_app(portal.ctx).routes)
+        for route in app_routes(create_app(portal.ctx))
         if "GET" in route.methods and _needs_session(route.dependant)
     )
 

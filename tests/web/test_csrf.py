@@ -4,34 +4,22 @@ refused with 403 and changes nothing."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
-from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from tests.conftest import make_world
 from tests.integration.test_after_start import links, make_org, request_consent
-from tests.web.conftest import Portal, csrf_of, sign_in
+from tests.web.conftest import Portal, app_routes, csrf_of, sign_in
 from trialhub.api.app import create_app
 from trialhub.web.errors import is_machine_path
-
-
-def _routes(routes: list[Any]) -> Iterator[APIRoute]:
-    for route in routes:
-        if isinstance(route, APIRoute):
-            yield route
-        included = getattr(route, "original_router", None)  # an included router
-        if included is not None:
-            yield from _routes(included.routes)
 
 
 def page_post_paths(portal: Portal, token: str = "x") -> list[str]:
     """Every POST route of the app outside the API, its path parameters filled in."""
     paths = [
         re.sub(r"\{[^}]+\}", token, route.path)
-        for route in _routes(create_app(portal.ctx).routes)
+        for route in app_routes(create_app(portal.ctx))
         if "POST" in route.methods and not is_machine_path(route.path)
     ]
     return sorted(paths)
