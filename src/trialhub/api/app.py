@@ -35,6 +35,7 @@ from trialhub.web import (
     errors,
     mailbox_pages,
     pages,
+    password_pages,
     portal,
     sandbox_pages,
 )
@@ -101,6 +102,7 @@ def create_app(ctx: Context, *, forwarded_allow_ips: str | None = None) -> FastA
         app.include_router(router)
     app.include_router(pages.router)
     app.include_router(auth_pages.router)
+    app.include_router(password_pages.router)
     app.include_router(customer_pages.router)
     app.include_router(sandbox_pages.router)
     app.include_router(mailbox_pages.router)

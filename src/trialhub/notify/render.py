@@ -30,6 +30,7 @@ TEMPLATES = (
     "conversion_requested",
     "conversion_declined",
     "webhook_disabled",
+    "password_reset",
 )
 
 

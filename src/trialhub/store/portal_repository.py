@@ -1,5 +1,6 @@
 """The portal's sessions in the database: added at sign-in, read on every page, touched
-(idle expiry), revoked at sign-out. Plain rows, no mapping: a session is not an aggregate."""
+(idle expiry), revoked at sign-out; and the password-reset links. Plain rows, no mapping:
+neither is an aggregate."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from trialhub.store.portal_tables import portal_sessions
+from trialhub.store.portal_tables import password_resets, portal_sessions
 from trialhub.store.uow import UnitOfWork
 
 
@@ -23,6 +24,16 @@ class PortalSession:
     last_seen_at: datetime
     expires_at: datetime
     revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PasswordReset:
+    id: str
+    admin_id: str
+    token_hash: str
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None
 
 
 class PortalSessionRepository:
@@ -45,6 +56,36 @@ class PortalSessionRepository:
         t = portal_sessions
         stmt = update(t).where(t.c.id == session_id, t.c.revoked_at.is_(None))
         self.session.execute(stmt.values(revoked_at=now))
+
+    def revoke_all_of(self, admin_id: str, now: datetime) -> None:
+        t = portal_sessions
+        stmt = update(t).where(t.c.admin_id == admin_id, t.c.revoked_at.is_(None))
+        self.session.execute(stmt.values(revoked_at=now))
+
+    # ---- password-reset links
+
+    def add_reset(self, row: PasswordReset) -> None:
+        self.session.execute(insert(password_resets).values(**row.__dict__))
+
+    def reset(
+        self, *, reset_id: str | None = None, token_hash: str | None = None
+    ) -> PasswordReset | None:
+        t = password_resets
+        where = t.c.id == reset_id if reset_id is not None else t.c.token_hash == token_hash
+        found = self.session.execute(select(t).where(where)).mappings().first()
+        return PasswordReset(**found) if found is not None else None
+
+    def use_reset(self, reset_id: str, now: datetime) -> bool:
+        """Marks the link used; False if it already was (two tabs, one wins)."""
+        t = password_resets
+        stmt = update(t).where(t.c.id == reset_id, t.c.used_at.is_(None)).values(used_at=now)
+        return bool(getattr(self.session.execute(stmt), "rowcount", 0))
+
+    def expire_resets_of(self, admin_id: str, now: datetime) -> None:
+        """Earlier links stop working when a new one is sent or the password is set."""
+        t = password_resets
+        stmt = update(t).where(t.c.admin_id == admin_id, t.c.used_at.is_(None))
+        self.session.execute(stmt.values(used_at=now))
 
 
 def portal_sessions_of(uow: UnitOfWork) -> PortalSessionRepository:

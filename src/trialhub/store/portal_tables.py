@@ -3,6 +3,9 @@
 `portal_sessions`: one row per browser sign-in. The cookie carries a random token; only its
 SHA-256 is stored, like API tokens. The CSRF secret is the form token of the session's
 pages (a synchronizer token): useless without the cookie, so it is kept as it is.
+
+`password_resets`: one row per emailed reset link; the link's token stored as its SHA-256,
+single-use (`used_at`) and expiring.
 """
 
 from __future__ import annotations
@@ -23,4 +26,15 @@ portal_sessions = Table(
     Column("last_seen_at", UTCDateTime(), nullable=False),
     Column("expires_at", UTCDateTime(), nullable=False),
     Column("revoked_at", UTCDateTime(), nullable=True),
+)
+
+password_resets = Table(
+    "password_resets",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("admin_id", ID, ForeignKey("admins.id"), nullable=False, index=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("used_at", UTCDateTime(), nullable=True),
 )

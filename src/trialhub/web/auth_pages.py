@@ -22,11 +22,19 @@ from trialhub.web.portal import (
 router = APIRouter(include_in_schema=False)
 
 
+NOTICES = {"done": "Your new password is set; sign in with it."}
+
+
 @router.get("/signin")
-def signin_page(request: Request, next: Annotated[str | None, Query()] = None) -> Response:
+def signin_page(
+    request: Request,
+    next: Annotated[str | None, Query()] = None,
+    reset: Annotated[str | None, Query(max_length=10)] = None,
+) -> Response:
     if current_session(request) is not None:
         return RedirectResponse(safe_next(next), status_code=303)
-    return render(request, "signin.html", next=safe_next(next), email="", error=None)
+    notice = NOTICES.get(reset or "")
+    return render(request, "signin.html", next=safe_next(next), email="", error=None, notice=notice)
 
 
 @router.post("/signin", dependencies=[CsrfChecked])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from trialhub.services.accounts.admins import create_admin, create_partner
+from trialhub.services.accounts.password_reset import request_password_reset, reset_password
 from trialhub.services.accounts.sessions import actor_for_session, sign_in, sign_out
 from trialhub.services.accounts.tokens import actor_for_email, issue_token
 
@@ -12,6 +13,8 @@ __all__ = [
     "create_admin",
     "create_partner",
     "issue_token",
+    "request_password_reset",
+    "reset_password",
     "sign_in",
     "sign_out",
 ]
