@@ -9,12 +9,12 @@ from limits.storage import RedisStorage, Storage
 
 from trialhub.clock import Clock, SystemClock
 from trialhub.notify.setup import build_email_adapters, build_webhook_sender
-from trialhub.services.customers.sort_keys import refresh_customer_keys
+from trialhub.services.customers import refresh_customer_keys
 from trialhub.services.demo import has_demo_world
-from trialhub.services.kernel.context import Context, Hooks
-from trialhub.services.lifecycle.sandbox import SandboxClock, enable, is_sandbox
-from trialhub.services.messaging.fanout import fan_out
-from trialhub.services.trials.schedule import schedule_hook
+from trialhub.services.kernel import Context, Hooks
+from trialhub.services.lifecycle import SandboxClock, enable_sandbox, is_sandbox
+from trialhub.services.messaging import fan_out
+from trialhub.services.trials import schedule_hook
 from trialhub.settings import Settings
 from trialhub.store.db import Database, upgrade
 
@@ -55,7 +55,7 @@ def build_context(
         upgrade(url)
     db = Database.open(url)
     if sandbox:
-        enable(db)
+        enable_sandbox(db)
     in_sandbox = is_sandbox(db) if sandbox is None else sandbox
     clock: Clock = SandboxClock(db) if in_sandbox else SystemClock()
     public = public_url or settings.public_url or f"http://127.0.0.1:{settings.port}"
@@ -69,7 +69,7 @@ def build_context(
     is_demo = has_demo_world(ctx) if demo is None else demo
     ctx.local_mailbox = local_mailbox_served(settings, demo=is_demo, sandbox=in_sandbox)
     ctx.renderer, ctx.mailer = build_email_adapters(
-        settings, db, clock, public, local_mailbox=ctx.local_mailbox
+        settings, db, clock, public, local_mailbox=ctx.local_mailbox, policy=ctx.policy
     )
     ctx.webhook_sender = build_webhook_sender(settings, ctx.policy.webhook_timeout_seconds)
     ctx.webhook_allow_loopback = settings.webhook_allow_loopback

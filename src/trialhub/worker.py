@@ -12,11 +12,9 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from trialhub.services.kernel.context import Context
-from trialhub.services.lifecycle.registry import tick
-from trialhub.services.lifecycle.runner import TickReport
-from trialhub.services.messaging.delivery import DeliveryReport, deliver, deliver_emails
-from trialhub.services.messaging.webhook_lane import deliver_webhooks
+from trialhub.services.kernel import Context
+from trialhub.services.lifecycle import TickReport, tick
+from trialhub.services.messaging import DeliveryReport, deliver, deliver_emails, deliver_webhooks
 
 log = logging.getLogger("trialhub.worker")
 

@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import World, new_customer_body
 from trialhub.clock import MovableClock
 from trialhub.domain.errors import IrreversibleLapse
-from trialhub.domain.model import DueEvent
+from trialhub.domain.records import DueEvent
 from trialhub.services.customers import organizations as orgs
 from trialhub.services.customers.schemas import AddOrgAdmin, AddOrgUser, CreateOrganization
 from trialhub.services.demo import SYSTEM_OPERATOR

@@ -16,7 +16,8 @@ from sqlalchemy import event, insert, text
 from tests.conftest import World, make_world, new_customer_body
 from trialhub.api.app import create_app
 from trialhub.bootstrap import build_context
-from trialhub.domain.model import DueEvent, Trial
+from trialhub.domain.records import DueEvent
+from trialhub.domain.trial import Trial
 from trialhub.services.kernel.context import Context
 from trialhub.services.lifecycle import registry as lifecycle
 from trialhub.services.messaging import mailbox

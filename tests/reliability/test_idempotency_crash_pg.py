@@ -25,7 +25,7 @@ from tests.conftest import Login, free_port, make_world, new_customer_body
 from trialhub.bootstrap import make_context
 from trialhub.domain.policy import DEFAULT_POLICY
 from trialhub.services.kernel.context import Context
-from trialhub.services.lifecycle.sandbox import SandboxClock, enable
+from trialhub.services.lifecycle.sandbox import SandboxClock, enable_sandbox
 from trialhub.store.db import Database
 
 pytestmark = pytest.mark.postgres
@@ -153,7 +153,7 @@ def trial_count(engine: Engine) -> int:
 def sandbox(pg_url: str) -> Iterator[Context]:
     """The test's view of the database the servers use, on their shared sandbox clock."""
     db = Database.open(pg_url)
-    enable(db)
+    enable_sandbox(db)
     try:
         yield make_context(db=db, clock=SandboxClock(db, refresh=0), sandbox=True)
     finally:

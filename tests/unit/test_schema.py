@@ -14,7 +14,7 @@ from sqlalchemy import MetaData, create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
 from tests.conftest import IN_CI, PG_URL, _pg_reachable
-from trialhub.domain.model import NO_END
+from trialhub.domain.organization import NO_END
 from trialhub.store.db import downgrade, upgrade
 from trialhub.store.orm import metadata
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from tests.conftest import World, make_world
 from trialhub.domain.events import DomainEvent
-from trialhub.domain.model import Channel
+from trialhub.domain.records import Channel
 from trialhub.services.kernel.context import Context
 from trialhub.services.messaging import webhooks
 from trialhub.services.messaging.webhooks import CreateWebhook

@@ -18,7 +18,8 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from tests.conftest import World, free_port
 from trialhub.clock import MovableClock
 from trialhub.domain.events import DomainEvent
-from trialhub.domain.model import WebhookEndpoint, new_id
+from trialhub.domain.ids import new_id
+from trialhub.domain.records import WebhookEndpoint
 from trialhub.notify.webhooks import NO_RESPONSE, REFUSED, HttpWebhookSender
 from trialhub.services.kernel.ports import WebhookRequest
 from trialhub.services.messaging import delivery

@@ -26,7 +26,7 @@ from trialhub.api.routers import (
     worker,
 )
 from trialhub.api.security import SecurityHeaders
-from trialhub.services.kernel.context import Context
+from trialhub.services.kernel import Context
 from trialhub.web import (
     api_docs,
     auth_pages,

@@ -15,10 +15,8 @@ from pydantic import BaseModel
 
 from trialhub.api.problems import problem_body
 from trialhub.domain.errors import Conflict, TrialhubError, Unauthenticated
-from trialhub.services.accounts.tokens import authenticate_token
-from trialhub.services.kernel import idempotency
-from trialhub.services.kernel.actor import Actor
-from trialhub.services.kernel.context import Context
+from trialhub.services.accounts import authenticate_token
+from trialhub.services.kernel import Actor, Context, idempotency
 
 _bearer = HTTPBearer(auto_error=False, description="An API token: `Authorization: Bearer th_…`")
 

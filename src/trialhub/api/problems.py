@@ -25,7 +25,7 @@ from trialhub.domain.errors import (
     Unauthenticated,
     ValidationFailed,
 )
-from trialhub.services.kernel.fields import explain, model_in
+from trialhub.services.kernel import explain, model_in
 
 log = logging.getLogger("trialhub.api")
 
@@ -93,6 +93,35 @@ def _invalid_input(request: Request, error: RequestValidationError) -> list[Fiel
     return out
 
 
+def _validation_problem(request: Request, error: RequestValidationError) -> ValidationFailed:
+    """FastAPI's refusal of a request, as one rule error naming every field (rule E3)."""
+    found = _invalid_input(request, error) or [FieldError("body", "Invalid input", FALLBACK_RULE)]
+    first = found[0]
+    rule = next((f.rule for f in found if f.rule != FALLBACK_RULE), first.rule)
+    detail = first.message if len(found) == 1 else f"{len(found)} fields are invalid"
+    return ValidationFailed(
+        f"{first.field}: {detail}" if len(found) == 1 else detail,
+        field=first.field,
+        rule=rule,
+        errors=found,
+    )
+
+
+def _plain_problem(code: str, title: str, status: int, detail: str) -> JSONResponse:
+    """A problem that no rule raised (an unknown route, a crash): no rule, no fields."""
+    body = {
+        "type": f"https://trialhub.dev/problems/{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "rule": None,
+        "field": None,
+        "errors": [],
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(TrialhubError)
     async def _domain(_: Request, error: TrialhubError) -> JSONResponse:
@@ -100,47 +129,20 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, error: RequestValidationError) -> JSONResponse:
-        found = _invalid_input(request, error) or [
-            FieldError("body", "Invalid input", FALLBACK_RULE)
-        ]
-        first = found[0]
-        rule = next((f.rule for f in found if f.rule != FALLBACK_RULE), first.rule)
-        detail = first.message if len(found) == 1 else f"{len(found)} fields are invalid"
-        return problem_response(
-            ValidationFailed(
-                f"{first.field}: {detail}" if len(found) == 1 else detail,
-                field=first.field,
-                rule=rule,
-                errors=found,
-            )
-        )
+        return problem_response(_validation_problem(request, error))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
-        body = {
-            "type": f"https://trialhub.dev/problems/{code}",
-            "title": str(error.detail),
-            "status": error.status_code,
-            "detail": str(error.detail),
-            "code": code,
-            "rule": None,
-            "field": None,
-            "errors": [],
-        }
-        return JSONResponse(body, status_code=error.status_code, media_type=PROBLEM)
+        detail = str(error.detail)
+        return _plain_problem(code, detail, error.status_code, detail)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, error: Exception) -> JSONResponse:
         log.exception("unexpected error", exc_info=error)
-        body = {
-            "type": "https://trialhub.dev/problems/internal_error",
-            "title": "Internal error",
-            "status": 500,
-            "detail": "Something went wrong on our side; nothing was changed.",
-            "code": "internal_error",
-            "rule": None,
-            "field": None,
-            "errors": [],
-        }
-        return JSONResponse(body, status_code=500, media_type=PROBLEM)
+        return _plain_problem(
+            "internal_error",
+            "Internal error",
+            500,
+            "Something went wrong on our side; nothing was changed.",
+        )

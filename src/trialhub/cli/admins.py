@@ -8,16 +8,14 @@ import typer
 from rich.table import Table
 
 from trialhub.cli.common import DatabaseOpt, acting, console, open_context
-from trialhub.services import accounts, demo
+from trialhub.services import accounts, customers, demo, messaging
 from trialhub.services.accounts.schemas import CreateAdmin, CreatePartner, IssueToken
-from trialhub.services.customers import organizations
 from trialhub.services.customers.schemas import (
     AddOrgAdmin,
     AddOrgUser,
     AddSubscription,
     CreateOrganization,
 )
-from trialhub.services.messaging import mailbox, outbox
 
 partner_app = typer.Typer(
     help="Partner organizations (the trials team's work).", no_args_is_help=True
@@ -104,7 +102,7 @@ def org_create(
 ) -> None:
     """Create an organization."""
     with open_context(database_url) as ctx:
-        org = organizations.create_organization(
+        org = customers.create_organization(
             ctx,
             demo.SYSTEM_OPERATOR,
             CreateOrganization(
@@ -127,7 +125,7 @@ def org_add_admin(
 ) -> None:
     """Add an administrator (full ones may consent to trials, rule K2)."""
     with open_context(database_url) as ctx:
-        organizations.add_org_admin(
+        customers.add_org_admin(
             ctx, demo.SYSTEM_OPERATOR, org_id, AddOrgAdmin(email=email, name=name, full=full)
         )
         console.print(f"{email} is now an administrator of {org_id}.", highlight=False)
@@ -142,7 +140,7 @@ def org_add_user(
 ) -> None:
     """Add a user."""
     with open_context(database_url) as ctx:
-        organizations.add_org_user(
+        customers.add_org_user(
             ctx, demo.SYSTEM_OPERATOR, org_id, AddOrgUser(email=email, name=name)
         )
         console.print(f"{email} is now a user of {org_id}.", highlight=False)
@@ -158,7 +156,7 @@ def org_add_subscription(
 ) -> None:
     """Add a purchased service and the partner that manages it."""
     with open_context(database_url) as ctx:
-        organizations.add_subscription(
+        customers.add_subscription(
             ctx,
             demo.SYSTEM_OPERATOR,
             org_id,
@@ -174,7 +172,7 @@ def outbox_command(
 ) -> None:
     """The queue of emails and webhooks: what waits, what was sent, what keeps failing."""
     with open_context(database_url) as ctx:
-        messages = outbox.list_messages(ctx, demo.SYSTEM_OPERATOR, limit=10_000)[-limit:]
+        messages = messaging.list_messages(ctx, demo.SYSTEM_OPERATOR, limit=10_000)[-limit:]
     table = Table(title="Outbox")
     # no links: a consent link is a credential and lives only in the email (decision 0010)
     for column in ("#", "When (UTC)", "To", "Template", "Sent", "Tries", "Last error"):
@@ -202,13 +200,13 @@ def mail(
 ) -> None:
     """The local mailbox of demo and sandbox databases (refused elsewhere, and with SMTP)."""
     with open_context(database_url) as ctx:
-        mailbox.require_served(ctx)
+        messaging.require_served(ctx)
         if show is not None:
-            one = mailbox.get_mail(ctx, show)
+            one = messaging.get_mail(ctx, show)
             console.print(f"To: {one.recipient}\nSubject: {one.subject}\n", highlight=False)
             console.print(one.text, highlight=False, markup=False)
             return
-        mails = mailbox.list_mailbox(ctx, recipient=to, limit=limit)
+        mails = messaging.list_mailbox(ctx, recipient=to, limit=limit)
     table = Table(title="Mailbox")
     for column in ("#", "When (UTC)", "To", "Subject", "Link"):
         table.add_column(column, overflow="fold")

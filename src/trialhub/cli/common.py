@@ -11,10 +11,8 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from trialhub.domain.errors import TrialhubError
-from trialhub.services.accounts import tokens as accounts
-from trialhub.services.kernel.actor import Actor
-from trialhub.services.kernel.context import Context
-from trialhub.services.kernel.fields import invalid_input
+from trialhub.services import accounts
+from trialhub.services.kernel import Actor, Context, invalid_input
 from trialhub.settings import Settings
 
 Item = TypeVar("Item", covariant=True)

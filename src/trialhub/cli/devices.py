@@ -231,7 +231,8 @@ def extend(
     reason: Annotated[str | None, typer.Option()] = None,
     database_url: DatabaseOpt = None,
 ) -> None:
-    """Ask the trials team for more device time, at most 120 days from the start (D5, D6)."""
+    """Ask the trials team for more device time, within the policy's longest device trial
+    (counted from its start; rules D5, D6)."""
     end = until if until.tzinfo else until.replace(tzinfo=UTC)
     with checked_input():
         cmd = RequestDeviceExtension(requested_end=end, reason=reason)

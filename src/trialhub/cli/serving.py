@@ -18,9 +18,8 @@ from trialhub.cli.common import (
     open_context,
     redact,
 )
-from trialhub.services import demo
-from trialhub.services.kernel.context import Context
-from trialhub.services.lifecycle import sandbox
+from trialhub.services import demo, lifecycle
+from trialhub.services.kernel import Context
 from trialhub.settings import Settings
 from trialhub.store.db import upgrade
 from trialhub.worker import Worker
@@ -29,32 +28,31 @@ app = typer.Typer()
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 
 
+PortOpt = Annotated[int | None, typer.Option(envvar="TRIALHUB_PORT", min=1, max=65535, help="Port")]
+DemoOpt = Annotated[
+    bool, typer.Option("--demo/--no-demo", help="Create the demo partner and print logins")
+]
+SandboxOpt = Annotated[
+    bool,
+    typer.Option(
+        "--sandbox", envvar="TRIALHUB_SANDBOX", help="Run on a sandbox clock you can move"
+    ),
+]
+WorkerOpt = Annotated[
+    bool, typer.Option("--worker/--no-worker", help="Run the lifecycle worker in-process")
+]
+
+
 @app.command()
 def serve(
     database_url_opt: DatabaseOpt = None,
     host: Annotated[str | None, typer.Option(help="Address to listen on")] = None,
-    port: Annotated[
-        int | None, typer.Option(envvar="TRIALHUB_PORT", min=1, max=65535, help="Port")
-    ] = None,
-    demo_data: Annotated[
-        bool, typer.Option("--demo/--no-demo", help="Create the demo partner and print logins")
-    ] = False,
-    sandbox_mode: Annotated[
-        bool,
-        typer.Option(
-            "--sandbox", envvar="TRIALHUB_SANDBOX", help="Run on a sandbox clock you can move"
-        ),
-    ] = False,
-    run_worker: Annotated[
-        bool, typer.Option("--worker/--no-worker", help="Run the lifecycle worker in-process")
-    ] = True,
+    port: PortOpt = None,
+    demo_data: DemoOpt = False,
+    sandbox_mode: SandboxOpt = False,
+    run_worker: WorkerOpt = True,
 ) -> None:
     """Migrate the database and serve the API and pages; the worker runs alongside."""
-    import uvicorn
-
-    from trialhub.api.app import create_app
-    from trialhub.api.security import redact_access_log
-
     settings = Settings()
     url = database_url(database_url_opt)
     bind_host = host or settings.host
@@ -68,30 +66,47 @@ def serve(
         demo=demo_data,
     )
     logging.basicConfig(level=settings.log_level.upper())
-    # the served address comes first: it is the line people (and scripts) look for
-    console.print(f"trialhub is running at [bold]http://{shown}:{bind_port}[/] (API docs at /docs)")
-    if demo_data:
-        _print_demo(ctx, demo.ensure_demo(ctx), f"http://{shown}:{bind_port}")
-    console.print(f"Database: {ctx.db.dialect} ({redact(url)})", highlight=False)
-    if ctx.sandbox:
-        _print_sandbox_hints(ctx.now(), url, mailbox=not settings.smtp_host)
-    console.print(describe_email(settings, ctx), highlight=False, soft_wrap=True)
+    _announce(ctx, settings, url, f"http://{shown}:{bind_port}", demo_data=demo_data)
     stop = None
     if run_worker:
         _, stop = Worker(ctx, interval=settings.worker_interval).start_thread()
     try:
-        config = uvicorn.Config(
-            create_app(ctx, forwarded_allow_ips=settings.forwarded_allow_ips),
-            host=bind_host,
-            port=bind_port,
-            log_level=settings.log_level,
-            proxy_headers=False,  # the app decides whom to believe (TRIALHUB_FORWARDED_ALLOW_IPS)
-        )
-        redact_access_log()  # after uvicorn configured its loggers: no consent token in logs
-        uvicorn.Server(config).run()
+        _run_server(ctx, settings, bind_host, bind_port)
     finally:
         if stop is not None:
             stop.set()
+
+
+def _announce(
+    ctx: Context, settings: Settings, url: str, base_url: str, *, demo_data: bool
+) -> None:
+    """What the server prints as it starts: where it runs, the demo logins, the database,
+    the sandbox commands and where emails go."""
+    # the served address comes first: it is the line people (and scripts) look for
+    console.print(f"trialhub is running at [bold]{base_url}[/] (API docs at /docs)")
+    if demo_data:
+        _print_demo(ctx, demo.ensure_demo(ctx), base_url)
+    console.print(f"Database: {ctx.db.dialect} ({redact(url)})", highlight=False)
+    if ctx.sandbox:
+        _print_sandbox_hints(ctx.now(), url, mailbox=not settings.smtp_host)
+    console.print(describe_email(settings, ctx), highlight=False, soft_wrap=True)
+
+
+def _run_server(ctx: Context, settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from trialhub.api.app import create_app
+    from trialhub.api.security import redact_access_log
+
+    config = uvicorn.Config(
+        create_app(ctx, forwarded_allow_ips=settings.forwarded_allow_ips),
+        host=host,
+        port=port,
+        log_level=settings.log_level,
+        proxy_headers=False,  # the app decides whom to believe (TRIALHUB_FORWARDED_ALLOW_IPS)
+    )
+    redact_access_log()  # after uvicorn configured its loggers: no consent token in logs
+    uvicorn.Server(config).run()
 
 
 def _print_sandbox_hints(now: datetime, url: str, *, mailbox: bool) -> None:
@@ -169,7 +184,7 @@ clock_app = typer.Typer(
 def clock_show(database_url_opt: DatabaseOpt = None) -> None:
     """What time it is on the sandbox clock."""
     with open_context(database_url_opt) as ctx:
-        console.print(f"{sandbox.read_clock(ctx).now:%Y-%m-%d %H:%M:%S} UTC")
+        console.print(f"{lifecycle.read_clock(ctx).now:%Y-%m-%d %H:%M:%S} UTC")
 
 
 @clock_app.command("advance")
@@ -179,7 +194,7 @@ def clock_advance(
 ) -> None:
     """Move the sandbox clock forward; every deadline on the way is applied, in order."""
     with open_context(database_url_opt) as ctx:
-        r = sandbox.move_clock(ctx, demo.SYSTEM_OPERATOR, advance=duration)
+        r = lifecycle.move_clock(ctx, demo.SYSTEM_OPERATOR, advance=duration)
     console.print(
         f"Now {r.now:%Y-%m-%d %H:%M} UTC: applied {r.applied} deadlines "
         f"({r.obsolete} obsolete, {r.failed} failed) in {r.steps} steps.",

@@ -8,10 +8,8 @@ import typer
 from rich.table import Table
 
 from trialhub.cli.common import AsOpt, DatabaseOpt, acting, console, open_context
-from trialhub.services.customers import listing as customers
-from trialhub.services.kernel.actor import Actor
-from trialhub.services.kernel.context import Context
-from trialhub.services.trials import start as trials
+from trialhub.services import customers, trials
+from trialhub.services.kernel import Actor, Context
 from trialhub.services.trials.schemas import (
     MeetingsSiteInput,
     NewCustomer,
@@ -51,34 +49,44 @@ def print_trial(t: TrialView) -> None:
         console.print(f"Consent needed by {t.consent_deadline:%Y-%m-%d %H:%M} UTC (rule K6).")
 
 
+ServicesOpt = Annotated[
+    list[str],
+    typer.Option(help="meetings[:edition], messaging, calling, room_devices:N; repeatable"),
+]
+SupportedLocationOpt = Annotated[
+    bool, typer.Option("--supported-location", help="Acknowledge a supported location (C1)")
+]
+ConfirmOrgOpt = Annotated[
+    str | None,
+    typer.Option("--confirm-org", help="The existing organization's id, confirmed (C3)"),
+]
+CustomerOpt = Annotated[
+    str | None, typer.Option(help="Add the trial to this customer of yours (rule A1)")
+]
+LicensesOpt = Annotated[
+    int | None, typer.Option(help="User licenses, shared by user services (rule S1)")
+]
+DurationOpt = Annotated[int | None, typer.Option(help="Days: one of the catalog's trial durations")]
+TimeZoneOpt = Annotated[str | None, typer.Option("--time-zone", help="IANA time zone")]
+
+
 @trial_app.command("start")
 def trial_start(
     as_: AsOpt,
-    service: Annotated[
-        list[str],
-        typer.Option(help="meetings[:edition], messaging, calling, room_devices:N; repeatable"),
-    ],
+    service: ServicesOpt,
     company: Annotated[str | None, typer.Option(help="Company name (rule C1)")] = None,
     admin_email: Annotated[
         str | None, typer.Option("--admin-email", help="Customer admin email")
     ] = None,
     vertical: Annotated[str | None, typer.Option(help="Business vertical code")] = None,
     country: Annotated[str | None, typer.Option(help="ISO country code (rule C2)")] = None,
-    supported_location: Annotated[
-        bool,
-        typer.Option("--supported-location", help="Acknowledge a supported location (C1)"),
-    ] = False,
-    confirm_org: Annotated[
-        str | None,
-        typer.Option("--confirm-org", help="The existing organization's id, confirmed (C3)"),
-    ] = None,
-    customer: Annotated[
-        str | None, typer.Option(help="Add the trial to this customer of yours (rule A1)")
-    ] = None,
-    licenses: Annotated[int | None, typer.Option(help="User licenses (1-999)")] = None,
-    duration: Annotated[int | None, typer.Option(help="Days: 30, 60 or 90")] = None,
+    supported_location: SupportedLocationOpt = False,
+    confirm_org: ConfirmOrgOpt = None,
+    customer: CustomerOpt = None,
+    licenses: LicensesOpt = None,
+    duration: DurationOpt = None,
     site: Annotated[str | None, typer.Option(help="Meetings site URL: name.webex.com")] = None,
-    time_zone: Annotated[str | None, typer.Option("--time-zone", help="IANA time zone")] = None,
+    time_zone: TimeZoneOpt = None,
     setup: Annotated[str, typer.Option(help="now or later")] = "now",
     database_url: DatabaseOpt = None,
 ) -> None:
@@ -102,12 +110,16 @@ def trial_start(
             services=parse_services(service),
             user_licenses=licenses,
             duration_days=duration,
-            meetings=MeetingsSiteInput(site_url=site or "", time_zone=time_zone or "")
-            if site or time_zone
-            else None,
+            meetings=_meetings(site, time_zone),
             setup="later" if setup == "later" else "now",
         )
         print_trial(trials.start_trial(ctx, actor, cmd))
+
+
+def _meetings(site: str | None, time_zone: str | None) -> MeetingsSiteInput | None:
+    if not (site or time_zone):
+        return None
+    return MeetingsSiteInput(site_url=site or "", time_zone=time_zone or "")
 
 
 @trial_app.command("preview")

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from trialhub.cli.common import AsOpt, DatabaseOpt, acting, console, open_context
-from trialhub.services.messaging import webhooks
+from trialhub.services import messaging
 
 webhook_app = typer.Typer(help="Your partner's webhook subscriptions.", no_args_is_help=True)
 EndpointArg = Annotated[str, typer.Argument(help="The webhook id (whk_…)")]
@@ -18,7 +18,7 @@ EndpointArg = Annotated[str, typer.Argument(help="The webhook id (whk_…)")]
 def webhook_list(as_: AsOpt, database_url: DatabaseOpt = None) -> None:
     """Every subscription with its health: backing off, failing since, disabled."""
     with open_context(database_url) as ctx:
-        endpoints = webhooks.list_endpoints(ctx, acting(ctx, as_))
+        endpoints = messaging.list_endpoints(ctx, acting(ctx, as_))
     table = Table(title="Webhooks")
     for column in ("Id", "URL", "Events", "State"):
         table.add_column(column, overflow="fold")
@@ -37,5 +37,5 @@ def webhook_list(as_: AsOpt, database_url: DatabaseOpt = None) -> None:
 def webhook_enable(endpoint_id: EndpointArg, as_: AsOpt, database_url: DatabaseOpt = None) -> None:
     """Deliver again to an endpoint disabled after failing for days."""
     with open_context(database_url) as ctx:
-        view = webhooks.enable_endpoint(ctx, acting(ctx, as_), endpoint_id)
+        view = messaging.enable_endpoint(ctx, acting(ctx, as_), endpoint_id)
     console.print(f"{view.id} is enabled: new events go to {view.url}.", highlight=False)

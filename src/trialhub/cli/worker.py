@@ -11,7 +11,7 @@ from rich.table import Table
 
 from trialhub.cli.common import DatabaseOpt, console, database_url, open_context
 from trialhub.services import demo
-from trialhub.services.lifecycle.status import WorkerStatus, worker_status
+from trialhub.services.lifecycle import WorkerStatus, worker_status
 from trialhub.settings import Settings
 
 worker_app = typer.Typer(invoke_without_command=True)

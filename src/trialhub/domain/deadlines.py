@@ -22,7 +22,7 @@ from trialhub.domain.trial import Trial
 
 class DeadlineKind(StrEnum):
     CONSENT_EXPIRY = "consent_expiry"  # rule K6
-    NOTICE_BEFORE_END = "notice_before_end"  # rule T4, 7 days before
+    NOTICE_BEFORE_END = "notice_before_end"  # rule T4, the policy's days before the end
     NOTICE_ON_END = "notice_on_end"  # rule T4, on the end date
     END = "end"  # rule T5: expired, grace starts
     USER_NOTICE = "user_notice"  # rule T6

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 # rule E3 governs bad input that no more specific rule does: every input error names a rule
 FALLBACK_RULE = "E3"
@@ -25,6 +26,12 @@ class TrialhubError(Exception):
     retry_after: int | None = None
     default_rule: str | None = None
 
+    def __init_subclass__(cls, code: str | None = None, **kwargs: Any) -> None:
+        """Each kind of error names its stable code in its class line."""
+        super().__init_subclass__(**kwargs)
+        if code is not None:
+            cls.code = code
+
     def __init__(
         self,
         message: str,
@@ -44,69 +51,50 @@ class TrialhubError(Exception):
             self.code = code
 
 
-class ValidationFailed(TrialhubError):
+class ValidationFailed(TrialhubError, code="validation_failed"):
     """Input breaks a rule; nothing was changed."""
 
-    code = "validation_failed"
     default_rule = FALLBACK_RULE
 
 
-class NotFound(TrialhubError):
+class NotFound(TrialhubError, code="not_found"):
     """The thing does not exist, or is outside the caller's partner (rule P3)."""
 
-    code = "not_found"
 
-
-class Forbidden(TrialhubError):
+class Forbidden(TrialhubError, code="forbidden"):
     """The caller's role does not allow this action (rule P2)."""
 
-    code = "forbidden"
 
-
-class NotCertified(TrialhubError):
+class NotCertified(TrialhubError, code="partner_not_certified"):
     """The partner is not certified, so every write is refused (rule P1)."""
 
-    code = "partner_not_certified"
 
-
-class Unauthenticated(TrialhubError):
+class Unauthenticated(TrialhubError, code="unauthenticated"):
     """No valid credentials were given."""
 
-    code = "unauthenticated"
 
-
-class RateLimited(TrialhubError):
+class RateLimited(TrialhubError, code="rate_limited"):
     """Too many failed attempts from this address or at this account; retry later (rule X1)."""
-
-    code = "rate_limited"
 
     def __init__(self, message: str, *, retry_after: int, field: str | None = None) -> None:
         super().__init__(message, field=field, rule="X1")
         self.retry_after = max(1, retry_after)
 
 
-class Conflict(TrialhubError):
+class Conflict(TrialhubError, code="conflict"):
     """The request clashes with the current state of the data (a duplicate, a taken name)."""
 
-    code = "conflict"
 
-
-class InvalidTransition(TrialhubError):
+class InvalidTransition(TrialhubError, code="invalid_transition"):
     """The trial's status does not allow this move (the state table)."""
 
-    code = "invalid_transition"
 
-
-class ConsentUnavailable(TrialhubError):
+class ConsentUnavailable(TrialhubError, code="consent_unavailable"):
     """The consent link was used, cancelled or expired (rule K2)."""
 
-    code = "consent_unavailable"
 
-
-class IrreversibleLapse(TrialhubError):
+class IrreversibleLapse(TrialhubError, code="trial_lapsed"):
     """The trial lapsed; conversion, extension and restore are impossible (rule T7)."""
-
-    code = "trial_lapsed"
 
 
 @dataclass

@@ -1,8 +1,8 @@
 """Transitional re-export of the entities, which now live by aggregate: `trial` and
 `trial_parts`, `organization`, `accounts`, `consent`, `records` (and `ids`).
 
-Only the parts other helpers of issue 9 rewrite at the same time (devices and conversion,
-the store, the tests they move) still import it, so that their branches merge without
+Only the parts other helpers of issue 9 rewrite at the same time (services/devices,
+services/conversion, the store) still import it, so that their branches merge without
 churn; the merge moves their imports to the new modules and removes this module.
 """
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from email_validator import EmailNotValidError, validate_email
 
+from trialhub.domain.errors import ErrorCollector
 from trialhub.domain.policy import Policy
 
 _SITE_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
@@ -19,6 +20,15 @@ def normalize_email(raw: str) -> str:
     except EmailNotValidError as error:
         raise ValueError(str(error)) from error
     return result.normalized.lower()
+
+
+def collect_email(raw: str, errors: ErrorCollector, field: str = "email") -> str:
+    """The normalized email (rule C1), or "" with the reason added to `errors`."""
+    try:
+        return normalize_email(raw)
+    except ValueError as error:
+        errors.add(field, str(error))
+        return ""
 
 
 def clean_company_name(raw: str, policy: Policy) -> str:

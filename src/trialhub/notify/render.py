@@ -8,6 +8,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from trialhub.catalog import get_catalog
+from trialhub.domain.policy import DEFAULT_POLICY, Policy
 from trialhub.services.kernel.ports import RenderedEmail
 
 TEMPLATES = (
@@ -71,9 +72,11 @@ def _date(value: Any) -> str:
 class JinjaRenderer:
     """One `.subject.txt`, `.txt` and `.html` template per email; HTML autoescaped."""
 
-    def __init__(self, public_url: str, purchase_url: str) -> None:
+    def __init__(self, public_url: str, purchase_url: str, policy: Policy = DEFAULT_POLICY) -> None:
         self.public_url = public_url.rstrip("/")
         self.purchase_url = purchase_url
+        # the policy's windows and limits, so that no template restates a number
+        self.policy = policy
         self._text = Environment(
             loader=PackageLoader("trialhub.notify", "templates"),
             autoescape=False,
@@ -101,6 +104,7 @@ class JinjaRenderer:
             **payload,
             "recipient": recipient,
             "public_url": self.public_url,
+            "policy": self.policy,
         }
         data["sign_in_url"] = data["sign_in_url"] or f"{self.public_url}/"
         if data.get("org_id") and not data["purchase_url"]:

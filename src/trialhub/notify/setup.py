@@ -4,6 +4,7 @@ where it is served (demo and sandbox), else none: emails wait in the outbox."""
 from __future__ import annotations
 
 from trialhub.clock import Clock
+from trialhub.domain.policy import Policy
 from trialhub.notify.mailbox import MailboxMailer
 from trialhub.notify.render import JinjaRenderer
 from trialhub.notify.smtp import SmtpMailer
@@ -14,9 +15,15 @@ from trialhub.store.db import Database
 
 
 def build_email_adapters(
-    settings: Settings, db: Database, clock: Clock, public_url: str, *, local_mailbox: bool
+    settings: Settings,
+    db: Database,
+    clock: Clock,
+    public_url: str,
+    *,
+    local_mailbox: bool,
+    policy: Policy,
 ) -> tuple[JinjaRenderer, Mailer | None]:
-    renderer = JinjaRenderer(public_url, settings.purchase_url)
+    renderer = JinjaRenderer(public_url, settings.purchase_url, policy)
     mailer: Mailer | None = None
     if settings.smtp_host:
         mailer = SmtpMailer(

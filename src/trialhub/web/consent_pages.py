@@ -21,7 +21,7 @@ from trialhub.domain.errors import (
     RateLimited,
     TrialhubError,
 )
-from trialhub.services.consent import decisions as consent
+from trialhub.services import consent
 from trialhub.services.consent.schemas import ConsentDecision
 from trialhub.web.pages import templates
 from trialhub.web.portal import SameSiteOnly

@@ -11,12 +11,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
 from trialhub.api.params import RowId
-from trialhub.services.messaging import mailbox
+from trialhub.services import messaging
 from trialhub.web.pages import templates
 
 
 def _served(request: Request) -> None:
-    mailbox.require_served(request.app.state.ctx)
+    messaging.require_served(request.app.state.ctx)
 
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(_served)])
@@ -27,7 +27,7 @@ def mailbox_list(
     request: Request, to: Annotated[str | None, Query(max_length=320)] = None
 ) -> HTMLResponse:
     ctx = request.app.state.ctx
-    mails = mailbox.list_mailbox(ctx, recipient=to, limit=200)
+    mails = messaging.list_mailbox(ctx, recipient=to, limit=200)
     html = templates().get_template("mailbox.html").render(mails=mails, to=to or "")
     return HTMLResponse(html)
 
@@ -35,7 +35,7 @@ def mailbox_list(
 @router.get("/mailbox/{mail_id}", response_class=HTMLResponse)
 def mailbox_item(request: Request, mail_id: RowId) -> HTMLResponse:
     ctx = request.app.state.ctx
-    mail = mailbox.get_mail(ctx, mail_id)
+    mail = messaging.get_mail(ctx, mail_id)
     return HTMLResponse(templates().get_template("mail.html").render(mail=mail))
 
 
@@ -49,6 +49,6 @@ EMAIL_CSP = (
 
 @router.get("/mailbox/{mail_id}/html", response_class=HTMLResponse)
 def mailbox_item_html(request: Request, mail_id: RowId) -> HTMLResponse:
-    mail = mailbox.get_mail(request.app.state.ctx, mail_id)
+    mail = messaging.get_mail(request.app.state.ctx, mail_id)
     headers = {"Content-Security-Policy": EMAIL_CSP, "X-Frame-Options": "SAMEORIGIN"}
     return HTMLResponse(mail.html, headers=headers)

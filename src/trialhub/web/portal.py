@@ -21,9 +21,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from trialhub.domain.errors import Unauthenticated
 from trialhub.domain.roles import WRITE_ACTIONS, Action, reach
 from trialhub.services import accounts
-from trialhub.services.accounts.sessions import SessionActor
-from trialhub.services.kernel.actor import Actor
-from trialhub.services.kernel.context import Context
+from trialhub.services.accounts import SessionActor
+from trialhub.services.kernel import Actor, Context
 from trialhub.web.templating import templates
 
 SESSION_COOKIE = "trialhub_session"

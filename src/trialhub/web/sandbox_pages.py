@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from trialhub.services.lifecycle import sandbox
+from trialhub.services import lifecycle
 from trialhub.web.portal import CsrfChecked, Signed, ctx_of, safe_next
 
 router = APIRouter(include_in_schema=False)
@@ -24,5 +24,5 @@ def move_clock(
     back: Annotated[str | None, Form()] = None,
 ) -> Response:
     instant = datetime.combine(to, time(), tzinfo=UTC) if to is not None else None
-    sandbox.move_clock(ctx_of(request), signed.actor, advance=advance, to=instant)
+    lifecycle.move_clock(ctx_of(request), signed.actor, advance=advance, to=instant)
     return RedirectResponse(safe_next(back), status_code=303)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from trialhub.api.deps import ContextDep, client_address
-from trialhub.services.consent import decisions as consent
+from trialhub.services import consent
 from trialhub.services.consent.schemas import ConsentDecision, ConsentView
 
 router = APIRouter(prefix="/v1/consent", tags=["consent"])

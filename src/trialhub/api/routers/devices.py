@@ -95,7 +95,8 @@ def find_demo_orders(
 def request_device_extension(
     trial_id: str, cmd: RequestDeviceExtension, run: IdempotentDep
 ) -> JSONResponse:
-    """Ask the trials team for more device time, at most 120 days from the start (D5, D6)."""
+    """Ask the trials team for more device time, within the policy's longest device trial
+    (counted from its start; rules D5, D6)."""
     return run.run(
         lambda: devices.request_extension(run.ctx, run.actor, trial_id, cmd),
         status_code=201,
@@ -127,7 +128,8 @@ def list_device_extension_requests(
 def decide_device_extension(
     request_id: str, cmd: DecideDeviceExtension, run: IdempotentDep
 ) -> JSONResponse:
-    """Trials team: approve or deny; an approval past 120 days is refused (rules D5, D6)."""
+    """Trials team: approve or deny; an approval past the policy's longest device trial is
+    refused (rules D5, D6)."""
     return run.run(
         lambda: devices.decide_extension_request(run.ctx, run.actor, request_id, cmd),
         body=cmd.model_dump(),

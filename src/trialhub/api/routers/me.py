@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from trialhub.api.deps import ContextDep, CurrentActor
-from trialhub.services.accounts import tokens as accounts
+from trialhub.services import accounts
 from trialhub.services.accounts.schemas import MeView
-from trialhub.services.trials.catalog_view import CatalogOut, catalog_view
+from trialhub.services.trials import CatalogOut, catalog_view
 
 router = APIRouter(prefix="/v1", tags=["me"])
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from trialhub.api.deps import ContextDep, CurrentActor, IdempotentDep
-from trialhub.services.customers import organizations as orgs
+from trialhub.services import customers
 from trialhub.services.customers.schemas import (
     AddOrgAdmin,
     AddOrgUser,
@@ -21,7 +21,7 @@ router = APIRouter(prefix="/v1/organizations", tags=["organizations"])
 @router.post("", status_code=201, response_model=OrganizationView, summary="Create an organization")
 def create_organization(cmd: CreateOrganization, run: IdempotentDep) -> JSONResponse:
     return run.run(
-        lambda: orgs.create_organization(run.ctx, run.actor, cmd),
+        lambda: customers.create_organization(run.ctx, run.actor, cmd),
         status_code=201,
         body=cmd.model_dump(),
     )
@@ -29,14 +29,14 @@ def create_organization(cmd: CreateOrganization, run: IdempotentDep) -> JSONResp
 
 @router.get("/{org_id}", response_model=OrganizationView, summary="One organization (operator)")
 def get_organization(org_id: str, ctx: ContextDep, actor: CurrentActor) -> OrganizationView:
-    return orgs.get_organization(ctx, actor, org_id)
+    return customers.get_organization(ctx, actor, org_id)
 
 
 @router.post("/{org_id}/admins", status_code=201, response_model=OrganizationView)
 def add_admin(org_id: str, cmd: AddOrgAdmin, run: IdempotentDep) -> JSONResponse:
     """Add an administrator; `full` ones can accept trial requests (rule K2)."""
     return run.run(
-        lambda: orgs.add_org_admin(run.ctx, run.actor, org_id, cmd),
+        lambda: customers.add_org_admin(run.ctx, run.actor, org_id, cmd),
         status_code=201,
         body=cmd.model_dump(),
     )
@@ -46,7 +46,7 @@ def add_admin(org_id: str, cmd: AddOrgAdmin, run: IdempotentDep) -> JSONResponse
 def add_user(org_id: str, cmd: AddOrgUser, run: IdempotentDep) -> JSONResponse:
     """Add a user."""
     return run.run(
-        lambda: orgs.add_org_user(run.ctx, run.actor, org_id, cmd),
+        lambda: customers.add_org_user(run.ctx, run.actor, org_id, cmd),
         status_code=201,
         body=cmd.model_dump(),
     )
@@ -56,7 +56,7 @@ def add_user(org_id: str, cmd: AddOrgUser, run: IdempotentDep) -> JSONResponse:
 def add_subscription(org_id: str, cmd: AddSubscription, run: IdempotentDep) -> JSONResponse:
     """Add a purchased service and the partner that manages it (rules S3, A1)."""
     return run.run(
-        lambda: orgs.add_subscription(run.ctx, run.actor, org_id, cmd),
+        lambda: customers.add_subscription(run.ctx, run.actor, org_id, cmd),
         status_code=201,
         body=cmd.model_dump(),
     )

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from trialhub.api.deps import ContextDep, CurrentActor
-from trialhub.services.lifecycle import sandbox
+from trialhub.services import lifecycle
 
 router = APIRouter(prefix="/v1/sandbox", tags=["sandbox"])
 
@@ -33,14 +33,14 @@ class ClockOut(BaseModel):
 @router.get("/clock", response_model=ClockOut)
 def read_clock(ctx: ContextDep, actor: CurrentActor) -> ClockOut:
     """The sandbox clock."""
-    return ClockOut(now=sandbox.read_clock(ctx, actor).now)
+    return ClockOut(now=lifecycle.read_clock(ctx, actor).now)
 
 
 @router.post("/clock", response_model=ClockOut)
 def move_clock(cmd: ClockMove, ctx: ContextDep, actor: CurrentActor) -> ClockOut:
     """Move the clock forward (trials team only): every deadline due up to the new time is
     applied, in order; the worker then delivers the messages they queued."""
-    r = sandbox.move_clock(ctx, actor, advance=cmd.advance, to=cmd.to)
+    r = lifecycle.move_clock(ctx, actor, advance=cmd.advance, to=cmd.to)
     return ClockOut(
         now=r.now,
         applied=r.applied,

@@ -11,7 +11,6 @@ from fastapi.responses import JSONResponse
 from trialhub.api.deps import ContextDep, CurrentActor, IdempotentDep
 from trialhub.services import customers, trials
 from trialhub.services.customers.schemas import OrganizationView, SetUpUser
-from trialhub.services.trials import requests as consent
 from trialhub.services.trials.schemas import (
     ChangeServices,
     ExtendTrial,
@@ -56,13 +55,13 @@ def extend(trial_id: str, run: IdempotentDep, cmd: ExtendTrial | None = None) ->
 @router.post("/trials/{trial_id}/consent/resend", response_model=TrialView)
 def resend_consent(trial_id: str, run: IdempotentDep) -> JSONResponse:
     """Send the consent links again; the consent window does not restart (rule K5)."""
-    return run.run(lambda: consent.resend(run.ctx, run.actor, trial_id))
+    return run.run(lambda: trials.resend(run.ctx, run.actor, trial_id))
 
 
 @router.post("/trials/{trial_id}/cancel", response_model=TrialView)
 def cancel(trial_id: str, run: IdempotentDep) -> JSONResponse:
     """Cancel a request pending consent; the customer leaves your list (rule K5)."""
-    return run.run(lambda: consent.cancel(run.ctx, run.actor, trial_id))
+    return run.run(lambda: trials.cancel(run.ctx, run.actor, trial_id))
 
 
 @router.delete("/trials/{trial_id}", response_model=TrialView)

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from trialhub.api.deps import ContextDep, CurrentActor, IdempotentDep
-from trialhub.services.trials import start as trials
+from trialhub.services import trials
 from trialhub.services.trials.schemas import PreviewTrial, PreviewView, StartTrial, TrialView
 
 router = APIRouter(prefix="/v1/trials", tags=["trials"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from trialhub.api.deps import ContextDep, CurrentActor
-from trialhub.services.lifecycle.status import WorkerStatus, worker_status
+from trialhub.services.lifecycle import WorkerStatus, worker_status
 
 router = APIRouter(prefix="/v1/worker", tags=["operations"])
 

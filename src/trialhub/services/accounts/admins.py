@@ -6,13 +6,8 @@ from trialhub.domain.accounts import Admin, Distributor, Partner
 from trialhub.domain.errors import ErrorCollector, Forbidden, NotFound
 from trialhub.domain.ids import new_id
 from trialhub.domain.roles import PARTNER_ROLES, Action, Role, may_grant
-from trialhub.domain.rules import normalize_email
-from trialhub.services.accounts.schemas import (
-    AdminView,
-    CreateAdmin,
-    CreatePartner,
-    PartnerView,
-)
+from trialhub.domain.rules import collect_email
+from trialhub.services.accounts.schemas import AdminView, CreateAdmin, CreatePartner, PartnerView
 from trialhub.services.accounts.views import admin_view, partner_view
 from trialhub.services.kernel.actor import Actor, require_operator, require_partner
 from trialhub.services.kernel.context import Context
@@ -60,46 +55,11 @@ def create_admin(ctx: Context, actor: Actor, partner_id: str | None, cmd: Create
     """An operator creates any administrator; a partner full administrator, its own (rule P2)."""
     now = ctx.now()
     errors = ErrorCollector()
-    try:
-        email = normalize_email(cmd.email)
-    except ValueError as error:
-        errors.add("email", str(error))
-        email = ""
-    roles: list[Role] = []
-    for i, raw in enumerate(cmd.roles):
-        try:
-            roles.append(Role(raw))
-        except ValueError:
-            errors.add(
-                f"roles[{i}]",
-                f"Unknown role {raw!r}; one of: {', '.join(r.value for r in Role)}.",
-                "P2",
-            )
+    email = collect_email(cmd.email, errors)
+    roles = _roles(cmd.roles, errors)
     if not actor.is_operator:
-        if partner_id is None:
-            raise Forbidden("Only the trials team creates operators and distributors.", rule="P2")
-        require_partner(actor, Action.MANAGE_ADMINS)
-        if partner_id != actor.partner_id:
-            raise NotFound("No such partner.", rule="P3")
-        if any(r not in PARTNER_ROLES for r in roles):
-            raise Forbidden("Partner administrators can grant only partner roles.", rule="P2")
-        withheld = [r.value for r in roles if not may_grant(actor.roles, r)]
-        if withheld:
-            raise Forbidden(
-                "You can grant only roles whose rights you hold yourself, not "
-                + ", ".join(withheld)
-                + ".",
-                field="roles",
-                rule="P2",
-            )
-    if partner_id is not None and any(r not in PARTNER_ROLES for r in roles):
-        errors.add("roles", "An administrator of a partner holds partner roles only.", "P2")
-    if partner_id is None and any(r in PARTNER_ROLES for r in roles):
-        errors.add("roles", "Partner roles need a partner organization.", "P2")
-    if Role.DISTRIBUTOR in roles and not cmd.distributor_id:
-        errors.add("distributor_id", "A distributor administrator acts for a distributor.", "V1")
-    if cmd.distributor_id and Role.DISTRIBUTOR not in roles:
-        errors.add("distributor_id", "Only the distributor role acts for a distributor.", "V1")
+        _require_may_grant(actor, partner_id, roles)
+    _check_roles_fit(partner_id, roles, cmd.distributor_id, errors)
     with ctx.uow(actor.scope) as uow:
         if partner_id is not None and uow.partners.get(partner_id) is None:
             raise NotFound("No such partner.", rule="P3")
@@ -122,3 +82,51 @@ def create_admin(ctx: Context, actor: Actor, partner_id: str | None, cmd: Create
         admin.record_event("admin.created", now, email=email, roles=admin.roles)
         uow.commit()
         return admin_view(admin)
+
+
+def _roles(raw_roles: list[str], errors: ErrorCollector) -> list[Role]:
+    """The roles named, each known (rule P2)."""
+    roles: list[Role] = []
+    for i, raw in enumerate(raw_roles):
+        try:
+            roles.append(Role(raw))
+        except ValueError:
+            known = ", ".join(r.value for r in Role)
+            errors.add(f"roles[{i}]", f"Unknown role {raw!r}; one of: {known}.", "P2")
+    return roles
+
+
+def _require_may_grant(actor: Actor, partner_id: str | None, roles: list[Role]) -> None:
+    """Rule P2: a partner full administrator creates administrators of its own partner only,
+    with partner roles whose rights it holds itself."""
+    if partner_id is None:
+        raise Forbidden("Only the trials team creates operators and distributors.", rule="P2")
+    require_partner(actor, Action.MANAGE_ADMINS)
+    if partner_id != actor.partner_id:
+        raise NotFound("No such partner.", rule="P3")
+    if any(r not in PARTNER_ROLES for r in roles):
+        raise Forbidden("Partner administrators can grant only partner roles.", rule="P2")
+    withheld = [r.value for r in roles if not may_grant(actor.roles, r)]
+    if withheld:
+        raise Forbidden(
+            "You can grant only roles whose rights you hold yourself, not "
+            + ", ".join(withheld)
+            + ".",
+            field="roles",
+            rule="P2",
+        )
+
+
+def _check_roles_fit(
+    partner_id: str | None, roles: list[Role], distributor_id: str | None, errors: ErrorCollector
+) -> None:
+    """Rules P2, V1: partner roles belong to a partner's administrators, the distributor role
+    to a distributor's."""
+    if partner_id is not None and any(r not in PARTNER_ROLES for r in roles):
+        errors.add("roles", "An administrator of a partner holds partner roles only.", "P2")
+    if partner_id is None and any(r in PARTNER_ROLES for r in roles):
+        errors.add("roles", "Partner roles need a partner organization.", "P2")
+    if Role.DISTRIBUTOR in roles and not distributor_id:
+        errors.add("distributor_id", "A distributor administrator acts for a distributor.", "V1")
+    if distributor_id and Role.DISTRIBUTOR not in roles:
+        errors.add("distributor_id", "Only the distributor role acts for a distributor.", "V1")

@@ -6,16 +6,13 @@ from trialhub.domain.accounts import Admin, ApiToken, Partner
 from trialhub.domain.errors import Forbidden, NotFound, Unauthenticated
 from trialhub.domain.ids import new_id
 from trialhub.domain.roles import Action, reach
-from trialhub.services.accounts.schemas import (
-    IssueToken,
-    MeView,
-    TokenView,
-)
+from trialhub.services.accounts.schemas import IssueToken, MeView, TokenView
 from trialhub.services.accounts.views import admin_view, partner_view
 from trialhub.services.kernel.actor import Actor
 from trialhub.services.kernel.context import Context
 from trialhub.services.kernel.security import hash_token, new_token, verify_password
 from trialhub.services.kernel.throttle import Attempt, Secret, checking
+from trialhub.services.kernel.views import view_of
 from trialhub.store.repositories import Scope
 
 
@@ -51,14 +48,7 @@ def issue_token(ctx: Context, actor: Actor, admin_id: str, cmd: IssueToken) -> T
             prefix=token.prefix,
         )
         uow.commit()
-        return TokenView(
-            id=token.id,
-            admin_id=admin.id,
-            label=token.label,
-            prefix=token.prefix,
-            created_at=token.created_at,
-            token=raw,
-        )
+        return view_of(TokenView, token, token=raw)  # shown once, never stored
 
 
 def authenticate_token(ctx: Context, raw: str, *, address: str) -> Actor:

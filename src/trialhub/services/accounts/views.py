@@ -11,12 +11,4 @@ def partner_view(p: Partner) -> PartnerView:
 
 
 def admin_view(a: Admin) -> AdminView:
-    return AdminView(
-        id=a.id,
-        email=a.email,
-        name=a.name,
-        roles=list(a.roles),
-        partner_id=a.partner_id,
-        distributor_id=a.distributor_id,
-        created_at=a.created_at,
-    )
+    return AdminView.model_validate(a)

@@ -3,7 +3,6 @@ put into its email at send time only, while it still works (decision 0010)."""
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime
 
 from trialhub.domain.consent import ConsentToken, consent_recipients
@@ -11,7 +10,7 @@ from trialhub.domain.ids import new_id
 from trialhub.domain.organization import Organization
 from trialhub.domain.trial import Trial
 from trialhub.services.kernel.context import Context
-from trialhub.services.kernel.security import hash_token
+from trialhub.services.kernel.security import hash_token, new_consent_token
 from trialhub.services.kernel.views import service_name
 from trialhub.services.messaging.outbox import queue_email
 from trialhub.store.uow import UnitOfWork
@@ -32,7 +31,7 @@ def send_consent_request(
     recipients = consent_recipients(org, trial.consent_email)
     services = [service_name(ctx.catalog, c) for c in trial.open_service_codes()]
     for recipient in recipients:
-        raw = secrets.token_urlsafe(32)
+        raw = new_consent_token()
         token = ConsentToken(
             id=new_id("cst"),
             trial_id=trial.id,

@@ -5,11 +5,10 @@ from __future__ import annotations
 from trialhub.domain.errors import NotFound
 from trialhub.domain.roles import Action
 from trialhub.services.customers.detail import _customer_detail
-from trialhub.services.customers.schemas import (
-    CustomerDetail,
-)
+from trialhub.services.customers.schemas import CustomerDetail
 from trialhub.services.kernel.actor import Actor, require_partner
 from trialhub.services.kernel.context import Context
+from trialhub.services.kernel.reach import load_customer
 
 
 def assign_customer(ctx: Context, actor: Actor, customer_id: str, admin_id: str) -> CustomerDetail:
@@ -18,9 +17,7 @@ def assign_customer(ctx: Context, actor: Actor, customer_id: str, admin_id: str)
     require_partner(actor, Action.MANAGE_ADMINS)
     now = ctx.now()
     with ctx.uow(actor.scope) as uow:
-        customer = uow.customers.get(customer_id)
-        if customer is None:
-            raise NotFound("No such customer.", rule="P3")
+        customer = load_customer(uow, customer_id)
         admin = uow.admins.get(admin_id)
         if admin is None or admin.partner_id != customer.partner_id:
             raise NotFound(
@@ -39,9 +36,7 @@ def unassign_customer(
     require_partner(actor, Action.MANAGE_ADMINS)
     now = ctx.now()
     with ctx.uow(actor.scope) as uow:
-        customer = uow.customers.get(customer_id)
-        if customer is None:
-            raise NotFound("No such customer.", rule="P3")
+        customer = load_customer(uow, customer_id)
         for assignment in customer.unassign(admin_id, now):
             uow.session.delete(assignment)
         uow.commit()

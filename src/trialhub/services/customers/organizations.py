@@ -3,6 +3,7 @@ administrators, users and purchased services."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from trialhub.domain.errors import ErrorCollector, NotFound
@@ -13,7 +14,7 @@ from trialhub.domain.organization import (
     Organization,
     OrgKind,
 )
-from trialhub.domain.rules import normalize_email
+from trialhub.domain.rules import collect_email
 from trialhub.services.customers.schemas import (
     AddOrgAdmin,
     AddOrgUser,
@@ -65,39 +66,43 @@ def _load(uow: UnitOfWork, org_id: str) -> Organization:
     return org
 
 
-def _email(raw: str) -> str:
-    errors = ErrorCollector()
-    try:
-        return normalize_email(raw)
-    except ValueError as error:
-        errors.add("email", str(error))
-        errors.raise_if_any()
-        raise
-
-
 def add_org_admin(ctx: Context, actor: Actor, org_id: str, cmd: AddOrgAdmin) -> OrganizationView:
     """An administrator of an organization; full ones can consent to trials (rule K2)."""
-    require_operator(actor)
-    now = ctx.now()
-    email = _email(cmd.email)
-    with ctx.uow(actor.scope) as uow:
-        org = _load(uow, org_id)
-        _ensure_email_free(uow, email, org_id, allow_own_user=True)
+
+    def add(org: Organization, email: str, now: datetime) -> None:
         org.add_admin(email, cmd.name, full=cmd.full, at=now)
         org.record_event("organization.admin_added", now, email=email, full=cmd.full)
-        uow.commit()
-        return organization_view(ctx.catalog, org, uow)
+
+    return _add_person(ctx, actor, org_id, cmd.email, add, allow_own_user=True)
 
 
 def add_org_user(ctx: Context, actor: Actor, org_id: str, cmd: AddOrgUser) -> OrganizationView:
-    require_operator(actor)
-    now = ctx.now()
-    email = _email(cmd.email)
-    with ctx.uow(actor.scope) as uow:
-        org = _load(uow, org_id)
-        _ensure_email_free(uow, email, org_id, allow_own_admin=True)
+    def add(org: Organization, email: str, now: datetime) -> None:
         org.add_user(email, cmd.name, now)
         org.record_event("organization.user_added", now, email=email)
+
+    return _add_person(ctx, actor, org_id, cmd.email, add, allow_own_admin=True)
+
+
+def _add_person(
+    ctx: Context,
+    actor: Actor,
+    org_id: str,
+    raw_email: str,
+    add: Callable[[Organization, str, datetime], None],
+    **allow: bool,
+) -> OrganizationView:
+    """The trials team adds a person whose email no other organization holds; `allow` says
+    which role in this organization the email may hold already (see _ensure_email_free)."""
+    require_operator(actor)
+    now = ctx.now()
+    errors = ErrorCollector()
+    email = collect_email(raw_email, errors)
+    errors.raise_if_any()
+    with ctx.uow(actor.scope) as uow:
+        org = _load(uow, org_id)
+        _ensure_email_free(uow, email, org_id, **allow)
+        add(org, email, now)
         uow.commit()
         return organization_view(ctx.catalog, org, uow)
 

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from trialhub.domain.errors import (
-    ErrorCollector,
-    Forbidden,
-    NotFound,
-)
+from trialhub.domain.errors import ErrorCollector, Forbidden
 from trialhub.domain.organization import AccessLevel
 from trialhub.domain.roles import Action
-from trialhub.domain.rules import normalize_email
+from trialhub.domain.rules import collect_email
 from trialhub.services.customers.schemas import OrganizationView, SetUpUser
 from trialhub.services.customers.views import organization_view
 from trialhub.services.kernel.actor import Actor, require_reach
 from trialhub.services.kernel.context import Context
+from trialhub.services.kernel.reach import load_customer
 from trialhub.services.trials.creation import org_of
 
 
@@ -21,15 +18,9 @@ def set_up_user(ctx: Context, actor: Actor, customer_id: str, cmd: SetUpUser) ->
     """Setting up users on the customer's behalf needs full-admin access (rule K3)."""
     now = ctx.now()
     errors = ErrorCollector()
-    try:
-        email = normalize_email(cmd.email)
-    except ValueError as error:
-        errors.add("email", str(error))
-        email = ""
+    email = collect_email(cmd.email, errors)
     with ctx.uow(actor.scope) as uow:
-        customer = uow.customers.get(customer_id)
-        if customer is None:
-            raise NotFound("No such customer.", rule="P3")
+        customer = load_customer(uow, customer_id)
         require_reach(actor, Action.EDIT_TRIAL, customer)
         if customer.access != AccessLevel.FULL:
             raise Forbidden(

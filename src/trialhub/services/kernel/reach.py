@@ -49,9 +49,15 @@ def trial_in_reach(
     return True
 
 
-def _customer_in_reach(uow: UnitOfWork, actor: Actor, customer_id: str, action: Action) -> Customer:
+def load_customer(uow: UnitOfWork, customer_id: str, *, field: str | None = None) -> Customer:
+    """A customer in the caller's partner's list (the unit of work's scope), or 404 (rule P3)."""
     customer = uow.customers.get(customer_id)
     if customer is None:
-        raise NotFound("No such customer.", field="customer_id", rule="P3")
+        raise NotFound("No such customer.", field=field, rule="P3")
+    return customer
+
+
+def _customer_in_reach(uow: UnitOfWork, actor: Actor, customer_id: str, action: Action) -> Customer:
+    customer = load_customer(uow, customer_id, field="customer_id")
     require_reach(actor, action, customer)
     return customer

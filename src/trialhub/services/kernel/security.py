@@ -8,6 +8,9 @@ import secrets
 from pwdlib import PasswordHash
 
 TOKEN_PREFIX = "th_"
+# a consent link's token is a path segment and a CLI argument: a prefix keeps it from ever
+# starting with "-" (which a shell command would read as an option)
+CONSENT_PREFIX = "ck_"
 
 
 _hasher = PasswordHash.recommended()
@@ -16,6 +19,11 @@ _hasher = PasswordHash.recommended()
 def new_token() -> str:
     """A bearer token with 256 bits of randomness."""
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def new_consent_token() -> str:
+    """A consent link's single-use token (rule K2), 256 bits of randomness."""
+    return CONSENT_PREFIX + secrets.token_urlsafe(32)
 
 
 def hash_token(token: str) -> str:

@@ -2,8 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
 from trialhub.catalog import Catalog
 from trialhub.services.kernel.schemas import RegionView
+
+V = TypeVar("V", bound=BaseModel)
+
+
+def view_of(view: type[V], entity: object, **given: Any) -> V:
+    """The one view builder: each field of `view` read from the entity's attribute of the
+    same name, except those `given` (computed, renamed, or kept back like a secret)."""
+    read = {name: getattr(entity, name) for name in view.model_fields if name not in given}
+    return view.model_validate({**read, **given})
 
 
 def region_view(catalog: Catalog, code: str) -> RegionView:

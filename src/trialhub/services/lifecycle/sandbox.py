@@ -136,7 +136,7 @@ def _delta(now: datetime, advance: str | None, to: datetime | None) -> timedelta
     return delta
 
 
-def enable(db: Database) -> None:
+def enable_sandbox(db: Database) -> None:
     """Marks the database as a sandbox (offset 0) if it is not one yet."""
     if load_offset(db) is None:
         save_offset(db, timedelta(0), datetime.now(UTC))

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from trialhub.services.kernel.actor import Actor, require_operator
 from trialhub.services.kernel.context import Context
+from trialhub.services.kernel.views import view_of
 
 FAILING_SHOWN = 50  # the oldest failing deadlines listed; the count covers them all
 
@@ -61,16 +62,7 @@ def worker_status(ctx: Context, actor: Actor) -> WorkerStatus:
             deadlines_stuck=stuck,
             stuck_after_attempts=stuck_after,
             failing=[
-                FailingDeadline(
-                    id=r.id or 0,
-                    trial_id=r.trial_id,
-                    kind=r.kind,
-                    due_at=r.due_at,
-                    attempts=r.attempts,
-                    last_error=r.last_error,
-                    next_attempt_at=r.next_attempt_at,
-                    stuck=r.attempts >= stuck_after,
-                )
+                view_of(FailingDeadline, r, id=r.id or 0, stuck=r.attempts >= stuck_after)
                 for r in uow.due.failing(limit=FAILING_SHOWN)
             ],
             outbox=[

@@ -12,6 +12,7 @@ from trialhub.domain.errors import NotFound
 from trialhub.domain.records import MailboxEmail
 from trialhub.services.kernel.context import Context
 from trialhub.services.kernel.schemas import View
+from trialhub.services.kernel.views import view_of
 from trialhub.store.repositories import Scope
 
 _LINK = re.compile(r"https?://\S+")
@@ -33,13 +34,7 @@ class MailDetail(MailView):
 
 def _view(m: MailboxEmail) -> MailView:
     link = _LINK.search(m.text)
-    return MailView(
-        id=m.id or 0,
-        recipient=m.recipient,
-        subject=m.subject,
-        created_at=m.created_at,
-        first_link=link.group(0) if link else None,
-    )
+    return view_of(MailView, m, id=m.id or 0, first_link=link.group(0) if link else None)
 
 
 OFF = (

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from trialhub.domain.records import Channel, OutboxMessage
 from trialhub.services.kernel.actor import Actor, require_operator
 from trialhub.services.kernel.context import Context
+from trialhub.services.kernel.views import view_of
 from trialhub.store.uow import UnitOfWork
 
 
@@ -101,18 +102,4 @@ def list_messages(ctx: Context, actor: Actor, *, limit: int = 200) -> list[Messa
     """The queued and sent messages, newest last (the operator's view of the outbox)."""
     require_operator(actor)
     with ctx.uow(actor.scope) as uow:
-        return [
-            MessageView(
-                id=m.id or 0,
-                channel=m.channel,
-                recipient=m.recipient,
-                template=m.template,
-                cause=m.cause,
-                payload=dict(m.payload),
-                created_at=m.created_at,
-                sent_at=m.sent_at,
-                attempts=m.attempts,
-                last_error=m.last_error,
-            )
-            for m in uow.outbox.all(limit=limit)
-        ]
+        return [view_of(MessageView, m, id=m.id or 0) for m in uow.outbox.all(limit=limit)]

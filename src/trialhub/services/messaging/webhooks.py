@@ -9,10 +9,8 @@ import base64
 import re
 import secrets
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlsplit
-
-from pydantic import Field
 
 from trialhub.domain import webhook_health as health
 from trialhub.domain.errors import Conflict, ErrorCollector, NotFound
@@ -21,8 +19,7 @@ from trialhub.domain.records import Channel, WebhookEndpoint
 from trialhub.domain.roles import Action, reach
 from trialhub.services.kernel.actor import Actor, require_partner
 from trialhub.services.kernel.context import Context
-from trialhub.services.kernel.fields import Rule, Text
-from trialhub.services.kernel.schemas import Command, View
+from trialhub.services.kernel.views import view_of
 from trialhub.services.messaging.destinations import (
     IPAddress,
     NotAnAddress,
@@ -31,6 +28,7 @@ from trialhub.services.messaging.destinations import (
     literal_address,
 )
 from trialhub.services.messaging.outbox import queue_email
+from trialhub.services.messaging.schemas import CreateWebhook, DeliveryView, WebhookView
 from trialhub.store.uow import UnitOfWork
 
 # an action name as the audit log writes it: trial.expired, customer.consented, trial.notice_7d
@@ -40,63 +38,9 @@ _EVENT_TYPE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)+")
 _DNS_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 
 
-MAX_EVENT_TYPES = 50
-
-
-class CreateWebhook(Command):
-    """A subscription to audit events (rule E1), delivered signed through the outbox (E2)."""
-
-    url: str = Field(max_length=2000, description="https:// (http:// only for loopback)")
-    event_types: Annotated[list[str], Rule("E1")] = Field(
-        min_length=1,
-        max_length=MAX_EVENT_TYPES,
-        description="Event actions such as trial.expired, or * for all",
-    )
-    description: Text | None = Field(default=None, max_length=200)
-
-
-class WebhookView(View):
-    id: str
-    url: str
-    event_types: list[str]
-    description: str | None = None
-    created_at: datetime
-    disabled_at: datetime | None = None
-    disabled_reason: str | None = Field(
-        default=None, description="deleted, or failing (disabled after days of failures)"
-    )
-    failing_since: datetime | None = Field(
-        default=None, description="Every attempt since then failed"
-    )
-    retry_at: datetime | None = Field(
-        default=None, description="Backing off: no attempt before this instant"
-    )
-    secret: str | None = Field(default=None, description="Shown once, at creation")
-
-
-class DeliveryView(View):
-    id: int
-    outbox_id: int
-    attempted_at: datetime
-    success: bool
-    status_code: int | None = None
-    error: str | None = None
-    duration_ms: int
-
-
 def _view(e: WebhookEndpoint, *, secret: str | None = None) -> WebhookView:
-    return WebhookView(
-        id=e.id,
-        url=e.url,
-        event_types=list(e.event_types),
-        description=e.description,
-        created_at=e.created_at,
-        disabled_at=e.disabled_at,
-        disabled_reason=e.disabled_reason,
-        failing_since=e.failing_since,
-        retry_at=e.retry_at,
-        secret=secret,
-    )
+    # the secret is shown once, at creation: never read from the endpoint
+    return view_of(WebhookView, e, secret=secret)
 
 
 def new_secret() -> str:

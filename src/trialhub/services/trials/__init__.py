@@ -3,6 +3,7 @@ the timeline and the trial's deadlines."""
 
 from __future__ import annotations
 
+from trialhub.services.trials.catalog_view import CatalogOut, catalog_view
 from trialhub.services.trials.history import timeline
 from trialhub.services.trials.operations import (
     change_services,
@@ -11,13 +12,21 @@ from trialhub.services.trials.operations import (
     provision_trial,
 )
 from trialhub.services.trials.requests import cancel, resend
+from trialhub.services.trials.schedule import schedule_hook
+from trialhub.services.trials.start import get_trial, preview_trial, start_trial
 
 __all__ = [
+    "CatalogOut",
     "cancel",
+    "catalog_view",
     "change_services",
     "delete_trial",
     "extend_trial",
+    "get_trial",
+    "preview_trial",
     "provision_trial",
     "resend",
+    "schedule_hook",
+    "start_trial",
     "timeline",
 ]

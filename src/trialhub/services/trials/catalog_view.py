@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from collections.abc import Mapping
+from typing import TypeVar
 
 from trialhub.services.kernel.context import Context
+from trialhub.services.kernel.schemas import View
+
+# the catalog's entries are read by attribute (View: from_attributes), field for field
+Out = TypeVar("Out", bound=View)
 
 
-class EditionOut(BaseModel):
+class EditionOut(View):
     code: str
     name: str
     requires_site: bool
 
 
-class ServiceOut(BaseModel):
+class ServiceOut(View):
     code: str
     name: str
     license_kind: str
@@ -25,26 +30,26 @@ class ServiceOut(BaseModel):
     offers_devices: bool
 
 
-class CountryOut(BaseModel):
+class CountryOut(View):
     code: str
     name: str
     region: str
     supported: bool
 
 
-class NamedOut(BaseModel):
+class NamedOut(View):
     code: str
     name: str
 
 
-class DeviceModelOut(BaseModel):
+class DeviceModelOut(View):
     code: str
     name: str
     type: str
     ships_to: list[str]
 
 
-class CatalogOut(BaseModel):
+class CatalogOut(View):
     services: list[ServiceOut]
     trial_durations_days: list[int]
     default_trial_duration_days: int
@@ -56,38 +61,20 @@ class CatalogOut(BaseModel):
     device_models: list[DeviceModelOut]
 
 
+def _views(view: type[Out], entries: Mapping[str, object]) -> list[Out]:
+    return [view.model_validate(entry) for entry in entries.values()]
+
+
 def catalog_view(ctx: Context) -> CatalogOut:
     c = ctx.catalog
     return CatalogOut(
-        services=[
-            ServiceOut(
-                code=s.code,
-                name=s.name,
-                license_kind=s.license_kind,
-                min_quantity=s.min_quantity,
-                max_quantity=s.max_quantity,
-                editions=[
-                    EditionOut(code=e.code, name=e.name, requires_site=e.requires_site)
-                    for e in s.editions
-                ],
-                default_edition=s.default_edition,
-                group=s.group,
-                offers_devices=s.offers_devices,
-            )
-            for s in c.services.values()
-        ],
+        services=_views(ServiceOut, c.services),
         trial_durations_days=list(c.trial_durations_days),
         default_trial_duration_days=c.default_trial_duration_days,
-        business_verticals=[NamedOut(code=v.code, name=v.name) for v in c.verticals.values()],
-        regions=[NamedOut(code=r.code, name=r.name) for r in c.regions.values()],
-        countries=[
-            CountryOut(code=k.code, name=k.name, region=k.region, supported=k.supported)
-            for k in c.countries.values()
-        ],
+        business_verticals=_views(NamedOut, c.verticals),
+        regions=_views(NamedOut, c.regions),
+        countries=_views(CountryOut, c.countries),
         time_zones=sorted(c.time_zones),
-        device_types=[NamedOut(code=t.code, name=t.name) for t in c.device_types.values()],
-        device_models=[
-            DeviceModelOut(code=m.code, name=m.name, type=m.type, ships_to=list(m.ships_to))
-            for m in c.device_models.values()
-        ],
+        device_types=_views(NamedOut, c.device_types),
+        device_models=_views(DeviceModelOut, c.device_models),
     )

@@ -49,6 +49,24 @@ class Start:
         return self.customer is not None and self.customer.state == CustomerState.ACTIVE
 
 
+@dataclass(frozen=True)
+class Starting:
+    """One start request on its way: where it runs, who asks, which way and what for, when."""
+
+    ctx: Context
+    uow: UnitOfWork
+    actor: Actor
+    start: Start
+    form: ServiceFields
+    cmd: StartTrial
+    now: datetime
+
+    @property
+    def partner_id(self) -> str:
+        assert self.actor.partner_id is not None
+        return self.actor.partner_id
+
+
 def classify(
     ctx: Context, uow: UnitOfWork, actor: Actor, cmd: StartTrial, errors: ErrorCollector
 ) -> Start:
@@ -115,23 +133,23 @@ def check_site_free(uow: UnitOfWork, form: ServiceFields, errors: ErrorCollector
         errors.add("meetings.site_url", "That Meetings site name is already taken.", "S2")
 
 
-def start_for_existing_org(
-    ctx: Context,
-    uow: UnitOfWork,
-    actor: Actor,
-    start: Start,
-    form: ServiceFields,
-    cmd: StartTrial,
-    now: datetime,
-) -> Trial:
+def check_services(s: Starting, org: Organization | None, errors: ErrorCollector) -> None:
+    """Rules S2, S3: each chosen service may be tried (for an organization that exists) and
+    the Meetings site name is free; raises every error collected."""
+    if org is not None:
+        check_eligible(s.uow, s.partner_id, org, s.form, errors)
+    check_site_free(s.uow, s.form, errors)
+    errors.raise_if_any()
+
+
+def start_for_existing_org(s: Starting) -> Trial:
     """Rules C3, C4, K1: after the partner confirmed the organization, request its consent."""
-    assert actor.partner_id is not None
-    assert start.org is not None
-    assert start.fields is not None
-    org, customer = start.org, start.customer
+    assert s.start.org is not None
+    assert s.start.fields is not None
+    org, customer = s.start.org, s.start.customer
     if customer is not None:
         customer.require_no_request(org.name)
-    if cmd.confirm_existing_org_id != org.id:
+    if s.cmd.confirm_existing_org_id != org.id:
         raise ValidationFailed(
             f"This email belongs to the existing organization {org.name} ({org.id}, "
             f"{org.region}); confirm that organization (confirm_existing_org_id={org.id}) to "
@@ -140,19 +158,14 @@ def start_for_existing_org(
             rule="C3",
             code="existing_organization_needs_confirmation",
         )
-    errors = ErrorCollector()
-    check_eligible(uow, actor.partner_id, org, form, errors)
-    check_site_free(uow, form, errors)
-    errors.raise_if_any()
-    customer = _pending_customer(uow, actor, org, customer, now)
-    trial = _new_trial(
-        ctx, uow, actor, customer, form, cmd, start.kind, now, start.fields.admin_email
-    )
+    check_services(s, org, ErrorCollector())
+    customer = _pending_customer(s.uow, s.actor, org, customer, s.now)
+    trial = _new_trial(s, customer, consent_email=s.start.fields.admin_email)
     recipients = send_consent_request(
-        ctx, uow, trial, org, actor.partner_name or "", now, cause=f"consent:{trial.id}:0"
+        s.ctx, s.uow, trial, org, s.actor.partner_name or "", s.now, cause=f"consent:{trial.id}:0"
     )
     trial.record_event(
-        "trial.consent_requested", now, recipients=recipients, deadline=trial.consent_deadline
+        "trial.consent_requested", s.now, recipients=recipients, deadline=trial.consent_deadline
     )
     return trial
 
@@ -178,31 +191,22 @@ def _pending_customer(
     return customer
 
 
-def start_for_new_customer(
-    ctx: Context,
-    uow: UnitOfWork,
-    actor: Actor,
-    start: Start,
-    form: ServiceFields,
-    cmd: StartTrial,
-    now: datetime,
-) -> Trial:
+def start_for_new_customer(s: Starting) -> Trial:
     """Creates the organization, its full administrator, the customer-list entry and the trial."""
-    assert actor.partner_id is not None
-    assert start.fields is not None
-    org = _new_organization(uow, actor, start, now)
+    check_services(s, None, ErrorCollector())
+    org = _new_organization(s.uow, s.actor, s.start, s.now)
     customer = Customer.new(
-        partner_id=actor.partner_id,
+        partner_id=s.partner_id,
         org=org,
         state=CustomerState.ACTIVE,
         access=AccessLevel.FULL,
-        by=actor.admin_id,
-        at=now,
+        by=s.actor.admin_id,
+        at=s.now,
     )
-    uow.customers.add(customer)
+    s.uow.customers.add(customer)
     # the mapping has no relationships between these aggregates, so the parents go first
-    uow.flush()
-    return _new_trial(ctx, uow, actor, customer, form, cmd, start.kind, now)
+    s.uow.flush()
+    return _new_trial(s, customer)
 
 
 def _new_organization(uow: UnitOfWork, actor: Actor, start: Start, now: datetime) -> Organization:
@@ -239,67 +243,45 @@ def _new_organization(uow: UnitOfWork, actor: Actor, start: Start, now: datetime
     return org
 
 
-def add_to_customer(
-    ctx: Context,
-    uow: UnitOfWork,
-    actor: Actor,
-    start: Start,
-    form: ServiceFields,
-    cmd: StartTrial,
-    now: datetime,
-) -> Trial:
+def add_to_customer(s: Starting) -> Trial:
     """Rule A1: a trial added to a customer in the list, of services that pass rule S3."""
-    assert actor.partner_id is not None
-    assert start.customer is not None
-    assert start.org is not None
-    org, customer = start.org, start.customer
+    assert s.start.customer is not None
+    assert s.start.org is not None
+    org, customer = s.start.org, s.start.customer
     customer.require_consented()
     errors = ErrorCollector()
-    if cmd.customer is not None or cmd.confirm_existing_org_id is not None:
+    if s.cmd.customer is not None or s.cmd.confirm_existing_org_id is not None:
         errors.add("customer_id", "Give either customer_id or the customer's details, not both.")
-    check_eligible(uow, actor.partner_id, org, form, errors)
-    check_site_free(uow, form, errors)
-    errors.raise_if_any()
-    trial = _new_trial(ctx, uow, actor, customer, form, cmd, start.kind, now)
+    check_services(s, org, errors)
+    trial = _new_trial(s, customer)
     # rule A1: every customer administrator learns that the trial started
-    payload = {"organization": org.name, "partner": actor.partner_name, "services": form.codes}
+    payload = {"organization": org.name, "partner": s.actor.partner_name, "services": s.form.codes}
     for admin in org.admins:
         queue_trial_email(
-            uow, trial, "trial_started", admin.email, f"trial_started:{trial.id}", now, payload
+            s.uow, trial, "trial_started", admin.email, f"trial_started:{trial.id}", s.now, payload
         )
     return trial
 
 
-def _new_trial(
-    ctx: Context,
-    uow: UnitOfWork,
-    actor: Actor,
-    customer: Customer,
-    form: ServiceFields,
-    cmd: StartTrial,
-    kind: TrialKind,
-    now: datetime,
-    consent_email: str | None = None,
-) -> Trial:
-    assert actor.partner_id is not None
+def _new_trial(s: Starting, customer: Customer, consent_email: str | None = None) -> Trial:
     trial = Trial.new(
-        partner_id=actor.partner_id,
+        partner_id=s.partner_id,
         org_id=customer.org_id,
         customer_id=customer.id,
-        kind=kind,
-        services=form.choices,
-        duration_days=form.duration_days,
-        user_licenses=form.user_licenses,
-        setup=cmd.setup,
-        site=form.site,
-        by=actor.admin_id,
-        at=now,
-        policy=ctx.policy,
+        kind=s.start.kind,
+        services=s.form.choices,
+        duration_days=s.form.duration_days,
+        user_licenses=s.form.user_licenses,
+        setup=s.cmd.setup,
+        site=s.form.site,
+        by=s.actor.admin_id,
+        at=s.now,
+        policy=s.ctx.policy,
         consent_email=consent_email,
     )
-    uow.trials.add(trial)
-    welcome(uow, trial, now)
-    uow.flush()  # rule S3 and S2 races surface here as rule errors, not at commit
+    s.uow.trials.add(trial)
+    welcome(s.uow, trial, s.now)
+    s.uow.flush()  # rule S3 and S2 races surface here as rule errors, not at commit
     return trial
 
 

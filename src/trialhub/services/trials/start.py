@@ -15,8 +15,8 @@ from trialhub.services.kernel.reach import load_trial
 from trialhub.services.kernel.views import region_view
 from trialhub.services.trials.creation import (
     Start,
+    Starting,
     add_to_customer,
-    check_site_free,
     classify,
     open_holders,
     start_for_existing_org,
@@ -33,6 +33,13 @@ from trialhub.services.trials.schemas import (
 )
 from trialhub.services.trials.views import trial_view
 from trialhub.store.uow import UnitOfWork
+
+# the three ways a trial starts (rules C1-C4, K1, A1), by what `classify` found
+STARTS = {
+    TrialKind.ADDED: add_to_customer,
+    TrialKind.EXISTING_CUSTOMER: start_for_existing_org,
+    TrialKind.NEW_CUSTOMER: start_for_new_customer,
+}
 
 
 def preview_trial(ctx: Context, actor: Actor, cmd: PreviewTrial) -> PreviewView:
@@ -86,14 +93,7 @@ def start_trial(ctx: Context, actor: Actor, cmd: StartTrial) -> TrialView:
     form = validate_services(ctx.catalog, ctx.policy, cmd, errors)
     with ctx.uow(actor.scope) as uow:
         start = classify(ctx, uow, actor, cmd, errors)
-        if start.kind is TrialKind.ADDED:
-            trial = add_to_customer(ctx, uow, actor, start, form, cmd, now)
-        elif start.kind is TrialKind.EXISTING_CUSTOMER:
-            trial = start_for_existing_org(ctx, uow, actor, start, form, cmd, now)
-        else:
-            check_site_free(uow, form, errors)
-            errors.raise_if_any()
-            trial = start_for_new_customer(ctx, uow, actor, start, form, cmd, now)
+        trial = STARTS[start.kind](Starting(ctx, uow, actor, start, form, cmd, now))
         uow.commit()
         return trial_view(ctx.catalog, trial, now)
 
