@@ -15,24 +15,25 @@ from trialhub.store.uow import UnitOfWork
 
 
 @dataclass(frozen=True)
-class PortalSession:
+class IssuedSecret:
+    """A secret issued to an administrator (the rows of both portal tables)."""
+
     id: str
     admin_id: str
     token_hash: str
-    csrf_secret: str
     created_at: datetime
-    last_seen_at: datetime
     expires_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class PortalSession(IssuedSecret):
+    csrf_secret: str
+    last_seen_at: datetime
     revoked_at: datetime | None = None
 
 
-@dataclass(frozen=True)
-class PasswordReset:
-    id: str
-    admin_id: str
-    token_hash: str
-    created_at: datetime
-    expires_at: datetime
+@dataclass(frozen=True, kw_only=True)
+class PasswordReset(IssuedSecret):
     used_at: datetime | None = None
 
 

@@ -1,10 +1,12 @@
-"""the partner portal's sign-in sessions
+"""the partner portal's sign-in sessions and password-reset links
 
 Revision ID: 0011
 Revises: 0010
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -19,28 +21,38 @@ depends_on = None
 WHEN = trialhub.store.types.UTCDateTime(timezone=True)
 
 
-def upgrade() -> None:
+def _secret_table(name: str, *columns: sa.Column[Any]) -> None:
+    """A secret issued to an administrator, stored as its SHA-256 (both tables)."""
     op.create_table(
-        "portal_sessions",
+        name,
         sa.Column("id", sa.String(length=40), nullable=False),
         sa.Column("admin_id", sa.String(length=40), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
-        sa.Column("csrf_secret", sa.String(length=64), nullable=False),
         sa.Column("created_at", WHEN, nullable=False),
-        sa.Column("last_seen_at", WHEN, nullable=False),
         sa.Column("expires_at", WHEN, nullable=False),
-        sa.Column("revoked_at", WHEN, nullable=True),
+        *columns,
         sa.ForeignKeyConstraint(
-            ["admin_id"], ["admins.id"], name=op.f("fk_portal_sessions_admin_id_admins")
+            ["admin_id"], ["admins.id"], name=op.f(f"fk_{name}_admin_id_admins")
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_portal_sessions")),
-        sa.UniqueConstraint("token_hash", name=op.f("uq_portal_sessions_token_hash")),
+        sa.PrimaryKeyConstraint("id", name=op.f(f"pk_{name}")),
+        sa.UniqueConstraint("token_hash", name=op.f(f"uq_{name}_token_hash")),
     )
-    with op.batch_alter_table("portal_sessions", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_portal_sessions_admin_id"), ["admin_id"], unique=False)
+    with op.batch_alter_table(name, schema=None) as batch_op:
+        batch_op.create_index(batch_op.f(f"ix_{name}_admin_id"), ["admin_id"], unique=False)
+
+
+def upgrade() -> None:
+    _secret_table(
+        "portal_sessions",
+        sa.Column("csrf_secret", sa.String(length=64), nullable=False),
+        sa.Column("last_seen_at", WHEN, nullable=False),
+        sa.Column("revoked_at", WHEN, nullable=True),
+    )
+    _secret_table("password_resets", sa.Column("used_at", WHEN, nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("portal_sessions", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_portal_sessions_admin_id"))
-    op.drop_table("portal_sessions")
+    for name in ("password_resets", "portal_sessions"):
+        with op.batch_alter_table(name, schema=None) as batch_op:
+            batch_op.drop_index(batch_op.f(f"ix_{name}_admin_id"))
+        op.drop_table(name)
