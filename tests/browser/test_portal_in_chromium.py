@@ -1,6 +1,6 @@
 """The partner portal in Chromium: sign in with the demo password, the customer list, sign
 out; a wrong password; throttling (rule X1); keyboard-only sign-in; axe finds no serious or
-critical violation on the sign-in and customers pages."""
+critical violation on the sign-in, password-reset and customers pages."""
 
 from __future__ import annotations
 
@@ -115,8 +115,9 @@ def _serious(page: Any) -> list[str]:
 @pytest.mark.parametrize("width", [1280, 360])
 def test_axe_finds_no_serious_violation(portal_live: LiveServer, page: Any, width: int) -> None:
     page.set_viewport_size({"width": width, "height": 800})
-    page.goto(f"{portal_live.url}/signin")
-    assert _serious(page) == []
+    for path in ("/signin", "/password/forgot", "/password/reset/pr_link"):
+        page.goto(f"{portal_live.url}{path}")
+        assert _serious(page) == [], path
     _sign_in(page, portal_live.url, "wrong")  # the page with its error
     assert _serious(page) == []
     _sign_in(page, portal_live.url)

@@ -58,6 +58,32 @@ class _App(FastAPI):
         return stack
 
 
+API_ROUTERS = (
+    me.router,
+    accounts.router,
+    organizations.router,
+    trials.router,
+    trial_ops.router,
+    customers.router,
+    consent.router,
+    sandbox.router,
+    webhooks.router,
+    devices.router,
+    orders.router,
+    worker.router,
+)
+PAGE_ROUTERS = (
+    pages.router,
+    auth_pages.router,
+    password_pages.router,
+    customer_pages.router,
+    sandbox_pages.router,
+    mailbox_pages.router,
+    consent_pages.router,
+    api_docs.router,
+)
+
+
 def create_app(ctx: Context, *, forwarded_allow_ips: str | None = None) -> FastAPI:
     """One app per context; nothing happens at import time.
 
@@ -85,29 +111,8 @@ def create_app(ctx: Context, *, forwarded_allow_ips: str | None = None) -> FastA
     problems.install(app)
     errors.install(app)  # outside /v1 the same problems are shown as pages
     portal.install(app)  # pages redirect to sign-in; a form without its CSRF token is 403
-    for router in (
-        me.router,
-        accounts.router,
-        organizations.router,
-        trials.router,
-        trial_ops.router,
-        customers.router,
-        consent.router,
-        sandbox.router,
-        webhooks.router,
-        devices.router,
-        orders.router,
-        worker.router,
-    ):
+    for router in (*API_ROUTERS, *PAGE_ROUTERS):
         app.include_router(router)
-    app.include_router(pages.router)
-    app.include_router(auth_pages.router)
-    app.include_router(password_pages.router)
-    app.include_router(customer_pages.router)
-    app.include_router(sandbox_pages.router)
-    app.include_router(mailbox_pages.router)
-    app.include_router(consent_pages.router)
-    app.include_router(api_docs.router)
     # the pages' stylesheet and scripts, from packages: no CDN, nothing inline (CSP)
     app.mount("/static/swagger-ui", api_docs.swagger_ui_files(), name="swagger-ui")
     app.mount("/static", StaticFiles(packages=[("trialhub.web", "static")]), name="static")
