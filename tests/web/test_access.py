@@ -80,3 +80,12 @@ def test_an_expired_or_forged_cookie_is_no_session(portal: Portal) -> None:
     with portal.client(cookies={"trialhub_session": "ps_forged"}) as c:
         assert c.get("/customers", follow_redirects=False).status_code == 303
         assert c.get("/", follow_redirects=False).status_code == 200  # the landing page
+
+
+def test_a_form_posted_after_the_session_ended_leads_home(portal: Portal) -> None:
+    with portal.client() as c:
+        page = c.get("/signin").text
+        data = {"csrf_token": csrf_of(page), "advance": "1d"}
+        answer = c.post("/sandbox/clock", data=data, follow_redirects=False)
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/signin?next=/customers"

@@ -17,6 +17,7 @@ from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from trialhub.domain.errors import Unauthenticated
 from trialhub.domain.roles import WRITE_ACTIONS, Action, reach
@@ -89,7 +90,8 @@ def require_session(request: Request) -> SessionActor:
     found = current_session(request)
     if found is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        raise SignInRequired(target)
+        # a form posted after the session ended: back home, not to a page that only posts
+        raise SignInRequired(target if request.method == "GET" else "/customers")
     return found
 
 
@@ -133,7 +135,7 @@ async def check_csrf(request: Request) -> None:
     sent = form.get(CSRF_FIELD)
     if not isinstance(sent, str) or not sent:
         raise CsrfRefused
-    found = current_session(request)
+    found = await run_in_threadpool(current_session, request)  # a database read
     if found is not None:
         expected = found.csrf_token
     else:
