@@ -6,7 +6,7 @@ PORT ?= 8000
 PYTEST_ARGS ?= -n auto --durations=10
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: serve sandbox test lint typecheck unit pytest bench clean install
+.PHONY: serve sandbox test lint typecheck unit pytest bench clean install vendor
 
 $(BIN)/python:
 	@echo "Creating the virtual environment in $(VENV)..."
@@ -48,6 +48,11 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+# htmx, the portal's one script: the unmodified release from the npm registry, checked against
+# the registry's checksum (and SHA256SUMS); `make vendor HTMX_VERSION=2.0.x` moves to another
+vendor:
+	sh scripts/vendor_htmx.sh $(HTMX_VERSION)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

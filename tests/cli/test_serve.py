@@ -89,6 +89,21 @@ def test_demo_server_serves_the_mailbox_and_says_who_can_read_it(
     assert token not in out
 
 
+def test_the_printed_demo_sign_ins_work_in_the_portal(sqlite_url: str, tmp_path: Path) -> None:
+    with serving(sqlite_url, tmp_path, "--demo") as served:
+        out = served.output()
+        assert f"Demo sign-ins (local data only) at {served.url}/signin:" in out
+        email = re.findall(r"email:\s+(\S+)", out)[0]
+        password = re.findall(r"password:\s+(\S+)", out)[0]
+        with httpx.Client(base_url=served.url) as browser:
+            form = browser.get("/signin").text
+            csrf = re.search(r'name="csrf_token" value="([^"]+)"', form)
+            assert csrf is not None
+            data = {"email": email, "password": password, "csrf_token": csrf.group(1)}
+            assert browser.post("/signin", data=data).headers["location"] == "/customers"
+            assert "<h1>Customers</h1>" in browser.get("/customers").text
+
+
 def test_smtp_configured_turns_the_mailbox_off_even_in_demo(
     sqlite_url: str, tmp_path: Path
 ) -> None:

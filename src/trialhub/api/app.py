@@ -27,7 +27,18 @@ from trialhub.api.routers import (
 )
 from trialhub.api.security import SecurityHeaders
 from trialhub.services.kernel import Context
-from trialhub.web import api_docs, consent_pages, errors, mailbox_pages, pages
+from trialhub.web import (
+    api_docs,
+    auth_pages,
+    consent_pages,
+    customer_pages,
+    errors,
+    mailbox_pages,
+    pages,
+    password_pages,
+    portal,
+    sandbox_pages,
+)
 
 
 class _App(FastAPI):
@@ -45,6 +56,32 @@ class _App(FastAPI):
             )
             stack = cast(ASGIApp, proxied)
         return stack
+
+
+API_ROUTERS = (
+    me.router,
+    accounts.router,
+    organizations.router,
+    trials.router,
+    trial_ops.router,
+    customers.router,
+    consent.router,
+    sandbox.router,
+    webhooks.router,
+    devices.router,
+    orders.router,
+    worker.router,
+)
+PAGE_ROUTERS = (
+    pages.router,
+    auth_pages.router,
+    password_pages.router,
+    customer_pages.router,
+    sandbox_pages.router,
+    mailbox_pages.router,
+    consent_pages.router,
+    api_docs.router,
+)
 
 
 def create_app(ctx: Context, *, forwarded_allow_ips: str | None = None) -> FastAPI:
@@ -73,25 +110,9 @@ def create_app(ctx: Context, *, forwarded_allow_ips: str | None = None) -> FastA
     app.state.secret = ctx.secret_key
     problems.install(app)
     errors.install(app)  # outside /v1 the same problems are shown as pages
-    for router in (
-        me.router,
-        accounts.router,
-        organizations.router,
-        trials.router,
-        trial_ops.router,
-        customers.router,
-        consent.router,
-        sandbox.router,
-        webhooks.router,
-        devices.router,
-        orders.router,
-        worker.router,
-    ):
+    portal.install(app)  # pages redirect to sign-in; a form without its CSRF token is 403
+    for router in (*API_ROUTERS, *PAGE_ROUTERS):
         app.include_router(router)
-    app.include_router(pages.router)
-    app.include_router(mailbox_pages.router)
-    app.include_router(consent_pages.router)
-    app.include_router(api_docs.router)
     # the pages' stylesheet and scripts, from packages: no CDN, nothing inline (CSP)
     app.mount("/static/swagger-ui", api_docs.swagger_ui_files(), name="swagger-ui")
     app.mount("/static", StaticFiles(packages=[("trialhub.web", "static")]), name="static")

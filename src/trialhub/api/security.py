@@ -27,10 +27,11 @@ HEADERS = {
 }
 # a token in the URL (consent), other people's emails (mailbox), API answers that may
 # carry secrets (a new API token, a webhook secret): no browser or proxy keeps a copy
-NO_STORE = ("/v1/", "/consent/", "/mailbox")
+NO_STORE = ("/v1/", "/consent/", "/mailbox", "/password/reset/")
 
-# /consent/<token> (the page) and /v1/consent/<token> (the API): rule K2's single-use token
-_TOKEN_IN_PATH = re.compile(r"(/consent/)[^/?\s\"]+")
+# /consent/<token> (the page) and /v1/consent/<token> (the API): rule K2's single-use token;
+# /password/reset/<token>: a password-reset link
+_TOKEN_IN_PATH = re.compile(r"(/consent/|/password/reset/)[^/?\s\"]+")
 
 
 class SecurityHeaders:
@@ -63,7 +64,7 @@ class SecurityHeaders:
 
 
 def redact_path(path: str) -> str:
-    """The path with the consent token replaced, for logs."""
+    """The path with the consent or reset token replaced, for logs."""
     return _TOKEN_IN_PATH.sub(r"\1***", path)
 
 

@@ -129,7 +129,9 @@ def _print_sandbox_hints(now: datetime, url: str, *, mailbox: bool) -> None:
 
 def _print_demo(ctx: Context, logins: list[demo.DemoLogin], base_url: str) -> None:
     """Plain lines, so that a narrow terminal never folds a token."""
-    console.print("[bold]Demo sign-ins[/] (local data only):")
+    console.print(
+        f"[bold]Demo sign-ins[/] (local data only) at {base_url}/signin:", highlight=False
+    )
     for login in logins:
         who = (
             f"sales full administrator of {login.partner_name}"

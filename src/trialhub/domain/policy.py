@@ -72,11 +72,19 @@ class Policy:
     # over. Requests take milliseconds; a slower one that loses its key to a retry is
     # rolled back, so nothing is done twice (docs/api.md, Idempotency-Key)
     idempotency_lease: timedelta = field(default=timedelta(seconds=10))
-    # rule X1: failed secret checks (bearer tokens, consent links; the portal's passwords and
-    # reset links next) per client address and per account; past a limit, 429 until the
+    # rule X1: failed secret checks (bearer tokens, consent links, the portal's passwords
+    # and reset links) per client address and per account; past a limit, 429 until the
     # window ends. Ordinary use never fails 20 times a minute from one address.
     failures_per_address: tuple[FailureLimit, ...] = (FailureLimit(20, 60), FailureLimit(200, 3600))
     failures_per_account: tuple[FailureLimit, ...] = (FailureLimit(100, 3600),)
+    # rule X1: a password is guessed at one account, so its account limit is tighter
+    sign_in_failures_per_account: tuple[FailureLimit, ...] = (FailureLimit(10, 900),)
+    # the portal's sign-in: a session ends after this long without a request (idle), and
+    # this long after sign-in whatever happens (absolute) (OWASP session management)
+    session_idle: timedelta = field(default=timedelta(hours=2))
+    session_absolute: timedelta = field(default=timedelta(hours=12))
+    # a password-reset link works once, for this long after it was sent
+    password_reset_valid: timedelta = field(default=timedelta(hours=1))
     # rules E2, T10: a message or deadline that failed is retried after 30 s, 1 min, 2 min,
     # ... at most every 6 hours, never dropped
     retry_first_delay: timedelta = field(default=timedelta(seconds=30))

@@ -31,6 +31,7 @@ TEMPLATES = (
     "conversion_requested",
     "conversion_declined",
     "webhook_disabled",
+    "password_reset",
 )
 
 

@@ -29,6 +29,7 @@ from trialhub.store.repositories import (
     OrganizationRepository,
     OutboxRepository,
     PartnerRepository,
+    PortalRepository,
     Scope,
     ShipmentRepository,
     TrialRepository,
@@ -171,6 +172,7 @@ class UnitOfWork:
         self.mailbox = MailboxRepository(s, scope)
         self.shipments = ShipmentRepository(s, scope)
         self.orders = OrderRepository(s, scope)
+        self.portal = PortalRepository(s, scope)
         return self
 
     def __exit__(

@@ -24,6 +24,7 @@ from trialhub.domain.errors import (
 from trialhub.services import consent
 from trialhub.services.consent.schemas import ConsentDecision
 from trialhub.web.pages import templates
+from trialhub.web.portal import SameSiteOnly
 
 router = APIRouter(include_in_schema=False)
 
@@ -76,7 +77,9 @@ def consent_page(request: Request, token: str) -> HTMLResponse:
     return _page(request, token)
 
 
-@router.post("/consent/{token}", response_class=HTMLResponse)
+# its own token below (the customer's administrator has no session), and the same-site check
+# of every page POST
+@router.post("/consent/{token}", response_class=HTMLResponse, dependencies=[SameSiteOnly])
 def consent_submit(
     request: Request,
     token: str,

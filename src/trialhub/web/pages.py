@@ -1,27 +1,24 @@
-"""The landing page at /, until the partner portal exists."""
+"""The landing page at /, which points at the API and at the portal's sign-in."""
 
 from __future__ import annotations
 
-from functools import cache
-
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
-from jinja2 import Environment, PackageLoader, select_autoescape
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from trialhub import __version__
+from trialhub.web.portal import current_session
+from trialhub.web.templating import templates
+
+__all__ = ["router", "templates"]
 
 router = APIRouter(include_in_schema=False)
 
 
-@cache
-def templates() -> Environment:
-    return Environment(
-        loader=PackageLoader("trialhub.web", "templates"), autoescape=select_autoescape()
-    )
-
-
 @router.get("/", response_class=HTMLResponse)
-def landing(request: Request) -> HTMLResponse:
+def landing(request: Request) -> Response:
+    """The landing page; signed in, the portal's home (the customer list) instead."""
+    if current_session(request) is not None:
+        return RedirectResponse("/customers", status_code=303)
     ctx = request.app.state.ctx
     html = (
         templates()

@@ -102,6 +102,11 @@ PAYLOADS["webhook_disabled"] = {
     "url": "https://hooks.globex.example/in",
     "failing_since": "2026-03-02T09:00:00+00:00",
 }
+PAYLOADS["password_reset"] = {
+    "name": "Hank <script> of Globex",
+    "reset_url": "http://127.0.0.1:8000/password/reset/pr_tok",
+    "expires_at": "2026-03-02T10:00:00+00:00",
+}
 for _name in ("devices_shipped", "device_return_reminder", "devices_overdue", "return_label"):
     PAYLOADS[_name] = _SHIPMENT
 

@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 from trialhub.services.accounts.admins import create_admin, create_partner
+from trialhub.services.accounts.password_reset import request_password_reset, reset_password
+from trialhub.services.accounts.sessions import (
+    SessionActor,
+    actor_for_session,
+    sign_in,
+    sign_out,
+)
 from trialhub.services.accounts.tokens import actor_for_email, authenticate_token, issue_token, me
 
 __all__ = [
+    "SessionActor",
     "actor_for_email",
+    "actor_for_session",
     "authenticate_token",
     "create_admin",
     "create_partner",
     "issue_token",
     "me",
+    "request_password_reset",
+    "reset_password",
+    "sign_in",
+    "sign_out",
 ]

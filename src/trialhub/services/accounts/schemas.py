@@ -21,11 +21,16 @@ class CreatePartner(Command):
     )
 
 
+# a password's length, wherever one is chosen (a new administrator, a reset)
+PASSWORD_MIN = 8
+PASSWORD_MAX = 200
+
+
 class CreateAdmin(Command):
     email: str
     name: Name = Field(min_length=1, max_length=200)
     roles: Annotated[list[str], Rule("P2")] = Field(min_length=1)
-    password: str | None = Field(default=None, min_length=8, max_length=200)
+    password: str | None = Field(default=None, min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
     distributor_id: Annotated[str | None, Rule("V1")] = Field(
         default=None, description="For the distributor role: the distributor it acts for (V1)"
     )

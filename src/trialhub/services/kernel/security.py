@@ -33,3 +33,8 @@ def hash_token(token: str) -> str:
 
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
+
+
+def verify_password(password: str, password_hash: str) -> bool:
+    """The portal's sign-in (Argon2, constant time)."""
+    return _hasher.verify(password, password_hash)

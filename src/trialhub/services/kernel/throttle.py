@@ -2,8 +2,9 @@
 account, and past a limit every check of that secret from there answers 429 (rule X1).
 
 One service for every secret the application checks, keyed by what is checked and who
-tries: bearer tokens and consent links now, the portal's passwords and reset links next.
-Only failures count, so heavy legitimate use is never slowed. The counts live in a `limits`
+tries: bearer tokens, consent links, the portal's passwords and reset links.
+Only failures count, so heavy legitimate use is never slowed (requests for a reset email
+count each: each sends an email). The counts live in a `limits`
 storage shared by every process: the database by default, Redis when configured."""
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ class Secret(StrEnum):
 
     BEARER_TOKEN = "bearer_token"
     CONSENT_LINK = "consent_link"
+    PASSWORD = "password"  # the portal's sign-in
+    RESET_LINK = "reset_link"  # an emailed password-reset link
+    RESET_REQUEST = "reset_request"  # asking for one: each request counts (no email flood)
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,16 @@ def checking(ctx: Context, attempt: Attempt, *, failure: type[TrialhubError]) ->
         raise
 
 
+def counting(ctx: Context, attempt: Attempt) -> None:
+    """Refuses the attempt if a limit is used up, else counts it, failed or not: for
+    requests that cost something to answer (an email)."""
+    try:
+        ctx.throttle.ensure_allowed(ctx.policy, attempt)
+        ctx.throttle.count_failure(ctx.policy, attempt)
+    except StorageError as error:  # the throttle is a guard, not a dependency: stay up
+        log.warning("rate-limit storage unavailable, not throttling: %s", error)
+
+
 def address_key(address: str) -> str:
     """The client address as counted: an IPv6 client by its /64, since one host commonly
     holds a whole /64 and could otherwise try from a new address each time."""
@@ -115,7 +129,12 @@ def _limits(policy: Policy, attempt: Attempt) -> Iterator[tuple[RateLimitItem, t
         ("address", address_key(attempt.address), policy.failures_per_address)
     ]
     if attempt.account is not None:
-        subjects.append(("account", attempt.account.lower(), policy.failures_per_account))
+        per_account = (
+            policy.sign_in_failures_per_account
+            if attempt.secret in (Secret.PASSWORD, Secret.RESET_REQUEST)
+            else policy.failures_per_account
+        )
+        subjects.append(("account", attempt.account.lower(), per_account))
     for kind, value, limits in subjects:
         # hashed: the keys stay short and the store holds no addresses or emails in clear
         digest = hashlib.sha256(value.encode()).hexdigest()[:32]

@@ -20,7 +20,7 @@ from trialhub.domain.policy import backoff  # shared with the deadlines (rules E
 from trialhub.domain.records import Channel, OutboxMessage
 from trialhub.services.kernel.context import Context
 from trialhub.services.kernel.ports import DeliveryError, Email
-from trialhub.services.messaging.links import link_for_sending
+from trialhub.services.messaging.links import link_for_sending, reset_link_for_sending
 from trialhub.store.repositories import Scope
 from trialhub.store.uow import UnitOfWork
 
@@ -38,10 +38,14 @@ SCOPE = Scope.system("delivery")
 Prepare = Callable[[UnitOfWork, OutboxMessage, datetime], dict[str, object] | None]
 
 
-_PREPARE: dict[str, Prepare] = {"consent_request": link_for_sending}
+_PREPARE: dict[str, Prepare] = {
+    "consent_request": link_for_sending,
+    "password_reset": reset_link_for_sending,
+}
 
 
 NOT_SENT_LINK = "not sent: the consent link was used, cancelled or expired before it went"
+NOT_SENT_RESET = "not sent: the reset link was used, replaced or expired before it went"
 
 
 def message_id(message: OutboxMessage) -> str:
@@ -143,7 +147,8 @@ def claim_next_email(ctx: Context) -> Snapshot | bool | None:
         if message.template in _PREPARE:
             extra = _PREPARE[message.template](uow, message, now)
         if extra is None:
-            uow.outbox.mark_sent(outbox_id, now, NOT_SENT_LINK)
+            note = NOT_SENT_RESET if message.template == "password_reset" else NOT_SENT_LINK
+            uow.outbox.mark_sent(outbox_id, now, note)
             uow.commit()
             return False
         snapshot = Snapshot.of(message, extra)

@@ -37,3 +37,18 @@ def _usable(token: ConsentToken, trial: Trial, now: datetime) -> bool:
         and trial.status == TrialStatus.PENDING_CONSENT
         and (trial.consent_deadline is None or now < trial.consent_deadline)
     )
+
+
+def reset_link_for_sending(
+    uow: UnitOfWork, message: OutboxMessage, now: datetime
+) -> dict[str, object] | None:
+    """The password-reset link for the email about to go, or None if it no longer works
+    (used, replaced by a newer one, expired)."""
+    reset_id = message.payload.get("reset_id")
+    raw = message.secret
+    row = uow.portal.reset(reset_id=str(reset_id)) if reset_id else None
+    if row is None or raw is None or row.token_hash != hash_token(raw):
+        return None
+    if row.used_at is not None or now >= row.expires_at:
+        return None
+    return {"reset_url": f"{message.payload.get('reset_base', '/password/reset/')}{raw}"}

@@ -22,6 +22,7 @@ from trialhub.store.repositories.deadlines import DeadlineRepository
 from trialhub.store.repositories.devices import ShipmentRepository
 from trialhub.store.repositories.organizations import EmailOwner, OrganizationRepository
 from trialhub.store.repositories.outbox import OutboxRepository
+from trialhub.store.repositories.portal import PasswordReset, PortalRepository, PortalSession
 from trialhub.store.repositories.records import (
     AuditRepository,
     IdempotencyRepository,
@@ -46,6 +47,9 @@ __all__ = [
     "OrganizationRepository",
     "OutboxRepository",
     "PartnerRepository",
+    "PasswordReset",
+    "PortalRepository",
+    "PortalSession",
     "Repository",
     "Scope",
     "ShipmentRepository",

@@ -39,6 +39,7 @@ from trialhub.store.tables.machinery import (
     webhook_deliveries,
     webhook_endpoints,
 )
+from trialhub.store.tables.portal import password_resets, portal_sessions
 
 __all__ = [
     "ID",
@@ -64,6 +65,8 @@ __all__ = [
     "organizations",
     "outbox",
     "partners",
+    "password_resets",
+    "portal_sessions",
     "rate_limit_counters",
     "sandbox_clock",
     "shipped_devices",

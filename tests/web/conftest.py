@@ -1,0 +1,94 @@
+"""The portal in-process: administrators with passwords, and a browser-like client that
+signs in through the form (CSRF token included)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from httpx import Response
+
+from tests.conftest import Login, make_admin, make_partner
+from trialhub.api.app import create_app
+from trialhub.clock import MovableClock
+from trialhub.services.kernel.context import Context
+
+PASSWORD = "correct horse battery"
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token the page's forms carry."""
+    found = _CSRF.search(html)
+    assert found, "the page has no form with a CSRF token"
+    return found.group(1)
+
+
+def app_routes(app: FastAPI) -> Iterator[APIRoute]:
+    """Every route of the app, those of included routers too."""
+
+    def walk(routes: list[Any]) -> Iterator[APIRoute]:
+        for route in routes:
+            if isinstance(route, APIRoute):
+                yield route
+            included = getattr(route, "original_router", None)  # an included router
+            if included is not None:
+                yield from walk(included.routes)
+
+    return walk(app.routes)
+
+
+def sign_in(client: TestClient, email: str, password: str = PASSWORD) -> Response:
+    token = csrf_of(client.get("/signin").text)
+    data = {"email": email, "password": password, "csrf_token": token}
+    return client.post("/signin", data=data, follow_redirects=False)
+
+
+@dataclass
+class Portal:
+    """A certified partner with a sales full administrator and a read-only one, both with
+    the same password, and the app."""
+
+    ctx: Context
+    partner_id: str
+    sales: Login
+    read_only: Login
+
+    def client(self, **kw: object) -> TestClient:
+        return TestClient(create_app(self.ctx), **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def portal(sqlite_ctx: Context, clock: MovableClock) -> Portal:
+    sqlite_ctx.wall_clock = clock  # sessions run on the wall clock: the tests move it
+    pid = make_partner(sqlite_ctx, name="Portal Partner")
+    sales = make_admin(sqlite_ctx, partner_id=pid, email="sales@portal.example", password=PASSWORD)
+    read_only = make_admin(
+        sqlite_ctx,
+        partner_id=pid,
+        roles=("read_only",),
+        email="reader@portal.example",
+        password=PASSWORD,
+    )
+    return Portal(sqlite_ctx, pid, sales, read_only)
+
+
+@pytest.fixture
+def browser(portal: Portal) -> Iterator[TestClient]:
+    """A client not signed in yet."""
+    with portal.client() as c:
+        yield c
+
+
+@pytest.fixture
+def signed_in(portal: Portal) -> Iterator[TestClient]:
+    """A client signed in as the sales full administrator."""
+    with portal.client() as c:
+        assert sign_in(c, portal.sales.actor.email).status_code == 303
+        yield c
