@@ -38,6 +38,8 @@ from trialhub.web import (
     password_pages,
     portal,
     sandbox_pages,
+    trial_setup_pages,
+    wizard_pages,
 )
 
 
@@ -81,6 +83,8 @@ PAGE_ROUTERS = (
     mailbox_pages.router,
     consent_pages.router,
     api_docs.router,
+    wizard_pages.router,
+    trial_setup_pages.router,
 )
 
 
