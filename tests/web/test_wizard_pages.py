@@ -12,11 +12,9 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from tests.support.factories import make_org
 from tests.web.conftest import Portal, csrf_of, sign_in
 from tests.web.test_customers_page import paid_customer
-from trialhub.services.customers import organizations
-from trialhub.services.customers.schemas import AddOrgAdmin, CreateOrganization
-from trialhub.services.demo import SYSTEM_OPERATOR
 
 _HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
 
@@ -193,20 +191,10 @@ def test_a_start_refused_at_the_end_shows_the_error_on_its_step(
     assert 'id="site_url-error"' in answer.text
 
 
-def existing_org(portal: Portal) -> str:
-    ctx, op = portal.ctx, SYSTEM_OPERATOR
-    org = organizations.create_organization(
-        ctx, op, CreateOrganization(name="Globex", country="DE")
-    )
-    admin = AddOrgAdmin(email="hank@globex.example", name="Hank")
-    organizations.add_org_admin(ctx, op, org.id, admin)
-    return org.id
-
-
 def test_an_existing_organization_is_shown_for_confirmation(
     portal: Portal, signed_in: TestClient
 ) -> None:
-    org_id = existing_org(portal)
+    org_id = make_org(portal.ctx, full=("hank@globex.example",))
     page = signed_in.get("/trials/new").text
     page = post_step(signed_in, page, {**CUSTOMER, "admin_email": "hank@globex.example"}).text
     assert step_of(page) == "existing"
