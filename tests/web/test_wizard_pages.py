@@ -11,8 +11,9 @@ import re
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 
-from tests.support.factories import make_org
+from tests.support.factories import make_org, new_customer_body
 from tests.web.conftest import Portal, csrf_of, sign_in
 from tests.web.test_customers_page import paid_customer
 
@@ -264,3 +265,54 @@ def test_every_wizard_post_needs_the_csrf_token(portal: Portal, signed_in: TestC
         assert signed_in.post(path, data=data).status_code == 403, path
     api = signed_in.get("/v1/customers", headers=portal.sales.headers).json()
     assert api["items"] == []
+
+
+class Statements:
+    """Counts the SQL statements the app sends while it is open."""
+
+    def __init__(self, portal: Portal) -> None:
+        self.engine = portal.ctx.db.engine
+        self.sent: list[str] = []
+
+    def __enter__(self) -> Statements:
+        event.listen(self.engine, "before_cursor_execute", self._count)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._count)
+
+    def _count(self, *args: Any) -> None:
+        self.sent.append(args[2])
+
+
+def test_the_steps_and_the_add_page_cost_bounded_statements(
+    portal: Portal, signed_in: TestClient
+) -> None:
+    """Issue 10: no N+1 — the same statements with one customer or many, few trials or more."""
+    org_id = paid_customer(portal)
+    customer_id = next(
+        c["id"]
+        for c in signed_in.get("/v1/customers", headers=portal.sales.headers).json()["items"]
+        if c["org_id"] == org_id
+    )
+
+    def costs() -> tuple[int, int]:
+        with Statements(portal) as review:
+            walk_to_review(signed_in)
+        with Statements(portal) as add:
+            assert signed_in.get(f"/customers/{customer_id}/trials/new").status_code == 200
+        return len(review.sent), len(add.sent)
+
+    def add_trials(*codes: str) -> None:
+        for code in codes:
+            body = {"customer_id": customer_id, "services": [{"code": code}], "user_licenses": 5}
+            assert signed_in.post("/v1/trials", json=body, headers=portal.sales.headers).is_success
+            start = new_customer_body()
+            start["customer"]["company_name"] = f"Other {code}"
+            assert signed_in.post("/v1/trials", json=start, headers=portal.sales.headers).is_success
+
+    # a customer's trials and their parts load one statement each, whatever their number
+    add_trials("messaging")
+    few = costs()
+    add_trials("calling")
+    assert costs() == few
