@@ -20,10 +20,12 @@ from trialhub.services.kernel.actor import require_partner
 from trialhub.services.trials.schemas import ProvisionTrial
 from trialhub.web.portal import CsrfChecked, Signed, ctx_of, render
 from trialhub.web.wizard_draft import Draft
-from trialhub.web.wizard_once import run_once
-from trialhub.web.wizard_pages import errors_by_field
+from trialhub.web.wizard_once import start_once
+from trialhub.web.wizard_pages import Errors, form_values
 
 router = APIRouter(include_in_schema=False)
+Done = Annotated[str, Query(max_length=20, description="which notice the page shows")]
+Note = Annotated[str, Form(max_length=2000)]
 
 # what the landing page says after each kind of action (never text from the request)
 NOTICES = {
@@ -53,27 +55,13 @@ def _add(request: Request, signed: Signed, draft: Draft, key: str) -> Response:
     ctx = ctx_of(request)
     try:
         cmd = draft.command(ctx.catalog)
-        trial_id = run_once(
-            ctx,
-            signed.actor,
-            key,
-            draft.fingerprint("now"),
-            lambda: trials.start_trial(ctx, signed.actor, cmd),
-        )
+        trial_id = start_once(ctx, signed.actor, cmd, key, draft.fingerprint("now"))
     except ValidationFailed as error:
-        found = error.errors or [FieldError("", error.message, error.rule)]
-        return _add_page(request, signed, draft, errors=found, status_code=422)
+        return _add_page(request, signed, draft, error.errors or [FieldError("", error.message)])
     return RedirectResponse(f"/trials/{trial_id}/started?done=started", status_code=303)
 
 
-def _add_page(
-    request: Request,
-    signed: Signed,
-    draft: Draft,
-    *,
-    errors: list[FieldError] | None = None,
-    status_code: int = 200,
-) -> Response:
+def _add_page(request: Request, signed: Signed, draft: Draft, errors: Errors = None) -> Response:
     """The customer, its purchased services and who manages each, and the services it may
     trial, each unavailable one with its reason (rules A1, S3)."""
     ctx = ctx_of(request)
@@ -82,27 +70,17 @@ def _add_page(
     return render(
         request,
         "wizard_add.html",
-        status_code=status_code,
         detail=detail,
-        draft=draft,
         eligible=eligible,
         preview=None,
         region=detail.organization.region.name,
-        errors=errors_by_field(draft, errors or []),
-        error_list=errors or [],
-        catalog=ctx.catalog,
-        policy=ctx.policy,
         idempotency_key=secrets.token_urlsafe(24),
+        **form_values(request, draft, errors),
     )
 
 
 @router.get("/trials/{trial_id}/started")
-def trial_started(
-    request: Request,
-    signed: Signed,
-    trial_id: str,
-    done: Annotated[str, Query(max_length=20)] = "started",
-) -> Response:
+def trial_started(request: Request, signed: Signed, trial_id: str, done: Done = "") -> Response:
     """Where a saved trial lands (Post/Redirect/Get): its status and what comes next."""
     ctx = ctx_of(request)
     trial = trials.get_trial(ctx, signed.actor, trial_id)  # 404 for another partner's: P3
@@ -124,12 +102,7 @@ def provision_form(request: Request, signed: Signed, trial_id: str) -> Response:
 
 
 @router.post("/trials/{trial_id}/provision", dependencies=[CsrfChecked])
-def provision(
-    request: Request,
-    signed: Signed,
-    trial_id: str,
-    note: Annotated[str, Form(max_length=2000)] = "",
-) -> Response:
+def provision(request: Request, signed: Signed, trial_id: str, note: Note = "") -> Response:
     ctx = ctx_of(request)
     try:
         cmd = ProvisionTrial(note=note.strip() or None)

@@ -9,12 +9,18 @@ import time
 from collections.abc import Callable
 
 from trialhub.domain.errors import Conflict
+from trialhub.services import trials
 from trialhub.services.kernel import Actor, Context, idempotency
-from trialhub.services.trials.schemas import TrialView
+from trialhub.services.trials.schemas import StartTrial, TrialView
 
 # a copy that arrives while the first still runs waits for its outcome this long
 WAIT_STEP_SECONDS = 0.2
 WAIT_STEPS = 50
+
+
+def start_once(ctx: Context, actor: Actor, cmd: StartTrial, key: str, fingerprint: str) -> str:
+    """The id of the trial this form starts (the use case of `POST /v1/trials`), once."""
+    return run_once(ctx, actor, key, fingerprint, lambda: trials.start_trial(ctx, actor, cmd))
 
 
 def run_once(

@@ -21,9 +21,10 @@ from trialhub.services.kernel.actor import require_partner
 from trialhub.services.trials.schemas import PreviewView
 from trialhub.web.portal import CsrfChecked, Signed, ctx_of, render
 from trialhub.web.wizard_draft import STEP_TITLES, STEPS, Draft, step_of_field
-from trialhub.web.wizard_once import run_once
+from trialhub.web.wizard_once import start_once
 
 router = APIRouter(include_in_schema=False)
+Errors = list[FieldError] | None
 
 # the seed's words for the review page's buttons, by the way the trial starts
 SAVE_BUTTONS = {
@@ -78,13 +79,7 @@ def _save(request: Request, signed: Signed, draft: Draft, setup: str, key: str) 
     ctx = ctx_of(request)
     try:
         cmd = draft.command(ctx.catalog, setup=setup)
-        trial_id = run_once(
-            ctx,
-            signed.actor,
-            key,
-            draft.fingerprint(setup),
-            lambda: trials.start_trial(ctx, signed.actor, cmd),
-        )
+        trial_id = start_once(ctx, signed.actor, cmd, key, draft.fingerprint(setup))
     except ValidationFailed as error:
         return _back_to_owner(request, signed, draft, error)
     return RedirectResponse(f"/trials/{trial_id}/started", status_code=303)
@@ -96,7 +91,7 @@ def _back_to_owner(
     """A refused start shows its errors on the step that owns their field."""
     found = error.errors or [FieldError("", error.message, error.rule)]
     owner = min((step_of_field(e.field) for e in found), key=STEPS.index)
-    return _step(request, signed, draft, owner, errors=found, status_code=422)
+    return _step(request, signed, draft, owner, found)
 
 
 def _next(request: Request, signed: Signed, draft: Draft, step: str) -> Response:
@@ -105,7 +100,7 @@ def _next(request: Request, signed: Signed, draft: Draft, step: str) -> Response
     if step == "existing" and draft.confirm_existing_org_id != draft.found_org_id:
         message = "Confirm that this is the customer organization you mean, or go Back."
         unconfirmed = FieldError("confirm_existing_org_id", message, "C3")
-        return _step(request, signed, draft, step, errors=[unconfirmed], status_code=422)
+        return _step(request, signed, draft, step, [unconfirmed])
     try:
         view = trials.preview_trial(ctx, signed.actor, draft.command(ctx.catalog, upto=step))
     except ValidationFailed as error:
@@ -126,38 +121,40 @@ def _note_found_org(draft: Draft, view: PreviewView | None) -> None:
         draft.confirm_existing_org_id = ""  # a different email: confirm again
 
 
-def _step(
-    request: Request,
-    signed: Signed,
-    draft: Draft,
-    step: str,
-    *,
-    errors: list[FieldError] | None = None,
-    status_code: int = 200,
-) -> Response:
+def _step(request: Request, me: Signed, draft: Draft, step: str, errors: Errors = None) -> Response:
+    """A step of the wizard; with errors, they show next to their fields (422)."""
     ctx = ctx_of(request)
     values: dict[str, Any] = {}
     if step != "customer":
-        preview = values["preview"] = _preview(request, signed, draft, step)
+        preview = values["preview"] = _preview(request, me, draft, step)
         values["eligible"] = {s.code: s for s in preview.services} if preview else {}
     if step == "review":
         values["idempotency_key"] = secrets.token_urlsafe(24)
     return render(
         request,
         "wizard.html",
-        status_code=status_code,
         step=step,
         steps=[(s, STEP_TITLES[s]) for s in STEPS if draft.applies(s, ctx.catalog)],
-        draft=draft,
         hidden=draft.hidden(step),
-        errors=errors_by_field(draft, errors or []),
-        error_list=errors or [],
-        catalog=ctx.catalog,
-        policy=ctx.policy,
         region=_region_name(request, draft.country),
         save_buttons=SAVE_BUTTONS,
+        **form_values(request, draft, errors),
         **values,
     )
+
+
+def form_values(request: Request, draft: Draft, errors: Errors) -> dict[str, Any]:
+    """What every form of the wizard's fields shows: the draft, the catalog and policy, and
+    the errors, each by its field and all of them at the top (422 when there are any)."""
+    ctx = ctx_of(request)
+    return {
+        "status_code": 422 if errors else 200,
+        "draft": draft,
+        "errors": errors_by_field(draft, errors or []),
+        "error_list": errors or [],
+        "catalog": ctx.catalog,
+        "policy": ctx.policy,
+    }
 
 
 def _preview(request: Request, signed: Signed, draft: Draft, step: str) -> PreviewView | None:
