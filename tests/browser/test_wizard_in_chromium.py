@@ -16,7 +16,8 @@ from tests.support.factories import make_org
 from trialhub.clock import MovableClock
 from trialhub.notify.mailbox import MailboxMailer
 from trialhub.notify.render import JinjaRenderer
-from trialhub.services.demo import ensure_demo
+from trialhub.services import accounts, customers
+from trialhub.services.demo import SALES_EMAIL, ensure_demo
 from trialhub.services.kernel.context import Context
 from trialhub.services.messaging import delivery
 
@@ -81,8 +82,11 @@ def test_the_whole_wizard_for_a_new_customer(wizard_live: LiveServer, page: Any)
     page.get_by_role("heading", name="Review").wait_for()
     _no_serious(page, "review")
     assert page.get_by_text("initrode.webex.com (Europe/Berlin)").is_visible()
-    page.get_by_role("button", name="Save and set up later").click()
+    page.get_by_role("button", name="Save and set up later").dblclick()
     page.get_by_role("heading", name="The trial was saved.").wait_for()
+    sales = accounts.actor_for_email(wizard_live.ctx, SALES_EMAIL)
+    found = customers.list_customers(wizard_live.ctx, sales, text="Initrode").items
+    assert len(found) == 1  # a double click starts one trial
     assert page.get_by_text("Awaiting provisioning details").is_visible()
     _no_serious(page, "saved")
     _provision(page)

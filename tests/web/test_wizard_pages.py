@@ -147,6 +147,17 @@ def test_save_and_set_up_now_starts_one_trial_even_on_a_double_click(
     assert [c["name"] for c in api] == ["Acme Corp"]
     landed = signed_in.get(first.headers["location"]).text
     assert "Active" in landed  # set up now: provisioned at once (rule T1)
+    # Back from the review page and Save again: the key came along, still one trial
+    meetings = post_step(signed_in, review, {}, go="back").text
+    again = post_step(signed_in, post_step(signed_in, meetings, SITE).text, {"setup": "now"})
+    assert again.headers["location"] == first.headers["location"]
+    # and changed on the way: refused on the review page, nothing started
+    changed = post_step(signed_in, meetings, {**SITE, "time_zone": "Europe/Rome"}).text
+    refused = post_step(signed_in, changed, {"setup": "now"})
+    assert refused.status_code == 422
+    assert step_of(refused.text) == "review"
+    assert "already sent" in refused.text
+    assert len(signed_in.get("/v1/customers", headers=portal.sales.headers).json()["items"]) == 1
 
 
 def test_save_and_set_up_later_leads_to_provisioning(portal: Portal, signed_in: TestClient) -> None:
@@ -316,3 +327,18 @@ def test_the_steps_and_the_add_page_cost_bounded_statements(
     few = costs()
     add_trials("calling")
     assert costs() == few
+
+
+def test_an_email_of_a_customer_in_the_list_points_at_adding_a_trial(
+    portal: Portal, signed_in: TestClient
+) -> None:
+    """Rule C4: not a new customer; the existing step links to adding a trial (rule A1)."""
+    org_id = paid_customer(portal)
+    page = signed_in.get("/trials/new").text
+    page = post_step(signed_in, page, {**CUSTOMER, "admin_email": "bill@initech.example"}).text
+    assert step_of(page) == "existing"
+    assert "add a trial to it instead (rule C4)" in page
+    customer = signed_in.get("/v1/customers", headers=portal.sales.headers).json()["items"][0]
+    assert customer["org_id"] == org_id
+    assert f'href="/customers/{customer["id"]}/trials/new"' in page
+    assert 'name="confirm_existing_org_id"' not in page

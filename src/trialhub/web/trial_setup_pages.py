@@ -46,16 +46,14 @@ async def add_trial(request: Request, signed: Signed, customer_id: str) -> Respo
     form = await request.form()
     draft = Draft.from_form(form, ctx_of(request).catalog)
     draft.customer_id = customer_id
-    key = str(form.get("idempotency_key") or "")
-    answer: Response = await run_in_threadpool(_add, request, signed, draft, key)
+    answer: Response = await run_in_threadpool(_add, request, signed, draft)
     return answer
 
 
-def _add(request: Request, signed: Signed, draft: Draft, key: str) -> Response:
+def _add(request: Request, signed: Signed, draft: Draft) -> Response:
     ctx = ctx_of(request)
     try:
-        cmd = draft.command(ctx.catalog)
-        trial_id = start_once(ctx, signed.actor, cmd, key, draft.fingerprint("now"))
+        trial_id = start_once(ctx, signed.actor, draft)
     except ValidationFailed as error:
         return _add_page(request, signed, draft, error.errors or [FieldError("", error.message)])
     return RedirectResponse(f"/trials/{trial_id}/started?done=started", status_code=303)
@@ -65,6 +63,7 @@ def _add_page(request: Request, signed: Signed, draft: Draft, errors: Errors = N
     """The customer, its purchased services and who manages each, and the services it may
     trial, each unavailable one with its reason (rules A1, S3)."""
     ctx = ctx_of(request)
+    draft.idempotency_key = draft.idempotency_key or secrets.token_urlsafe(24)  # kept on errors
     detail = customers.get_customer(ctx, signed.actor, draft.customer_id)  # 404: rule P3
     eligible = {s.code: s for s in detail.eligible_services}
     return render(
@@ -74,7 +73,6 @@ def _add_page(request: Request, signed: Signed, draft: Draft, errors: Errors = N
         eligible=eligible,
         preview=None,
         region=detail.organization.region.name,
-        idempotency_key=secrets.token_urlsafe(24),
         **form_values(request, draft, errors),
     )
 

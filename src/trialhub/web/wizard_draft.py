@@ -66,6 +66,9 @@ class Draft:
     time_zone: str = ""
     devices: str = ""  # "order" after start, or "skip" (rule D1)
     customer_id: str = ""  # a trial added to a customer of the list (rule A1)
+    # issued with the first review page and kept from then on, so that the same wizard
+    # sent again (double click, reload, Back and Save again) starts one trial
+    idempotency_key: str = ""
 
     @classmethod
     def from_form(cls, form: FormData, catalog: Catalog) -> Draft:

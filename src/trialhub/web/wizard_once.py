@@ -8,18 +8,26 @@ import json
 import time
 from collections.abc import Callable
 
-from trialhub.domain.errors import Conflict
+from trialhub.domain.errors import Conflict, ValidationFailed
 from trialhub.services import trials
 from trialhub.services.kernel import Actor, Context, idempotency
-from trialhub.services.trials.schemas import StartTrial, TrialView
+from trialhub.services.trials.schemas import TrialView
+from trialhub.web.wizard_draft import Draft
 
 # a copy that arrives while the first still runs waits for its outcome this long
 WAIT_STEP_SECONDS = 0.2
 WAIT_STEPS = 50
+ALREADY_SENT = (
+    "This form was already sent with other values and did what it said; to start another "
+    "trial, begin again from Customers."
+)
 
 
-def start_once(ctx: Context, actor: Actor, cmd: StartTrial, key: str, fingerprint: str) -> str:
-    """The id of the trial this form starts (the use case of `POST /v1/trials`), once."""
+def start_once(ctx: Context, actor: Actor, draft: Draft, setup: str = "now") -> str:
+    """The id of the trial the draft starts (the use case of `POST /v1/trials`), once per
+    its idempotency key."""
+    cmd = draft.command(ctx.catalog, setup=setup)
+    key, fingerprint = draft.idempotency_key, draft.fingerprint(setup)
     return run_once(ctx, actor, key, fingerprint, lambda: trials.start_trial(ctx, actor, cmd))
 
 
@@ -31,6 +39,10 @@ def run_once(
     for _ in range(WAIT_STEPS):
         try:
             claimed = idempotency.claim(ctx, actor, key, fingerprint)
+        except ValidationFailed as error:
+            if error.code != "idempotency_key_reused":
+                raise
+            raise ValidationFailed(ALREADY_SENT, field="idempotency_key") from None
         except Conflict as error:
             if error.code != "idempotency_in_progress":
                 raise

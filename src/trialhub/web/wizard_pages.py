@@ -65,8 +65,7 @@ async def wizard_save(request: Request, signed: Signed) -> Response:
     form = await request.form()
     draft = Draft.from_form(form, ctx_of(request).catalog)
     setup = "later" if form.get("setup") == "later" else "now"
-    key = str(form.get("idempotency_key") or "")
-    return await _run(request, _save, request, signed, draft, setup, key)
+    return await _run(request, _save, request, signed, draft, setup)
 
 
 async def _run(request: Request, fn: Any, *args: Any) -> Response:
@@ -75,11 +74,10 @@ async def _run(request: Request, fn: Any, *args: Any) -> Response:
     return result
 
 
-def _save(request: Request, signed: Signed, draft: Draft, setup: str, key: str) -> Response:
+def _save(request: Request, signed: Signed, draft: Draft, setup: str) -> Response:
     ctx = ctx_of(request)
     try:
-        cmd = draft.command(ctx.catalog, setup=setup)
-        trial_id = start_once(ctx, signed.actor, cmd, key, draft.fingerprint(setup))
+        trial_id = start_once(ctx, signed.actor, draft, setup)
     except ValidationFailed as error:
         return _back_to_owner(request, signed, draft, error)
     return RedirectResponse(f"/trials/{trial_id}/started", status_code=303)
@@ -128,8 +126,8 @@ def _step(request: Request, me: Signed, draft: Draft, step: str, errors: Errors 
     if step != "customer":
         preview = values["preview"] = _preview(request, me, draft, step)
         values["eligible"] = {s.code: s for s in preview.services} if preview else {}
-    if step == "review":
-        values["idempotency_key"] = secrets.token_urlsafe(24)
+    if step == "review" and not draft.idempotency_key:
+        draft.idempotency_key = secrets.token_urlsafe(24)
     return render(
         request,
         "wizard.html",
