@@ -16,7 +16,7 @@ from trialhub.domain.errors import FieldError, TrialhubError, ValidationFailed
 from trialhub.domain.roles import Action
 from trialhub.domain.states import TrialStatus
 from trialhub.services import customers, trials
-from trialhub.services.kernel.actor import require_partner
+from trialhub.services.kernel import require_partner
 from trialhub.services.trials.schemas import ProvisionTrial
 from trialhub.web.portal import CsrfChecked, Signed, ctx_of, render
 from trialhub.web.wizard_draft import Draft

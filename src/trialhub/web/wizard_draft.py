@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from trialhub.catalog import Catalog
-from trialhub.services.kernel.fields import invalid_input
+from trialhub.services.kernel import invalid_input
 from trialhub.services.trials.schemas import PreviewTrial
 
 # the wizard's steps in order (the seed: "On the Start New Trial page … click Next")

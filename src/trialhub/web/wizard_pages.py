@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from trialhub.domain.errors import FieldError, TrialhubError, ValidationFailed
 from trialhub.domain.roles import Action
 from trialhub.services import trials
-from trialhub.services.kernel.actor import require_partner
+from trialhub.services.kernel import require_partner
 from trialhub.services.trials.schemas import PreviewView
 from trialhub.web.portal import CsrfChecked, Signed, ctx_of, render
 from trialhub.web.wizard_draft import STEP_TITLES, STEPS, Draft, step_of_field
