@@ -5,16 +5,31 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticError
 
-from trialhub.domain.errors import TrialhubError
+from trialhub.domain.errors import (
+    Conflict,
+    ConsentUnavailable,
+    FieldError,
+    InvalidTransition,
+    IrreversibleLapse,
+    NotFound,
+    TrialhubError,
+    ValidationFailed,
+)
 from trialhub.services import customers, trials
 from trialhub.web.portal import CsrfChecked, Signed, can, ctx_of, render
 
 router = APIRouter(include_in_schema=False)
+M = TypeVar("M", bound=BaseModel)
+
+# the errors a form shows next to its field; Forbidden and NotFound stay pages (403, 404)
+FormErrors = (ValidationFailed, Conflict, InvalidTransition, ConsentUnavailable, IrreversibleLapse)
 
 # what the page says after an action (Post/Redirect/Get: `?done=<action>`)
 DONE = {
@@ -42,6 +57,19 @@ def field_errors(error: TrialhubError) -> dict[str, str]:
             f"{error.message} (rule {error.rule})" if error.rule else error.message
         )
     return out
+
+
+def parse(model: type[M], body: dict[str, Any]) -> M:
+    """The command the API would read from the same body; its errors as the API's."""
+    try:
+        return model.model_validate(body)
+    except PydanticError as e:
+        raise ValidationFailed(
+            "Check the fields marked.",
+            errors=[
+                FieldError(".".join(str(p) for p in err["loc"]), err["msg"]) for err in e.errors()
+            ],
+        ) from None
 
 
 def customer_page(
@@ -85,8 +113,8 @@ def assign(
     """Rule P2: a full administrator assigns the customer to one of its administrators."""
     try:
         customers.assign_customer(ctx_of(request), signed.actor, customer_id, admin_id)
-    except TrialhubError as e:
-        if e.field != "admin_id":
+    except (*FormErrors, NotFound) as e:
+        if isinstance(e, NotFound) and e.field != "admin_id":
             raise
         return customer_page(
             request, signed, customer_id, status_code=422, assign_error=field_errors(e)["admin_id"]

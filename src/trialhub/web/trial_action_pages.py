@@ -13,12 +13,18 @@ from fastapi.responses import RedirectResponse, Response
 from trialhub.domain.errors import TrialhubError
 from trialhub.services import trials
 from trialhub.services.trials.schemas import ExtendTrial
-from trialhub.web.customer_detail_pages import customer_page, done_redirect, field_errors
+from trialhub.web.customer_detail_pages import (
+    FormErrors,
+    customer_page,
+    done_redirect,
+    field_errors,
+    parse,
+)
 from trialhub.web.portal import CsrfChecked, Signed, ctx_of, render
 
 router = APIRouter(include_in_schema=False)
 
-Reason = Annotated[str, Form(max_length=500)]
+Reason = Annotated[str, Form(max_length=5000)]  # the command says how long it may be
 
 
 def _in_card(
@@ -34,9 +40,9 @@ def _in_card(
 def extend(request: Request, signed: Signed, trial_id: str, reason: Reason = "") -> Response:
     """Rule T3: extend by the policy's extension."""
     try:
-        cmd = ExtendTrial(reason=reason.strip() or None)
+        cmd = parse(ExtendTrial, {"reason": reason.strip() or None})
         trial = trials.extend_trial(ctx_of(request), signed.actor, trial_id, cmd)
-    except TrialhubError as e:
+    except FormErrors as e:
         return _in_card(request, signed, trial_id, "extend", e)
     return done_redirect(trial.customer_id, "extended", f"trial-{trial_id}")
 
@@ -46,7 +52,7 @@ def resend(request: Request, signed: Signed, trial_id: str) -> Response:
     """Rule K5: new consent links to the same people."""
     try:
         trial = trials.resend(ctx_of(request), signed.actor, trial_id)
-    except TrialhubError as e:
+    except FormErrors as e:
         return _in_card(request, signed, trial_id, "resend", e)
     return done_redirect(trial.customer_id, "resent", f"trial-{trial_id}")
 
@@ -56,7 +62,7 @@ def cancel(request: Request, signed: Signed, trial_id: str) -> Response:
     """Rule K5: cancel a request pending consent; the customer leaves the list."""
     try:
         trials.cancel(ctx_of(request), signed.actor, trial_id)
-    except TrialhubError as e:
+    except FormErrors as e:
         return _in_card(request, signed, trial_id, "cancel", e)
     return RedirectResponse("/customers", status_code=303)
 
@@ -79,6 +85,6 @@ def delete(
         trial = trials.delete_trial(
             ctx_of(request), signed.actor, trial_id, confirm=confirm == "yes"
         )
-    except TrialhubError as e:
+    except FormErrors as e:
         return _in_card(request, signed, trial_id, "delete", e)
     return done_redirect(trial.customer_id, "deleted", f"trial-{trial_id}")

@@ -5,26 +5,22 @@ with the error next to its field, keeping what was typed."""
 from __future__ import annotations
 
 import re
-from typing import Any, TypeVar
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from pydantic import BaseModel
-from pydantic import ValidationError as PydanticError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from trialhub.domain.conversion import OrderStatus
-from trialhub.domain.errors import FieldError, TrialhubError, ValidationFailed
 from trialhub.services import conversion, customers, trials
 from trialhub.services.conversion.schemas import ConvertTrial
 from trialhub.services.trials.schemas import ChangeServices, TrialView
-from trialhub.web.customer_detail_pages import done_redirect, field_errors
+from trialhub.web.customer_detail_pages import FormErrors, done_redirect, field_errors, parse
 from trialhub.web.portal import CsrfChecked, Signed, ctx_of, render
 
 router = APIRouter(include_in_schema=False)
 
-M = TypeVar("M", bound=BaseModel)
 _INDEXED = re.compile(r"^(add|services)[.\[](\d+)\]?(?:\.\w+)?$")
 
 
@@ -36,19 +32,6 @@ def _number(form: FormData, name: str) -> int | None:
         return int(raw)
     except ValueError:
         return -1  # out of every range: the use case names the rule
-
-
-def parse(model: type[M], body: dict[str, Any]) -> M:
-    """The command the API would read from the same body; its errors as the API's."""
-    try:
-        return model.model_validate(body)
-    except PydanticError as e:
-        raise ValidationFailed(
-            "Check the fields marked.",
-            errors=[
-                FieldError(".".join(str(p) for p in err["loc"]), err["msg"]) for err in e.errors()
-            ],
-        ) from None
 
 
 def _text(form: FormData, name: str) -> str:
@@ -123,7 +106,7 @@ def _change_services(request: Request, signed: Signed, trial_id: str, form: Form
     try:
         cmd = parse(ChangeServices, body)
         trial = trials.change_services(ctx, signed.actor, trial_id, cmd)
-    except TrialhubError as e:
+    except FormErrors as e:
         trial = trials.get_trial(ctx, signed.actor, trial_id)
         errors = _by_code(field_errors(e), added)
         return _services_page(request, signed, trial, status_code=422, form=form, errors=errors)
@@ -171,7 +154,7 @@ def _convert(request: Request, signed: Signed, trial_id: str, form: FormData) ->
     ctx = ctx_of(request)
     try:
         order = conversion.convert_trial(ctx, signed.actor, trial_id, parse(ConvertTrial, body))
-    except TrialhubError as e:
+    except FormErrors as e:
         trial = trials.get_trial(ctx, signed.actor, trial_id)
         errors = _by_code(field_errors(e), codes)
         return _convert_page(request, signed, trial, status_code=422, form=form, errors=errors)
