@@ -8,10 +8,9 @@ import re
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import event
 
 from tests.web.conftest import Portal, sign_in
-from tests.web.test_customers_page import paid_customer, start_trial
+from tests.web.test_customers_page import _statements, paid_customer, start_trial
 from trialhub.services import trials
 
 
@@ -61,21 +60,6 @@ def _body(company: str) -> dict[str, Any]:
     body = new_customer_body()
     body["customer"]["company_name"] = company
     return body
-
-
-def _statements(portal: Portal, client: TestClient, path: str) -> int:
-    statements: list[str] = []
-
-    def count(*args: Any) -> None:
-        statements.append(args[2])
-
-    engine = portal.ctx.db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        assert client.get(path).status_code == 200
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-    return len(statements)
 
 
 def test_the_customer_page_costs_the_same_statements_however_long_the_history(

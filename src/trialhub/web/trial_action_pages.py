@@ -5,6 +5,8 @@ trial's card next to the action, in the rule's words."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -12,7 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from trialhub.domain.errors import TrialhubError
 from trialhub.services import trials
-from trialhub.services.trials.schemas import ExtendTrial
+from trialhub.services.trials.schemas import ExtendTrial, TrialView
 from trialhub.web.customer_detail_pages import (
     FormErrors,
     customer_page,
@@ -36,35 +38,53 @@ def _in_card(
     return customer_page(request, signed, trial.customer_id, status_code=422, trial_errors=errors)
 
 
+def _act(
+    request: Request,
+    signed: Signed,
+    trial_id: str,
+    action: str,
+    run: Callable[[], TrialView],
+    done: str | None,
+) -> Response:
+    """Runs the use case; back to the customer page (or the list, `done` None) on success,
+    its error in the trial's card next to the action's form otherwise."""
+    try:
+        trial = run()
+    except FormErrors as e:
+        return _in_card(request, signed, trial_id, action, e)
+    if done is None:
+        return RedirectResponse("/customers", status_code=303)
+    return done_redirect(trial.customer_id, done, f"trial-{trial_id}")
+
+
 @router.post("/trials/{trial_id}/extend", dependencies=[CsrfChecked])
 def extend(request: Request, signed: Signed, trial_id: str, reason: Reason = "") -> Response:
     """Rule T3: extend by the policy's extension."""
-    try:
-        cmd = parse(ExtendTrial, {"reason": reason.strip() or None})
-        trial = trials.extend_trial(ctx_of(request), signed.actor, trial_id, cmd)
-    except FormErrors as e:
-        return _in_card(request, signed, trial_id, "extend", e)
-    return done_redirect(trial.customer_id, "extended", f"trial-{trial_id}")
+    ctx = ctx_of(request)
+    return _act(
+        request,
+        signed,
+        trial_id,
+        "extend",
+        lambda: trials.extend_trial(
+            ctx, signed.actor, trial_id, parse(ExtendTrial, {"reason": reason.strip() or None})
+        ),
+        "extended",
+    )
 
 
 @router.post("/trials/{trial_id}/resend", dependencies=[CsrfChecked])
 def resend(request: Request, signed: Signed, trial_id: str) -> Response:
     """Rule K5: new consent links to the same people."""
-    try:
-        trial = trials.resend(ctx_of(request), signed.actor, trial_id)
-    except FormErrors as e:
-        return _in_card(request, signed, trial_id, "resend", e)
-    return done_redirect(trial.customer_id, "resent", f"trial-{trial_id}")
+    run = partial(trials.resend, ctx_of(request), signed.actor, trial_id)
+    return _act(request, signed, trial_id, "resend", run, "resent")
 
 
 @router.post("/trials/{trial_id}/cancel", dependencies=[CsrfChecked])
 def cancel(request: Request, signed: Signed, trial_id: str) -> Response:
     """Rule K5: cancel a request pending consent; the customer leaves the list."""
-    try:
-        trials.cancel(ctx_of(request), signed.actor, trial_id)
-    except FormErrors as e:
-        return _in_card(request, signed, trial_id, "cancel", e)
-    return RedirectResponse("/customers", status_code=303)
+    run = partial(trials.cancel, ctx_of(request), signed.actor, trial_id)
+    return _act(request, signed, trial_id, "cancel", run, None)
 
 
 @router.get("/trials/{trial_id}/delete")
@@ -81,10 +101,6 @@ def delete(
     request: Request, signed: Signed, trial_id: str, confirm: Annotated[str, Form()] = ""
 ) -> Response:
     """Rule T9: "Click the trash icon. Click Yes." — deleted only when confirmed."""
-    try:
-        trial = trials.delete_trial(
-            ctx_of(request), signed.actor, trial_id, confirm=confirm == "yes"
-        )
-    except FormErrors as e:
-        return _in_card(request, signed, trial_id, "delete", e)
-    return done_redirect(trial.customer_id, "deleted", f"trial-{trial_id}")
+    ctx, yes = ctx_of(request), confirm == "yes"
+    run = partial(trials.delete_trial, ctx, signed.actor, trial_id, confirm=yes)
+    return _act(request, signed, trial_id, "delete", run, "deleted")

@@ -75,15 +75,18 @@ def _services_page(
 
 @router.get("/trials/{trial_id}/services")
 def services_form(request: Request, signed: Signed, trial_id: str) -> Response:
-    trial = trials.get_trial(ctx_of(request), signed.actor, trial_id)
-    return _services_page(request, signed, trial)
+    return _services_page(
+        request, signed, trials.get_trial(ctx_of(request), signed.actor, trial_id)
+    )
 
 
 @router.post("/trials/{trial_id}/services", dependencies=[CsrfChecked])
 async def change_services(request: Request, signed: Signed, trial_id: str) -> Response:
-    """Rule S4: add services (subject to S3) or remove them; never the last one."""
-    form = await request.form()  # the names carry the service codes: read them all
-    return await run_in_threadpool(_change_services, request, signed, trial_id, form)
+    """Rule S4: add services (subject to S3) or remove them; never the last one. The
+    fields' names carry the service codes: the whole form is read."""
+    return await run_in_threadpool(
+        _change_services, request, signed, trial_id, await request.form()
+    )
 
 
 def _change_services(request: Request, signed: Signed, trial_id: str, form: FormData) -> Response:
@@ -132,15 +135,13 @@ def _convert_page(
 
 @router.get("/trials/{trial_id}/convert")
 def convert_form(request: Request, signed: Signed, trial_id: str) -> Response:
-    trial = trials.get_trial(ctx_of(request), signed.actor, trial_id)
-    return _convert_page(request, signed, trial)
+    return _convert_page(request, signed, trials.get_trial(ctx_of(request), signed.actor, trial_id))
 
 
 @router.post("/trials/{trial_id}/convert", dependencies=[CsrfChecked])
 async def convert(request: Request, signed: Signed, trial_id: str) -> Response:
     """Rule V1: tier 1 converts at once; tier 2 requests it of its distributor."""
-    form = await request.form()
-    return await run_in_threadpool(_convert, request, signed, trial_id, form)
+    return await run_in_threadpool(_convert, request, signed, trial_id, await request.form())
 
 
 def _convert(request: Request, signed: Signed, trial_id: str, form: FormData) -> Response:

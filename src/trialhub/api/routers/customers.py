@@ -68,10 +68,10 @@ def list_events(
 def activity(
     ctx: ContextDep,
     actor: CurrentActor,
-    before: BeforeId = None,
-    limit: PageSize = None,
     customer_id: Annotated[str | None, Query(max_length=40)] = None,
     kind: Annotated[str | None, Query(max_length=40, description="An action prefix")] = None,
+    before: BeforeId = None,
+    limit: PageSize = None,
 ) -> EventPage:
     """Your partner's audit log, newest first, of one customer or kind (rule E1)."""
     return customers.activity(
