@@ -35,7 +35,7 @@ def test_extend(portal_live: LiveServer, page: Any) -> None:
     assert page.get_by_role("status").inner_text() == "The trial was extended."
     assert page.locator("article.trial time").first.inner_text() != ends
     page.get_by_text("Timeline").click()
-    assert page.get_by_text("trial.extended").is_visible()
+    assert page.get_by_text("Trial extended").is_visible()
     assert errors == []
 
 
