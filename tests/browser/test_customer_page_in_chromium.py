@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.browser.test_portal_in_chromium import (
     _console_errors,
     _serious,
@@ -106,7 +108,11 @@ def test_convert(portal_live: LiveServer, page: Any) -> None:
     assert "Converted" in page.locator("article.trial .badge").first.inner_text()
 
 
-def test_axe_on_the_customer_page_and_activity(portal_live: LiveServer, page: Any) -> None:
+@pytest.mark.parametrize("width", [1280, 360])
+def test_axe_on_the_customer_page_and_activity(
+    portal_live: LiveServer, page: Any, width: int
+) -> None:
+    page.set_viewport_size({"width": width, "height": 800})
     _open_customer(page, portal_live.url)
     page.get_by_text("Timeline").click()
     assert _serious(page) == []
@@ -114,6 +120,9 @@ def test_axe_on_the_customer_page_and_activity(portal_live: LiveServer, page: An
     assert _serious(page) == []
     page.keyboard.press("Escape")
     page.get_by_role("link", name="Edit services").click()
+    assert _serious(page) == []
+    page.goto(page.url.replace("/services", "/convert"))  # the convert form
+    assert page.get_by_role("heading", name="Convert to a paid order").is_visible()
     assert _serious(page) == []
     page.goto(f"{portal_live.url}/activity")
     assert page.locator("ol.feed li").count() > 0
