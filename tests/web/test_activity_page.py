@@ -52,16 +52,12 @@ def test_pages_older_and_back_to_the_newest(portal: Portal, signed_in: TestClien
     portal.ctx.policy = replace(portal.ctx.policy, default_page_size=3)
     for i in range(3):
         start_trial(signed_in, portal, f"Company {i}")
-    seen: list[str] = []
-    page = signed_in.get("/activity").text
-    assert "Newest" not in page
-    while True:
-        seen.extend(codes(page))
-        older = re.search(r'<a href="([^"]+)" rel="next">Older</a>', page)
-        if older is None:
-            break
-        page = signed_in.get(html.unescape(older.group(1))).text
-        assert "Newest" in page
+    pages = [signed_in.get("/activity").text]
+    assert "Newest" not in pages[0]
+    while older := re.search(r'<a href="([^"]+)" rel="next">Older</a>', pages[-1]):
+        pages.append(signed_in.get(html.unescape(older.group(1))).text)
+        assert "Newest" in pages[-1]
+    seen = [code for page in pages for code in codes(page)]
     api = signed_in.get("/v1/activity?limit=100", headers=portal.sales.headers).json()["items"]
     assert seen == [e["action"] for e in api]
 
