@@ -7,7 +7,9 @@ What it measures, at N and 10 x N customers with one open trial each:
   pagination should make both independent of N);
 - one worker pass with the same 5 deadlines due (it should cost what is due, not what
   exists, rule T10);
-- starting one trial through the service layer.
+- starting one trial through the service layer;
+- the portal's pages rendered by the app in-process, signed in (issue 10 asks under 100 ms
+  each with 10,000 customers): the customer list, a customer's page, the activity feed.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from fastapi.testclient import TestClient  # noqa: E402
+
+from trialhub.api.app import create_app  # noqa: E402
 from trialhub.bootstrap import make_context  # noqa: E402
 from trialhub.clock import MovableClock  # noqa: E402
 from trialhub.services import accounts  # noqa: E402
@@ -43,6 +48,7 @@ from trialhub.store.db import Database, upgrade  # noqa: E402
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 BASE = int(os.environ.get("TRIALHUB_BENCH_N", "1000"))
+PASSWORD = "bench-password"
 
 
 def seed(ctx: Context, n: int) -> tuple[object, str]:
@@ -53,7 +59,10 @@ def seed(ctx: Context, n: int) -> tuple[object, str]:
         SYSTEM_OPERATOR,
         partner.id,
         CreateAdmin(
-            email=f"b-{uuid.uuid4().hex[:6]}@x.example", name="B", roles=["sales_full_admin"]
+            email=f"b-{uuid.uuid4().hex[:6]}@x.example",
+            name="B",
+            roles=["sales_full_admin"],
+            password=PASSWORD,
         ),
     )
     actor = accounts.actor_for_email(ctx, admin.email)
@@ -188,7 +197,27 @@ def measure(url: str, n: int) -> dict[str, float]:
         trials.start_trial(ctx, actor, StartTrial.model_validate(body))  # type: ignore[arg-type]
 
     out["start a trial"] = timed(start_one, repeat=15)
+    out.update(portal_pages(ctx, actor.email))  # type: ignore[attr-defined]
     ctx.db.dispose()
+    return out
+
+
+def portal_pages(ctx: Context, email: str) -> dict[str, float]:
+    """The portal's pages through the whole app in-process (middleware, session, template),
+    signed in as the partner's administrator; a page that is not there is left out."""
+    signed = accounts.sign_in(ctx, email, PASSWORD, address="127.0.0.1")
+    out: dict[str, float] = {}
+    with TestClient(create_app(ctx)) as client:
+        client.cookies.set("trialhub_session", signed.token)
+        for name, path in (
+            ("page /customers", "/customers"),
+            ("page /customers/{id}", "/customers/cus_b0000000"),
+            ("page /activity", "/activity"),
+        ):
+            if client.get(path).status_code == 200:
+                out[name] = timed(lambda path=path: client.get(path), repeat=15)  # type: ignore[misc]
+            else:
+                print(f"({path} answered {client.get(path).status_code}: left out)")
     return out
 
 

@@ -20,8 +20,8 @@ from trialhub.domain.rules import (
     normalize_email,
     parse_site_name,
 )
-from trialhub.domain.states import OPEN_STATUSES, TRANSITIONS, TrialStatus
-from trialhub.domain.trial import TRIAL_STATES, Trial
+from trialhub.domain.states import OPEN_STATUSES, TRANSITIONS, TRIAL_STATES, TrialStatus
+from trialhub.domain.trial import Trial
 from trialhub.domain.trial_parts import TrialService
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

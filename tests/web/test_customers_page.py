@@ -109,7 +109,7 @@ def test_keyset_pages_next_and_previous(portal: Portal, signed_in: TestClient) -
     assert 'rel="prev"' not in page
 
 
-def _statements(portal: Portal, client: TestClient) -> int:
+def _statements(portal: Portal, client: TestClient, path: str = "/customers") -> int:
     statements: list[str] = []
 
     def count(*args: Any) -> None:
@@ -118,7 +118,7 @@ def _statements(portal: Portal, client: TestClient) -> int:
     engine = portal.ctx.db.engine
     event.listen(engine, "before_cursor_execute", count)
     try:
-        assert client.get("/customers").status_code == 200
+        assert client.get(path).status_code == 200
     finally:
         event.remove(engine, "before_cursor_execute", count)
     return len(statements)

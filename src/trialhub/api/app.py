@@ -28,9 +28,11 @@ from trialhub.api.routers import (
 from trialhub.api.security import SecurityHeaders
 from trialhub.services.kernel import Context
 from trialhub.web import (
+    activity_pages,
     api_docs,
     auth_pages,
     consent_pages,
+    customer_detail_pages,
     customer_pages,
     errors,
     mailbox_pages,
@@ -38,6 +40,8 @@ from trialhub.web import (
     password_pages,
     portal,
     sandbox_pages,
+    trial_action_pages,
+    trial_form_pages,
     trial_setup_pages,
     wizard_pages,
 )
@@ -79,6 +83,10 @@ PAGE_ROUTERS = (
     auth_pages.router,
     password_pages.router,
     customer_pages.router,
+    customer_detail_pages.router,
+    trial_action_pages.router,
+    trial_form_pages.router,
+    activity_pages.router,
     sandbox_pages.router,
     mailbox_pages.router,
     consent_pages.router,

@@ -20,6 +20,9 @@ RowId = Annotated[int, Path(ge=1, le=DB_INT_MAX, description="A numeric id")]
 AfterId = Annotated[
     int | None, Query(ge=0, le=DB_INT_MAX, description="The last event id you have")
 ]
+BeforeId = Annotated[
+    int | None, Query(ge=0, le=DB_INT_MAX, description="The oldest event id you have")
+]
 PageSize = Annotated[
     int | None,
     Query(ge=1, le=DEFAULT_POLICY.max_page_size, description="How many items per page"),

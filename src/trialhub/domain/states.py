@@ -7,9 +7,12 @@ services, and that a lapsed trial is final (rule T7).
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from trialhub.domain.errors import InvalidTransition, IrreversibleLapse, TrialhubError
+from trialhub.domain.statemachine import StateMachine
 
 
 class TrialStatus(StrEnum):
@@ -135,3 +138,21 @@ def require_changeable(status: TrialStatus) -> None:
             "Services can be changed only while the trial is active (or awaiting provisioning).",
             rule="S4",
         )
+
+
+def _entered(trial: Any, to: TrialStatus, at: datetime) -> None:
+    """Every move changes the trial; leaving the open statuses frees its services (rule S3)."""
+    trial.updated_at = at
+    if to not in OPEN_STATUSES:
+        for service in trial.services:
+            service.is_open = False
+
+
+# the trial moves only through this: the table, each status's `<status>_at`, the S3 release
+TRIAL_STATES: StateMachine[TrialStatus] = StateMachine(
+    TrialStatus,
+    TRANSITIONS,
+    stamps={s: f"{s.value}_at" for s in TrialStatus},
+    refusal=refuse_move,
+    entered=_entered,
+)

@@ -12,19 +12,17 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import ClassVar, TypedDict
+from typing import ClassVar
 
 from trialhub.catalog import Catalog
 from trialhub.domain.errors import ErrorCollector, InvalidTransition, ValidationFailed
 from trialhub.domain.events import EventSource
 from trialhub.domain.ids import new_id
 from trialhub.domain.policy import Policy
-from trialhub.domain.statemachine import StateMachine
 from trialhub.domain.states import (
     OPEN_STATUSES,
-    TRANSITIONS,
+    TRIAL_STATES,
     TrialStatus,
-    refuse_move,
     require_changeable,
     require_not_lapsed,
     require_running,
@@ -35,33 +33,8 @@ from trialhub.domain.trial_parts import (
     ServiceChoice,
     SiteChoice,
     TrialKind,
+    TrialOwners,
     TrialService,
-)
-
-
-class TrialOwners(TypedDict):
-    """What a part of a trial (a shipment, a request, an order) is filed under."""
-
-    trial_id: str
-    partner_id: str
-    org_id: str
-
-
-def _entered(trial: Trial, to: TrialStatus, at: datetime) -> None:
-    """Every move changes the trial; leaving the open statuses frees its services (rule S3)."""
-    trial.updated_at = at
-    if to not in OPEN_STATUSES:
-        for service in trial.services:
-            service.is_open = False
-
-
-# the trial moves only through this: the table, each status's `<status>_at`, the S3 release
-TRIAL_STATES: StateMachine[TrialStatus] = StateMachine(
-    TrialStatus,
-    TRANSITIONS,
-    stamps={s: f"{s.value}_at" for s in TrialStatus},
-    refusal=refuse_move,
-    entered=_entered,
 )
 
 # why an extension in the grace period makes the trial active again, by the rule it follows

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import TypedDict
 
 from trialhub.domain.ids import new_id
 
@@ -138,3 +139,11 @@ class MeetingsSite:
     def release(self, at: datetime) -> None:
         if self.held:
             self.released_at = at
+
+
+class TrialOwners(TypedDict):
+    """What a part of a trial (a shipment, a request, an order) is filed under."""
+
+    trial_id: str
+    partner_id: str
+    org_id: str

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from trialhub.api.deps import ContextDep, CurrentActor, IdempotentDep
-from trialhub.api.params import AfterId, Days, PageSize
+from trialhub.api.params import AfterId, BeforeId, Days, PageSize
 from trialhub.services import customers
 from trialhub.services.customers.schemas import (
     AssignCustomer,
@@ -62,6 +62,21 @@ def list_events(
 ) -> EventPage:
     """The audit log of your scope, oldest first (rule E1)."""
     return customers.list_events(ctx, actor, after=after, limit=limit, trial_id=trial_id)
+
+
+@router.get("/activity", response_model=EventPage)
+def activity(
+    ctx: ContextDep,
+    actor: CurrentActor,
+    customer_id: Annotated[str | None, Query(max_length=40)] = None,
+    kind: Annotated[str | None, Query(max_length=40, description="An action prefix")] = None,
+    before: BeforeId = None,
+    limit: PageSize = None,
+) -> EventPage:
+    """Your partner's audit log, newest first, of one customer or kind (rule E1)."""
+    return customers.activity(
+        ctx, actor, before=before, limit=limit, customer_id=customer_id, kind=kind
+    )
 
 
 @router.post("/customers/{customer_id}/assignments", response_model=CustomerDetail)

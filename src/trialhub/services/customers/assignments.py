@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from trialhub.domain.errors import NotFound
 from trialhub.domain.roles import Action
+from trialhub.services.accounts.schemas import AdminView
+from trialhub.services.accounts.views import admin_view
 from trialhub.services.customers.detail import _customer_detail
 from trialhub.services.customers.schemas import CustomerDetail
 from trialhub.services.kernel.actor import Actor, require_partner
@@ -28,6 +30,14 @@ def assign_customer(ctx: Context, actor: Actor, customer_id: str, admin_id: str)
         # the answer comes from this transaction: an idempotent request holds it open until
         # the answer is recorded in it (services/kernel/idempotency.py)
         return _customer_detail(ctx, uow, actor, customer_id)
+
+
+def assignable_admins(ctx: Context, actor: Actor) -> list[AdminView]:
+    """The partner's administrators a full administrator may assign customers to (P2)."""
+    require_partner(actor, Action.MANAGE_ADMINS)
+    assert actor.partner_id is not None
+    with ctx.uow(actor.scope) as uow:
+        return [admin_view(a) for a in uow.admins.list_for_partner(actor.partner_id)]
 
 
 def unassign_customer(

@@ -4,7 +4,7 @@ the timeline and the trial's deadlines."""
 from __future__ import annotations
 
 from trialhub.services.trials.catalog_view import CatalogOut, catalog_view
-from trialhub.services.trials.history import timeline
+from trialhub.services.trials.history import customer_timelines, timeline
 from trialhub.services.trials.operations import (
     change_services,
     delete_trial,
@@ -20,6 +20,7 @@ __all__ = [
     "cancel",
     "catalog_view",
     "change_services",
+    "customer_timelines",
     "delete_trial",
     "extend_trial",
     "get_trial",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, or_, select, update
@@ -26,6 +27,33 @@ class AuditRepository(Repository):
         if trial_id is not None:
             stmt = stmt.where(tables.audit_events.c.trial_id == trial_id)
         return list(self._session.scalars(self._scoped(stmt, tables.audit_events.c.partner_id)))
+
+    def for_trials(self, trial_ids: Sequence[str]) -> list[AuditEvent]:
+        """The events of these trials, oldest first, in one query."""
+        if not trial_ids:
+            return []
+        c = tables.audit_events.c
+        stmt = select(AuditEvent).where(c.trial_id.in_(list(trial_ids))).order_by(c.id)
+        return list(self._session.scalars(self._scoped(stmt, c.partner_id)))
+
+    def feed(
+        self,
+        *,
+        before: int | None,
+        limit: int,
+        org_id: str | None = None,
+        prefix: str | None = None,
+    ) -> list[AuditEvent]:
+        """Newest first, older than `before`; of one organization, of one kind of action."""
+        c = tables.audit_events.c
+        stmt = select(AuditEvent).order_by(c.id.desc()).limit(limit)
+        if before is not None:
+            stmt = stmt.where(c.id < before)
+        if org_id is not None:
+            stmt = stmt.where(c.org_id == org_id)
+        if prefix is not None:
+            stmt = stmt.where(c.action.startswith(prefix, autoescape=True))
+        return list(self._session.scalars(self._scoped(stmt, c.partner_id)))
 
 
 class IdempotencyRepository(Repository):

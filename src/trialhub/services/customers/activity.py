@@ -1,0 +1,59 @@
+"""The partner's activity feed: its audit log newest first, of one customer, of one kind
+of action (rule E1)."""
+
+from __future__ import annotations
+
+from trialhub.domain.errors import ErrorCollector
+from trialhub.domain.roles import Action
+from trialhub.services.customers.schemas import EventPage
+from trialhub.services.kernel import paging
+from trialhub.services.kernel.actor import Actor, require_partner
+from trialhub.services.kernel.context import Context
+from trialhub.services.kernel.reach import load_customer
+from trialhub.services.trials.schemas import AuditEventView
+
+# the kinds of action a feed filters by: the prefix of the event's action, and its name
+ACTIVITY_KINDS = {
+    "trial": "Trials",
+    "customer": "Customers",
+    "organization": "Organizations",
+    "order": "Orders",
+    "shipment": "Devices",
+    "device_extension": "Device extensions",
+    "admin": "Administrators",
+    "token": "API tokens",
+    "webhook": "Webhooks",
+}
+
+
+def activity(
+    ctx: Context,
+    actor: Actor,
+    *,
+    before: int | None = None,
+    limit: int | None = None,
+    customer_id: str | None = None,
+    kind: str | None = None,
+) -> EventPage:
+    """The audit log of the caller's partner, newest first, resumable with `before` (rule
+    E1); of one customer (its organization's events) and of one kind of action."""
+    require_partner(actor, Action.READ_CUSTOMERS)
+    errors = ErrorCollector()
+    size = paging.page_size(ctx.policy, limit, errors)
+    paging.one_of(errors, "kind", kind, ACTIVITY_KINDS, "E1")
+    errors.raise_if_any()
+    with ctx.uow(actor.scope) as uow:
+        org_id = None
+        if customer_id is not None:
+            org_id = load_customer(uow, customer_id, field="customer_id").org_id
+        events = uow.audit.feed(
+            before=before,
+            limit=size + 1,
+            org_id=org_id,
+            prefix=f"{kind}." if kind else None,
+        )
+        page = events[:size]
+        next_cursor = str(page[-1].id) if len(events) > size and page else None
+        return EventPage(
+            items=[AuditEventView.model_validate(e) for e in page], next_cursor=next_cursor
+        )
