@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import re
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from fastapi.testclient import TestClient
@@ -146,11 +147,10 @@ def test_posts_without_the_csrf_token_are_refused(portal: Portal, signed_in: Tes
     assert signed_in.get(f"/v1/trials/{trial}/shipments", headers=portal.sales.headers).json() == []
 
 
-def _ordered(signed_in: TestClient, portal: Portal) -> tuple[str, str]:
+def _ordered(signed_in: TestClient, portal: Portal, quantity: int = 2) -> tuple[str, str]:
     trial = calling_trial(signed_in, portal)
-    sent = signed_in.post(
-        f"/v1/trials/{trial}/shipments", json=order_body(), headers=portal.sales.headers
-    )
+    body = order_body(devices=[{"model": "desk-phone-9841", "quantity": quantity}])
+    sent = signed_in.post(f"/v1/trials/{trial}/shipments", json=body, headers=portal.sales.headers)
     assert sent.status_code == 201, sent.text
     return trial, str(sent.json()["id"])
 
@@ -203,11 +203,13 @@ def test_a_partner_cannot_dispatch_or_take_a_return(portal: Portal, signed_in: T
     assert view["status"] == "ordered"
 
 
-def _dispatched(signed_in: TestClient, portal: Portal, operator: Login) -> str:
-    trial, shipment = _ordered(signed_in, portal)
+def _dispatched(
+    signed_in: TestClient, portal: Portal, operator: Login, serials: tuple[str, ...] = ("FOC1",)
+) -> str:
+    trial, shipment = _ordered(signed_in, portal, quantity=len(serials))
     sent = signed_in.post(
         f"/v1/shipments/{shipment}/dispatch",
-        json=dispatch_body("FOC1", "FOC2"),
+        json=dispatch_body(*serials),
         headers=operator.headers,
     )
     assert sent.status_code == 200, sent.text
@@ -217,7 +219,7 @@ def _dispatched(signed_in: TestClient, portal: Portal, operator: Login) -> str:
 def test_a_device_extension_is_requested_then_approved_in_the_queue(
     portal: Portal, signed_in: TestClient, operator: Login
 ) -> None:
-    trial = _dispatched(signed_in, portal, operator)
+    trial = _dispatched(signed_in, portal, operator, serials=("FOC1", "FOC2"))
     page = signed_in.get(f"/trials/{trial}/devices").text
     ends = re.search(r'ends <time datetime="(\d{4}-\d\d-\d\d)', page)
     assert ends is not None
@@ -283,3 +285,23 @@ def test_the_page_costs_the_same_statements_for_one_or_more_shipments(
     assert second.status_code == 201, second.text
     assert _statements(portal, signed_in, path) == one
     assert one <= 30
+
+
+def test_the_queue_costs_the_same_statements_for_few_or_many_requests(
+    portal: Portal, signed_in: TestClient, operator: Login
+) -> None:
+    """Issue 10: the trials team's queue is one query, whatever its length."""
+
+    def ask() -> None:
+        trial = _dispatched(signed_in, portal, operator, serials=(f"S{uuid4().hex[:8]}",))
+        ends = signed_in.get(f"/v1/trials/{trial}", headers=portal.sales.headers).json()["ends_at"]
+        body = {"requested_end": _plus_days(ends[:10], 5) + "T00:00:00Z"}
+        path = f"/v1/trials/{trial}/device-extension-requests"
+        assert signed_in.post(path, json=body, headers=portal.sales.headers).status_code == 201
+
+    with signed_as(portal, operator) as ops:
+        ask()
+        few = _statements(portal, ops, "/devices/extension-requests")
+        for _ in range(3):
+            ask()
+        assert _statements(portal, ops, "/devices/extension-requests") == few

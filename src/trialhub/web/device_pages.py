@@ -18,7 +18,7 @@ from trialhub.services.devices.schemas import (
     RequestDeviceExtension,
     ShippingAddress,
 )
-from trialhub.services.kernel.actor import Actor
+from trialhub.services.kernel import Actor
 from trialhub.web.form_errors import REFUSED_INPUT, command, field_errors
 from trialhub.web.portal import CsrfChecked, Signed, ctx_of, render
 

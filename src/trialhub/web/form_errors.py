@@ -13,7 +13,7 @@ from typing import TypeVar
 from pydantic import ValidationError
 
 from trialhub.domain.errors import Conflict, InvalidTransition, TrialhubError, ValidationFailed
-from trialhub.services.kernel.fields import invalid_input
+from trialhub.services.kernel import invalid_input
 
 T = TypeVar("T")
 
