@@ -40,6 +40,7 @@ from trialhub.web import (
     password_pages,
     portal,
     sandbox_pages,
+    settings_pages,
 )
 
 
@@ -81,6 +82,7 @@ PAGE_ROUTERS = (
     customer_pages.router,
     device_pages.router,
     device_team_pages.router,
+    settings_pages.router,
     sandbox_pages.router,
     mailbox_pages.router,
     consent_pages.router,

@@ -93,6 +93,21 @@ class AdminRepository(Repository):
         stmt = select(ApiToken).where(tables.api_tokens.c.token_hash == token_hash)
         return self._session.scalars(stmt).one_or_none()
 
+    def tokens_of(self, admin_id: str) -> list[ApiToken]:
+        """An administrator's tokens, newest first (the caller checked it may see them)."""
+        stmt = (
+            select(ApiToken)
+            .where(tables.api_tokens.c.admin_id == admin_id)
+            .order_by(tables.api_tokens.c.created_at.desc(), tables.api_tokens.c.id)
+        )
+        return list(self._session.scalars(stmt))
+
+    def token_of(self, admin_id: str, token_id: str) -> ApiToken | None:
+        stmt = select(ApiToken).where(
+            tables.api_tokens.c.id == token_id, tables.api_tokens.c.admin_id == admin_id
+        )
+        return self._session.scalars(stmt).one_or_none()
+
     def touch_token(self, token_id: str, now: datetime) -> None:
         """Marks a token used without loading it into the unit of work (no audit noise)."""
         self._session.execute(
