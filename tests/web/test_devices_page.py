@@ -11,21 +11,12 @@ from uuid import uuid4
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event
 
 from tests.conftest import Login, make_admin, new_customer_body
 from tests.support.factories import dispatch_body, order_body
-from tests.web.conftest import PASSWORD, Portal, csrf_of, sign_in
+from tests.web.conftest import PASSWORD, Portal, csrf_of, signed_as, statements_of
 
-ADDRESS = {
-    "name": "Marie Curie",
-    "phone": "+33 1 23 45 67 89",
-    "email": "marie@acme.example",
-    "street": "1 rue de la Paix",
-    "city": "Paris",
-    "postal_code": "75002",
-    "country": "FR",
-}
+ADDRESS = order_body()["address"] | {"email": "marie@acme.example"}
 
 
 def calling_trial(client: TestClient, portal: Portal) -> str:
@@ -62,12 +53,6 @@ def operator(portal: Portal) -> Login:
         email="ops@trials.example",
         password=PASSWORD,
     )
-
-
-def signed_as(portal: Portal, login: Login) -> TestClient:
-    client = portal.client()
-    assert sign_in(client, login.actor.email).status_code == 303
-    return client
 
 
 def test_order_devices_through_the_form(portal: Portal, signed_in: TestClient) -> None:
@@ -256,34 +241,19 @@ def _plus_days(day: str, n: int) -> str:
     return (date.fromisoformat(day) + timedelta(days=n)).isoformat()
 
 
-def _statements(portal: Portal, client: TestClient, path: str) -> int:
-    statements: list[str] = []
-
-    def count(*args: Any) -> None:
-        statements.append(args[2])
-
-    engine = portal.ctx.db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        assert client.get(path).status_code == 200
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-    return len(statements)
-
-
 def test_the_page_costs_the_same_statements_for_one_or_more_shipments(
     portal: Portal, signed_in: TestClient
 ) -> None:
     """Issue 10: one query per list, no N+1 (two shipments cost what one does)."""
     trial, _ = _ordered(signed_in, portal)
     path = f"/trials/{trial}/devices"
-    one = _statements(portal, signed_in, path)
+    one = statements_of(portal, signed_in, path)
     more = order_body(devices=[{"model": "room-bar", "quantity": 1}])
     second = signed_in.post(
         f"/v1/trials/{trial}/shipments", json=more, headers=portal.sales.headers
     )
     assert second.status_code == 201, second.text
-    assert _statements(portal, signed_in, path) == one
+    assert statements_of(portal, signed_in, path) == one
     assert one <= 30
 
 
@@ -301,7 +271,7 @@ def test_the_queue_costs_the_same_statements_for_few_or_many_requests(
 
     with signed_as(portal, operator) as ops:
         ask()
-        few = _statements(portal, ops, "/devices/extension-requests")
+        few = statements_of(portal, ops, "/devices/extension-requests")
         for _ in range(3):
             ask()
-        assert _statements(portal, ops, "/devices/extension-requests") == few
+        assert statements_of(portal, ops, "/devices/extension-requests") == few

@@ -6,22 +6,14 @@ roles that may not, a bounded number of statements."""
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import event
 
 from tests.conftest import Login, make_admin
-from tests.web.conftest import PASSWORD, Portal, csrf_of, sign_in
+from tests.web.conftest import PASSWORD, Portal, csrf_of, sign_in, signed_as, statements_of
 from trialhub.domain.roles import PARTNER_ROLES, may_grant
 
 _OFFERED = re.compile(r'name="roles" value="([^"]+)"')
-
-
-def signed_as(portal: Portal, login: Login) -> TestClient:
-    client = portal.client()
-    assert sign_in(client, login.actor.email).status_code == 303
-    return client
 
 
 def partner_full(portal: Portal) -> Login:
@@ -185,31 +177,16 @@ def test_every_settings_post_needs_the_csrf_token(signed_in: TestClient) -> None
     assert signed_in.get("/settings").text.count("/revoke") == before
 
 
-def _statements(portal: Portal, client: TestClient) -> int:
-    statements: list[str] = []
-
-    def count(*args: Any) -> None:
-        statements.append(args[2])
-
-    engine = portal.ctx.db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        assert client.get("/settings").status_code == 200
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-    return len(statements)
-
-
 def test_the_page_costs_the_same_statements_for_few_or_many_rows(
     portal: Portal, signed_in: TestClient
 ) -> None:
     """Issue 10: one query per list, no N+1."""
-    few = _statements(portal, signed_in)
+    few = statements_of(portal, signed_in, "/settings")
     token = csrf_of(signed_in.get("/settings").text)
     for i in range(3):
         make_admin(portal.ctx, partner_id=portal.partner_id, email=f"more{i}@portal.example")
         signed_in.post("/settings/tokens", data={"csrf_token": token, "label": f"t{i}"})
         hook = {"csrf_token": token, "url": f"https://h{i}.example.com/x", "event_types": "*"}
         signed_in.post("/settings/webhooks", data=hook)
-    assert _statements(portal, signed_in) == few
+    assert statements_of(portal, signed_in, "/settings") == few
     assert few <= 12
