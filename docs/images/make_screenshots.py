@@ -174,15 +174,15 @@ def _trial_body(company: str, **over: Any) -> dict[str, Any]:
 _ORDER = {
     "recipient": "customer",
     "address": {
-        "name": "Marie Curie",
-        "phone": "+33 1 23 45 67 89",
-        "email": "marie@globex.example",
-        "street": "1 rue de la Paix",
-        "city": "Paris",
-        "postal_code": "75002",
-        "country": "FR",
+        "name": "Greta Weber",
+        "phone": "+49 30 1234567",
+        "email": "greta@globex.example",
+        "street": "Unter den Linden 5",
+        "city": "Berlin",
+        "postal_code": "10117",
+        "country": "DE",
     },
-    "devices": [{"model": "desk-phone-9841", "quantity": 2}],
+    "devices": [{"model": "desk-phone-9871", "quantity": 3}],
     "poe_supported": True,
 }
 
