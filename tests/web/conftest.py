@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from httpx import Response
+from sqlalchemy import event
 
 from tests.conftest import Login, make_admin, make_partner
 from trialhub.api.app import create_app
@@ -92,3 +93,26 @@ def signed_in(portal: Portal) -> Iterator[TestClient]:
     with portal.client() as c:
         assert sign_in(c, portal.sales.actor.email).status_code == 303
         yield c
+
+
+def signed_as(portal: Portal, login: Login) -> TestClient:
+    """A new client signed in as this administrator (its password is PASSWORD)."""
+    client = portal.client()
+    assert sign_in(client, login.actor.email).status_code == 303
+    return client
+
+
+def statements_of(portal: Portal, client: TestClient, path: str) -> int:
+    """How many SQL statements answering GET `path` costs (issue 10: one query per list)."""
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    engine = portal.ctx.db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert client.get(path).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return len(statements)

@@ -9,8 +9,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.web.conftest import Portal, sign_in
-from tests.web.test_customers_page import _statements, paid_customer, start_trial
+from tests.web.conftest import Portal, sign_in, statements_of
+from tests.web.test_customers_page import paid_customer, start_trial
 from trialhub.services import trials
 
 
@@ -68,10 +68,10 @@ def test_the_customer_page_costs_the_same_statements_however_long_the_history(
     """Issue 10: no N+1, however many events the trials have."""
     trial = start_trial(signed_in, portal, "Acme")
     path = f"/customers/{trial['customer_id']}"
-    few = _statements(portal, signed_in, path)
+    few = statements_of(portal, signed_in, path)
     for _ in range(3):
         signed_in.post(f"/v1/trials/{trial['id']}/extend", json={}, headers=portal.sales.headers)
-    many = _statements(portal, signed_in, path)
+    many = statements_of(portal, signed_in, path)
     assert many == few
     assert many <= 30
 
@@ -80,10 +80,10 @@ def test_the_activity_page_costs_the_same_statements_however_many_events(
     portal: Portal, signed_in: TestClient
 ) -> None:
     start_trial(signed_in, portal, "Acme")
-    few = _statements(portal, signed_in, "/activity")
+    few = statements_of(portal, signed_in, "/activity")
     for i in range(5):
         start_trial(signed_in, portal, f"More {i}")
-    many = _statements(portal, signed_in, "/activity")
+    many = statements_of(portal, signed_in, "/activity")
     assert many == few
     assert many <= 8
 

@@ -10,10 +10,9 @@ from dataclasses import replace
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import event
 
 from tests.conftest import new_customer_body
-from tests.web.conftest import Portal, sign_in
+from tests.web.conftest import Portal, sign_in, statements_of
 from trialhub.services.customers import organizations
 from trialhub.services.customers.schemas import AddOrgAdmin, AddSubscription, CreateOrganization
 from trialhub.services.demo import SYSTEM_OPERATOR
@@ -109,21 +108,6 @@ def test_keyset_pages_next_and_previous(portal: Portal, signed_in: TestClient) -
     assert 'rel="prev"' not in page
 
 
-def _statements(portal: Portal, client: TestClient, path: str = "/customers") -> int:
-    statements: list[str] = []
-
-    def count(*args: Any) -> None:
-        statements.append(args[2])
-
-    engine = portal.ctx.db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        assert client.get(path).status_code == 200
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-    return len(statements)
-
-
 def test_the_page_costs_the_same_statements_for_few_or_many_customers(
     portal: Portal, signed_in: TestClient
 ) -> None:
@@ -131,11 +115,11 @@ def test_the_page_costs_the_same_statements_for_few_or_many_customers(
     for i in range(2):
         start_trial(signed_in, portal, f"Few {i}")
     paid_customer(portal, "PaidOne")
-    few = _statements(portal, signed_in)
+    few = statements_of(portal, signed_in, "/customers")
     for i in range(10):
         start_trial(signed_in, portal, f"Many {i}")
     paid_customer(portal, "PaidTwo")
-    many = _statements(portal, signed_in)
+    many = statements_of(portal, signed_in, "/customers")
     assert many == few
     assert many <= 12
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from trialhub.api.deps import IdempotentDep
+from trialhub.api.deps import ContextDep, CurrentActor, IdempotentDep
 from trialhub.services import accounts
 from trialhub.services.accounts.schemas import (
     AdminView,
@@ -68,3 +68,30 @@ def issue_token(admin_id: str, cmd: IssueToken, run: IdempotentDep) -> JSONRespo
         status_code=201,
         body=cmd.model_dump(),
     )
+
+
+@router.get(
+    "/partners/{partner_id}/admins",
+    response_model=list[AdminView],
+    summary="A partner's administrators and their roles (rule P2)",
+)
+def list_partner_admins(partner_id: str, ctx: ContextDep, actor: CurrentActor) -> list[AdminView]:
+    return accounts.list_admins(ctx, actor, partner_id)
+
+
+@router.get(
+    "/admins/{admin_id}/tokens",
+    response_model=list[TokenView],
+    summary="An administrator's API tokens: their prefix, never the token (rule P2)",
+)
+def list_tokens(admin_id: str, ctx: ContextDep, actor: CurrentActor) -> list[TokenView]:
+    return accounts.list_tokens(ctx, actor, admin_id)
+
+
+@router.delete(
+    "/admins/{admin_id}/tokens/{token_id}",
+    response_model=TokenView,
+    summary="Revoke an API token: it stops authenticating at once",
+)
+def revoke_token(admin_id: str, token_id: str, run: IdempotentDep) -> JSONResponse:
+    return run.run(lambda: accounts.revoke_token(run.ctx, run.actor, admin_id, token_id))

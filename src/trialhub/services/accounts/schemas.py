@@ -65,6 +65,8 @@ class TokenView(View):
     label: str
     prefix: str
     created_at: datetime
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
     token: str | None = Field(default=None, description="Shown once, at creation")
 
 

@@ -83,24 +83,24 @@ def list_extension_requests(
     if not actor.is_operator:
         require_partner(actor, Action.READ_CUSTOMERS)
     with ctx.uow(actor.scope) as uow:
+        trials: dict[str, Trial] = {}
 
         def fetch(key: paging.Key | None, n: int) -> list[DeviceExtensionRequest]:
-            return uow.shipments.extension_requests(
+            batch = uow.shipments.extension_requests(
                 decision=decision, trial_id=trial_id, limit=n, after=key
             )
+            # the batch's trials in one query, not one a request (issue 10: no N+1)
+            trials.update(uow.trials.get_many({r.trial_id for r in batch} - set(trials)))
+            return batch
 
         def reached(request: DeviceExtensionRequest) -> bool:
-            trial = uow.trials.get(request.trial_id)
+            trial = trials.get(request.trial_id)
             return trial is not None and trial_in_reach(uow, actor, trial)
 
         found, next_cursor = paging.walk(
             fetch, reached, lambda r: (r.requested_at, r.id), size=size, after=after
         )
-        items = []
-        for request in found:
-            trial = uow.trials.get(request.trial_id)
-            assert trial is not None
-            items.append(extension_view(ctx, request, trial))
+        items = [extension_view(ctx, r, trials[r.trial_id]) for r in found]
         return DeviceExtensionPage(items=items, next_cursor=next_cursor)
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 
 from trialhub.domain.accounts import Admin, ApiToken, Distributor, Partner
 from trialhub.domain.roles import Role
@@ -92,6 +93,26 @@ class AdminRepository(Repository):
         """Unscoped: authentication runs before any scope exists."""
         stmt = select(ApiToken).where(tables.api_tokens.c.token_hash == token_hash)
         return self._session.scalars(stmt).one_or_none()
+
+    def tokens_of(self, admin_id: str) -> list[ApiToken]:
+        """An administrator's tokens, newest first; within the caller's partner (rule P3)."""
+        stmt = self._tokens(admin_id).order_by(
+            tables.api_tokens.c.created_at.desc(), tables.api_tokens.c.id
+        )
+        return list(self._session.scalars(stmt))
+
+    def token_of(self, admin_id: str, token_id: str) -> ApiToken | None:
+        stmt = self._tokens(admin_id).where(tables.api_tokens.c.id == token_id)
+        return self._session.scalars(stmt).one_or_none()
+
+    def _tokens(self, admin_id: str) -> Select[Any]:
+        """The tokens of an administrator the caller's scope reaches."""
+        stmt = (
+            select(ApiToken)
+            .join(tables.admins, tables.admins.c.id == tables.api_tokens.c.admin_id)
+            .where(tables.api_tokens.c.admin_id == admin_id)
+        )
+        return self._scoped(stmt, tables.admins.c.partner_id)
 
     def touch_token(self, token_id: str, now: datetime) -> None:
         """Marks a token used without loading it into the unit of work (no audit noise)."""

@@ -25,6 +25,14 @@ class TrialRepository(Repository):
         stmt = select(Trial).where(tables.trials.c.id == trial_id)
         return self._session.scalars(self._scoped(stmt, tables.trials.c.partner_id)).one_or_none()
 
+    def get_many(self, trial_ids: set[str]) -> dict[str, Trial]:
+        """The trials of a page by id, in one query (their parts in one more each)."""
+        if not trial_ids:
+            return {}
+        stmt = select(Trial).where(tables.trials.c.id.in_(sorted(trial_ids)))
+        found = self._session.scalars(self._scoped(stmt, tables.trials.c.partner_id))
+        return {trial.id: trial for trial in found}
+
     def of_org_for_worker(self, org_id: str) -> list[Trial]:
         """Every partner's trials of one organization (unscoped: the worker's view)."""
         stmt = (
