@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,10 +28,16 @@ if not CHROMIUM.exists():
         raise RuntimeError("Chromium is required in CI: apt-get install -y chromium")
     pytest.skip("Chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
 
-if IN_CI:  # nothing skipped in CI (issue 9): a missing Playwright fails the run
-    import playwright.sync_api as sync_api
-else:
-    sync_api = pytest.importorskip("playwright.sync_api")
+
+def need(module: str) -> Any:
+    """The module, or a skip outside CI; in CI nothing is skipped (issue 9): a missing
+    Playwright or axe fails the run."""
+    if IN_CI:
+        return importlib.import_module(module)
+    return pytest.importorskip(module)
+
+
+sync_api = need("playwright.sync_api")
 
 
 @pytest.fixture
@@ -37,10 +45,22 @@ def live(sqlite_ctx: Context) -> Iterator[LiveServer]:
     yield from start_live_server(sqlite_ctx)
 
 
-@pytest.fixture
-def page() -> Iterator[object]:
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One Chromium per test process (launching it is the slow part); each test gets a
+    fresh context of its own, so no cookie or storage crosses tests."""
     os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        yield browser.new_page()
-        browser.close()
+        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[object]:
+    context = browser.new_context()
+    try:
+        yield context.new_page()
+    finally:
+        for other in browser.contexts:  # a test's second context (a customer's) too
+            other.close()

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.browser.conftest import need
 from tests.conftest import LiveServer, new_customer_body, start_live_server
 from trialhub.clock import MovableClock
 from trialhub.domain.policy import FailureLimit
@@ -19,7 +20,7 @@ from trialhub.services.kernel.context import Context
 from trialhub.services.trials import start as trials
 from trialhub.services.trials.schemas import StartTrial
 
-axe_sync = pytest.importorskip("axe_playwright_python.sync_playwright")
+axe_sync = need("axe_playwright_python.sync_playwright")
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.browser.conftest import need
 from tests.browser.test_portal_in_chromium import _console_errors, _serious, _sign_in
 from tests.conftest import LiveServer, start_live_server
 from tests.support.factories import make_org
@@ -21,7 +22,7 @@ from trialhub.services.demo import SALES_EMAIL, ensure_demo
 from trialhub.services.kernel.context import Context
 from trialhub.services.messaging import delivery
 
-pytest.importorskip("axe_playwright_python.sync_playwright")
+need("axe_playwright_python.sync_playwright")
 
 
 @pytest.fixture
