@@ -24,12 +24,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from tests.support.factories import Login as Login
@@ -45,9 +48,15 @@ from tests.support.servers import start_live_server as start_live_server
 from trialhub.api.app import create_app
 from trialhub.bootstrap import make_context
 from trialhub.clock import MovableClock
+from trialhub.services.kernel import security
 from trialhub.services.kernel.context import Context
 from trialhub.store.db import Database, upgrade
 from trialhub.store.tables import metadata
+
+# Passwords are still hashed with Argon2id in every test, but with the smallest cost the
+# algorithm allows (128 ms -> well under 1 ms a hash); the stored hash names its own cost, so
+# verifying is unchanged. Servers started as subprocesses keep the production cost.
+security._hasher = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),))
 
 pytest_plugins = ["tests.support.command_line"]  # `run`: the command line on a demo database
 
@@ -120,25 +129,32 @@ def _capture_pg(url: str) -> PgRows:
     return {name: found for name, found in rows.items() if found}
 
 
+@cache
+def _pg_engine(url: str) -> Engine:
+    """One engine per test database and process (the database is dropped at the end)."""
+    return create_engine(url)
+
+
 def _reset_pg(url: str, rows: PgRows) -> None:
-    """Empties every table, then inserts `rows` and moves the id sequences past them."""
-    engine = create_engine(url)
-    names = ", ".join(f'"{t.name}"' for t in TABLES)
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    """Empties every table, then inserts `rows` and moves the id sequences past them.
+
+    DELETE child tables first, not TRUNCATE: on tables of a few rows it costs 10 ms where
+    TRUNCATE (new files for every table) costs 70 ms or more."""
+    with _pg_engine(url).begin() as conn:
+        for table in reversed(TABLES):
+            conn.execute(table.delete())
         for table in TABLES:
-            if table.name not in rows:
-                continue
-            conn.execute(table.insert(), rows[table.name])
+            if table.name in rows:
+                conn.execute(table.insert(), rows[table.name])
             serial = table.autoincrement_column
             if serial is not None:
+                column, name = f'"{serial.name}"', f'"{table.name}"'
                 conn.execute(
                     text(
                         f"SELECT setval(pg_get_serial_sequence('{table.name}', '{serial.name}'),"
-                        f' (SELECT max("{serial.name}") FROM "{table.name}"))'
+                        f" coalesce((SELECT max({column}) FROM {name}), 0) + 1, false)"
                     )
                 )
-    engine.dispose()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -68,7 +68,9 @@ class Hooks:
         self.port = free_port()
         self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        ).start()
 
     def url(self, path: str, n: int = 0) -> str:
         return f"http://127.0.0.1:{self.port}/{path}/{n}"
