@@ -13,9 +13,9 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from httpx import Response
-from sqlalchemy import event
 
 from tests.conftest import Login, make_admin, make_partner
+from tests.support.statements import statements
 from trialhub.api.app import create_app
 from trialhub.clock import MovableClock
 from trialhub.services.kernel.context import Context
@@ -104,15 +104,6 @@ def signed_as(portal: Portal, login: Login) -> TestClient:
 
 def statements_of(portal: Portal, client: TestClient, path: str) -> int:
     """How many SQL statements answering GET `path` costs (issue 10: one query per list)."""
-    statements: list[str] = []
-
-    def count(*args: Any) -> None:
-        statements.append(args[2])
-
-    engine = portal.ctx.db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with statements(portal.ctx.db.engine) as sent:
         assert client.get(path).status_code == 200
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-    return len(statements)
+    return len(sent)

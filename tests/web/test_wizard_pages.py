@@ -11,9 +11,9 @@ import re
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import event
 
 from tests.support.factories import make_org, new_customer_body
+from tests.support.statements import statements
 from tests.web.conftest import Portal, csrf_of, sign_in
 from tests.web.test_customers_page import paid_customer
 
@@ -278,24 +278,6 @@ def test_every_wizard_post_needs_the_csrf_token(portal: Portal, signed_in: TestC
     assert api["items"] == []
 
 
-class Statements:
-    """Counts the SQL statements the app sends while it is open."""
-
-    def __init__(self, portal: Portal) -> None:
-        self.engine = portal.ctx.db.engine
-        self.sent: list[str] = []
-
-    def __enter__(self) -> Statements:
-        event.listen(self.engine, "before_cursor_execute", self._count)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        event.remove(self.engine, "before_cursor_execute", self._count)
-
-    def _count(self, *args: Any) -> None:
-        self.sent.append(args[2])
-
-
 def test_the_steps_and_the_add_page_cost_bounded_statements(
     portal: Portal, signed_in: TestClient
 ) -> None:
@@ -308,11 +290,11 @@ def test_the_steps_and_the_add_page_cost_bounded_statements(
     )
 
     def costs() -> tuple[int, int]:
-        with Statements(portal) as review:
+        with statements(portal.ctx.db.engine) as review:
             walk_to_review(signed_in)
-        with Statements(portal) as add:
+        with statements(portal.ctx.db.engine) as add:
             assert signed_in.get(f"/customers/{customer_id}/trials/new").status_code == 200
-        return len(review.sent), len(add.sent)
+        return len(review), len(add)
 
     def add_trials(*codes: str) -> None:
         for code in codes:

@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event, insert, text
+from sqlalchemy import insert, text
 
 from tests.conftest import World, make_world, new_customer_body
+from tests.support.statements import statements as counting
 from trialhub.api.app import create_app
 from trialhub.bootstrap import build_context
 from trialhub.domain.records import ScheduledDeadline
@@ -109,9 +110,7 @@ def test_a_year_and_two_months_over_many_trials(sandbox_ctx: Context) -> None:
     ctx = sandbox_ctx
     world = make_world(ctx)
     deadlines = seed(ctx, world, TRIALS, ctx.now())
-    statements: list[str] = []
-    event.listen(ctx.db.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
-    with TestClient(create_app(ctx)) as client:
+    with TestClient(create_app(ctx)) as client, counting(ctx.db.engine) as statements:
         moved = client.post(
             "/v1/sandbox/clock", json={"advance": "P1Y2M"}, headers=world.operator.headers
         )

@@ -15,10 +15,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from tests.conftest import START, make_world, new_customer_body
 from tests.support.factories import dispatch_body, order_body
+from tests.support.statements import statements
 from trialhub.bootstrap import make_context
 from trialhub.clock import MovableClock
 from trialhub.services import devices, lifecycle
@@ -140,17 +141,9 @@ def test_racing_workers_on_postgresql_apply_each_deadline_once(pg_url: str) -> N
 
 
 def _statements_per_tick(ctx: Context) -> int:
-    count = {"n": 0}
-
-    def on_execute(*_args: object) -> None:
-        count["n"] += 1
-
-    event.listen(ctx.db.engine, "before_cursor_execute", on_execute)
-    try:
+    with statements(ctx.db.engine) as sent:
         lifecycle.tick(ctx)
-    finally:
-        event.remove(ctx.db.engine, "before_cursor_execute", on_execute)
-    return count["n"]
+    return len(sent)
 
 
 def _cost_with(url: str, idle: int) -> int:
