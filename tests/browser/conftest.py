@@ -60,7 +60,10 @@ def browser() -> Iterator[Any]:
 def page(browser: Any) -> Iterator[object]:
     context = browser.new_context()
     try:
-        yield context.new_page()
+        page = context.new_page()
+        # the active tab, as in a browser of its own: autofocus and the keyboard go to it
+        page.bring_to_front()
+        yield page
     finally:
         for other in browser.contexts:  # a test's second context (a customer's) too
             other.close()

@@ -92,6 +92,7 @@ def test_sign_in_failures_are_throttled(portal_live: LiveServer, page: Any) -> N
 def test_keyboard_only_sign_in(portal_live: LiveServer, page: Any) -> None:
     page.goto(f"{portal_live.url}/signin")
     # the email field has the focus; typing, Tab and Enter are all it takes
+    page.wait_for_function("document.activeElement && document.activeElement.name === 'email'")
     page.keyboard.type(SALES_EMAIL)
     page.keyboard.press("Tab")
     page.keyboard.type(DEMO_PASSWORD)
