@@ -6,7 +6,7 @@ PORT ?= 8000
 PYTEST_ARGS ?= -n auto --durations=10
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: serve sandbox test lint typecheck unit pytest bench clean install vendor
+.PHONY: serve sandbox test lint typecheck unit pytest bench bench-flat clean install vendor
 
 $(BIN)/python:
 	@echo "Creating the virtual environment in $(VENV)..."
@@ -46,8 +46,11 @@ pytest: $(STAMP)
 test: $(STAMP)
 	$(MAKE) --no-print-directory -j3 --output-sync=target lint typecheck pytest
 
-bench: $(STAMP)
+bench: $(STAMP)  ## issue 11's goals, one table (TRIALHUB_BENCH_SIZE=smoke for a small run)
 	$(BIN)/python benchmarks/run.py
+
+bench-flat: $(STAMP)  ## N vs 10 x N: lists, a worker pass, a start and the portal's pages stay flat
+	$(BIN)/python benchmarks/flat.py
 
 # htmx, the portal's one script: the unmodified release from the npm registry, checked against
 # the registry's checksum (and SHA256SUMS); `make vendor HTMX_VERSION=2.0.x` moves to another
