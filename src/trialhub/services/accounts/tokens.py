@@ -66,8 +66,11 @@ def authenticate_token(ctx: Context, raw: str, *, address: str) -> Actor:
         if admin is None or admin.disabled_at is not None:
             raise Unauthenticated("The bearer token is not valid.")
         partner = uow.partners.get(admin.partner_id) if admin.partner_id else None
-        uow.admins.touch_token(token.id, ctx.now())
-        uow.commit()
+        now = ctx.now()
+        stale = now - ctx.policy.token_touch_interval
+        if token.last_used_at is None or token.last_used_at <= stale:
+            uow.admins.touch_token(token.id, now, unless_since=stale)
+            uow.commit()
         return Actor.of(admin, partner)
 
 

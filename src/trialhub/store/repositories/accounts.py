@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, or_, select, update
 
 from trialhub.domain.accounts import Admin, ApiToken, Distributor, Partner
 from trialhub.domain.roles import Role
@@ -114,10 +114,15 @@ class AdminRepository(Repository):
         )
         return self._scoped(stmt, tables.admins.c.partner_id)
 
-    def touch_token(self, token_id: str, now: datetime) -> None:
-        """Marks a token used without loading it into the unit of work (no audit noise)."""
+    def touch_token(self, token_id: str, now: datetime, *, unless_since: datetime) -> None:
+        """Marks a token used without loading it into the unit of work (no audit noise),
+        unless it was marked at or after `unless_since` (by a concurrent request, say)."""
+        t = tables.api_tokens.c
         self._session.execute(
             update(tables.api_tokens)
-            .where(tables.api_tokens.c.id == token_id)
+            .where(
+                t.id == token_id,
+                or_(t.last_used_at.is_(None), t.last_used_at <= unless_since),
+            )
             .values(last_used_at=now)
         )
