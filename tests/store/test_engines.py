@@ -4,6 +4,8 @@ replaced before a request sees it."""
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -43,4 +45,41 @@ def test_postgresql_replaces_a_connection_that_died_while_idle(
     other.dispose()
     with engine.connect() as conn:  # the ping finds it dead: a new connection answers
         assert conn.execute(text("SELECT pg_backend_pid()")).scalar() != pid
+    engine.dispose()
+
+
+def test_sqlite_writers_of_one_process_queue_and_every_ending_releases_the_turn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writers wait on the process's lock (not SQLite's sleeping busy handler); a commit, a
+    rollback or a connection returned mid-transaction each hand the turn on at once."""
+    monkeypatch.setattr(dialect, "SQLITE_BUSY_SECONDS", 2)  # a turn never handed on: 2 s
+    engine = dialect.make_engine(f"sqlite:///{tmp_path}/t.db")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (x INTEGER)"))
+    began = time.monotonic()
+    with engine.connect() as conn:
+        conn.execute(text("INSERT INTO t VALUES (1)"))
+        conn.rollback()
+    with engine.connect() as conn:
+        conn.execute(text("INSERT INTO t VALUES (2)"))
+        conn.commit()
+    with engine.connect() as conn:
+        conn.execute(text("INSERT INTO t VALUES (3)"))  # returned without commit
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO t VALUES (4)"))
+    assert time.monotonic() - began < 1
+
+    def write(i: int) -> None:
+        for _ in range(20):
+            with engine.begin() as conn:
+                conn.execute(text("INSERT INTO t VALUES (:i)"), {"i": i})
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 2 + 80
     engine.dispose()

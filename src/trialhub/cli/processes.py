@@ -10,6 +10,7 @@ and the settings passed in the environment).
 
 from __future__ import annotations
 
+import gc
 import os
 from typing import TYPE_CHECKING
 
@@ -34,7 +35,17 @@ def app_for_server_process() -> FastAPI:
     settings = Settings()
     ctx = build_context(settings, demo=os.environ.get(DEMO_ENV) == "1", migrate=False)
     redact_access_log()  # uvicorn configured this process's loggers before loading the app
-    return create_app(ctx, forwarded_allow_ips=settings.forwarded_allow_ips)
+    app = create_app(ctx, forwarded_allow_ips=settings.forwarded_allow_ips)
+    freeze_startup_objects()
+    return app
+
+
+def freeze_startup_objects() -> None:
+    """Moves what start-up built (modules, the app, the catalog, mappings) out of the
+    garbage collector's reach: its full passes then only walk what requests create, which
+    shortens the periodic stalls behind a request's p99 (issue 11)."""
+    gc.collect()
+    gc.freeze()
 
 
 def run_server_processes(

@@ -19,7 +19,7 @@ from trialhub.cli.common import (
     open_context,
     redact,
 )
-from trialhub.cli.processes import run_server_processes
+from trialhub.cli.processes import freeze_startup_objects, run_server_processes
 from trialhub.services import demo, lifecycle
 from trialhub.services.kernel import Context
 from trialhub.settings import Settings
@@ -125,6 +125,7 @@ def _run_server(ctx: Context, settings: Settings, host: str, port: int) -> None:
         proxy_headers=False,  # the app decides whom to believe (TRIALHUB_FORWARDED_ALLOW_IPS)
     )
     redact_access_log()  # after uvicorn configured its loggers: no consent token in logs
+    freeze_startup_objects()
     uvicorn.Server(config).run()
 
 
