@@ -14,26 +14,38 @@ from trialhub.store.repositories.base import (
 
 
 class OutboxRepository(Repository):
-    def add(self, message: OutboxMessage) -> bool:
-        """Adds the message unless one for the same recipient and cause exists (rule E2)."""
-        stmt = (
-            select(func.count())
-            .select_from(tables.outbox)
-            .where(
-                tables.outbox.c.channel == message.channel,
-                tables.outbox.c.recipient == message.recipient,
-                tables.outbox.c.cause == message.cause,
-            )
-        )
-        if self._session.scalar(stmt):
-            return False
+    def add(self, message: OutboxMessage, *, new_cause: bool = False) -> bool:
+        """Adds the message unless one for the same recipient and cause exists (rule E2).
+
+        Pending messages are compared in memory and only the rows already written are
+        asked for, without flushing the transaction early; `new_cause` (the cause names
+        something this transaction created, such as a new audit event) skips the query.
+        """
+        key = (message.channel, message.recipient, message.cause)
         for pending in self._session.new:
-            if isinstance(pending, OutboxMessage) and (
-                pending.channel,
-                pending.recipient,
-                pending.cause,
-            ) == (message.channel, message.recipient, message.cause):
+            if (
+                isinstance(pending, OutboxMessage)
+                and (
+                    pending.channel,
+                    pending.recipient,
+                    pending.cause,
+                )
+                == key
+            ):
                 return False
+        if not new_cause:
+            stmt = (
+                select(tables.outbox.c.id)
+                .where(
+                    tables.outbox.c.channel == message.channel,
+                    tables.outbox.c.recipient == message.recipient,
+                    tables.outbox.c.cause == message.cause,
+                )
+                .limit(1)
+            )
+            with self._session.no_autoflush:
+                if self._session.scalar(stmt) is not None:
+                    return False
         self._session.add(message)
         return True
 
