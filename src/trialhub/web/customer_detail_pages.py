@@ -1,7 +1,7 @@
 """The customer page: company, region, purchased services with their managing partner
 (rule A1), the trials with their status, days left and timeline (the use cases behind
 `GET /v1/customers/{id}` and `GET /v1/trials/{id}/timeline`), the actions each role may take
-(rule P2), and assigning the customer to administrators."""
+(rule P2), and assigning the customer to administrators or removing an assignment."""
 
 from __future__ import annotations
 
@@ -41,6 +41,7 @@ DONE = {
     "requested": "Conversion requested: the order is requested until your distributor "
     "processes it.",
     "assigned": "The customer was assigned.",
+    "unassigned": "The assignment was removed.",
 }
 
 
@@ -120,6 +121,14 @@ def assign(
             request, signed, customer_id, status_code=422, assign_error=field_errors(e)["admin_id"]
         )
     return done_redirect(customer_id, "assigned")
+
+
+@router.post("/customers/{customer_id}/assignments/{admin_id}/remove", dependencies=[CsrfChecked])
+def unassign(request: Request, signed: Signed, customer_id: str, admin_id: str) -> Response:
+    """Rule P2: a full administrator removes an assignment (the use case behind `DELETE
+    /v1/customers/{id}/assignments/{admin_id}`); 403 for a role that may not."""
+    customers.unassign_customer(ctx_of(request), signed.actor, customer_id, admin_id)
+    return done_redirect(customer_id, "unassigned", "assign-head")
 
 
 def done_redirect(customer_id: str, done: str, anchor: str = "") -> Response:
