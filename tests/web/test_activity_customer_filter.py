@@ -36,9 +36,7 @@ def test_the_field_is_labelled_and_no_list_of_customers(
     assert 'name="customer"' not in page  # no list of customers, no hidden filter yet
 
 
-def test_one_match_filters_the_feed_to_that_customer(
-    portal: Portal, signed_in: TestClient
-) -> None:
+def test_one_match_filters_the_feed_to_that_customer(portal: Portal, signed_in: TestClient) -> None:
     acme = start_trial(signed_in, portal, "Globex")
     start_trial(signed_in, portal, "Umbrella")
     found = signed_in.get("/activity?find=glob&kind=trial", follow_redirects=False)
@@ -68,9 +66,7 @@ def test_by_the_administrators_email_too(portal: Portal, signed_in: TestClient) 
     assert found.headers["location"] == f"/activity?customer={acme['customer_id']}"
 
 
-def test_several_matches_are_offered_to_choose_from(
-    portal: Portal, signed_in: TestClient
-) -> None:
+def test_several_matches_are_offered_to_choose_from(portal: Portal, signed_in: TestClient) -> None:
     one = start_trial(signed_in, portal, "Globex One")
     two = start_trial(signed_in, portal, "Globex Two")
     start_trial(signed_in, portal, "Umbrella")
@@ -125,16 +121,18 @@ def test_one_query_per_list_however_many_customers_and_events(
     acme = start_trial(signed_in, portal, "Globex 0")
     start_trial(signed_in, portal, "Globex 1")
     filtered = f"/activity?customer={acme['customer_id']}"
-    few = (statements_of(portal, signed_in, "/activity?find=Globex"), statements_of(
-        portal, signed_in, filtered
-    ))
+    few = (
+        statements_of(portal, signed_in, "/activity?find=Globex"),
+        statements_of(portal, signed_in, filtered),
+    )
     for i in range(2, 8):
         start_trial(signed_in, portal, f"Globex {i}")
     for _ in range(3):
         signed_in.post(f"/v1/trials/{acme['id']}/extend", json={}, headers=portal.sales.headers)
-    many = (statements_of(portal, signed_in, "/activity?find=Globex"), statements_of(
-        portal, signed_in, filtered
-    ))
+    many = (
+        statements_of(portal, signed_in, "/activity?find=Globex"),
+        statements_of(portal, signed_in, filtered),
+    )
     assert many == few
     assert many[0] <= 12  # the customer list's own query and its eager loads
     assert many[1] <= 10  # the session, the customer (its aggregate), the feed

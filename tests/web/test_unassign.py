@@ -96,9 +96,7 @@ def test_another_partners_customer_is_404(portal: Portal, assigned: dict[str, An
     from tests.conftest import make_partner
 
     other = make_partner(portal.ctx, name="Other")
-    theirs = make_admin(
-        portal.ctx, partner_id=other, email="boss@other.example", password=PASSWORD
-    )
+    theirs = make_admin(portal.ctx, partner_id=other, email="boss@other.example", password=PASSWORD)
     with signed_as(portal, theirs) as client:
         token = csrf_of(client.get("/customers").text)
         assert _post(client, _path(assigned), token).status_code == 404
