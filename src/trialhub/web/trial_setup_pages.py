@@ -90,6 +90,7 @@ def trial_started(request: Request, signed: Signed, trial_id: str, done: Done = 
         notice=NOTICES.get(done, NOTICES["started"]),
         awaiting=trial.status == TrialStatus.AWAITING_PROVISIONING,
         offers_devices=ctx.catalog.offers_devices(codes),
+        services=ctx.catalog.services,
     )
 
 
@@ -124,8 +125,13 @@ def _provision_page(
     errors: list[FieldError] | None = None,
     status_code: int = 200,
 ) -> Response:
-    trial = trials.get_trial(ctx_of(request), signed.actor, trial_id)
-    values: dict[str, Any] = {"note": note, "error_list": errors or []}
+    ctx = ctx_of(request)
+    trial = trials.get_trial(ctx, signed.actor, trial_id)
+    values: dict[str, Any] = {
+        "note": note,
+        "error_list": errors or [],
+        "services": ctx.catalog.services,
+    }
     return render(
         request,
         "wizard_provision.html",
