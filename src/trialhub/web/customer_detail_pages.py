@@ -82,6 +82,11 @@ def customer_page(
     timelines = {t.trial_id: t for t in trials.customer_timelines(ctx, actor, customer_id)}
     admins = customers.assignable_admins(ctx, actor) if can(actor, "manage_admins") else []
     done = request.query_params.get("done")
+    device_trials = {
+        t.id
+        for t in detail.trials
+        if ctx.catalog.has_device_service(s.code for s in t.services if s.removed_at is None)
+    }
     return render(
         request,
         "customer.html",
@@ -92,6 +97,7 @@ def customer_page(
         admins=admins,
         assigned={a.id: a for a in admins if a.id in detail.assigned_admin_ids},
         services=ctx.catalog.services,
+        device_trials=device_trials,
         tier=actor.partner_tier,
         flash=DONE.get(done or ""),
         trial_errors=extra.pop("trial_errors", {}),
