@@ -97,6 +97,7 @@ def customer_page(
         admins=admins,
         assigned={a.id: a for a in admins if a.id in detail.assigned_admin_ids},
         services=ctx.catalog.services,
+        countries=ctx.catalog.countries,
         device_trials=device_trials,
         tier=actor.partner_tier,
         flash=DONE.get(done or ""),

@@ -1,0 +1,54 @@
+"""Small things found walking every flow of the portal by hand in Chromium, each pinned:
+words and fields that did not fit the trial's state or the page."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from tests.web.conftest import Portal
+from tests.web.test_customers_page import paid_customer
+from tests.web.test_wizard_pages import CUSTOMER, post_step, walk_to_review
+
+
+def _customer_of(client: TestClient, portal: Portal, org_id: str) -> str:
+    found = client.get("/v1/customers", headers=portal.sales.headers).json()["items"]
+    return str(next(c["id"] for c in found if c["org_id"] == org_id))
+
+
+def test_the_add_page_asks_no_meetings_site_when_meetings_cannot_be_chosen(
+    portal: Portal, signed_in: TestClient
+) -> None:
+    """Rule S2: the site belongs to Meetings; a customer that bought Meetings (S3) was still
+    asked for one."""
+    customer = _customer_of(signed_in, portal, paid_customer(portal))
+    page = signed_in.get(f"/customers/{customer}/trials/new").text
+    assert "Cannot be chosen:" in page
+    assert 'name="site_url"' not in page and "Webex Meetings site" not in page
+
+
+def test_the_add_page_asks_the_site_when_meetings_can_be_chosen(
+    portal: Portal, signed_in: TestClient
+) -> None:
+    customer = _customer_of(signed_in, portal, paid_customer(portal, "Hooli", "messaging"))
+    page = signed_in.get(f"/customers/{customer}/trials/new").text
+    assert 'name="site_url"' in page
+
+
+def test_the_saved_trial_page_drops_the_consent_deadline_once_consent_is_given(
+    portal: Portal, signed_in: TestClient
+) -> None:
+    """An active trial still said "Consent needed by ... (rule K6)" after provisioning."""
+    review = walk_to_review(signed_in)
+    landed = post_step(signed_in, review, {"setup": "now"}).headers["location"]
+    page = signed_in.get(landed).text
+    assert "Active" in page
+    assert "Consent needed by" not in page
+
+
+def test_the_customer_page_names_the_country(portal: Portal, signed_in: TestClient) -> None:
+    """The customer page said "DE" where the wizard and the add page say "Germany"."""
+    review = walk_to_review(signed_in, {**CUSTOMER, "country": "DE"})
+    landed = post_step(signed_in, review, {"setup": "now"}).headers["location"]
+    trial = signed_in.get(f"/v1/trials/{landed.split('/')[2]}", headers=portal.sales.headers)
+    page = signed_in.get(f"/customers/{trial.json()['customer_id']}").text
+    assert "<dt>Country</dt><dd>Germany</dd>" in page
