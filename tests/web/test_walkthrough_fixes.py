@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from tests.web.conftest import Portal
+from tests.web.conftest import Portal, csrf_of
 from tests.web.test_customers_page import paid_customer
 from tests.web.test_wizard_pages import CUSTOMER, post_step, walk_to_review
 
@@ -52,3 +52,59 @@ def test_the_customer_page_names_the_country(portal: Portal, signed_in: TestClie
     trial = signed_in.get(f"/v1/trials/{landed.split('/')[2]}", headers=portal.sales.headers)
     page = signed_in.get(f"/customers/{trial.json()['customer_id']}").text
     assert "<dt>Country</dt><dd>Germany</dd>" in page
+
+
+def test_edit_services_chooses_the_time_zone_from_the_list_and_asks_no_site_needlessly(
+    portal: Portal, signed_in: TestClient
+) -> None:
+    """Edit services had a free-text time zone (the wizard a list), and asked for a
+    Meetings site even when Meetings could not be added."""
+    customer = _customer_of(signed_in, portal, paid_customer(portal, "Hooli", "messaging"))
+    trial = (
+        signed_in.post(
+            f"/customers/{customer}/trials/new",
+            data={
+                "csrf_token": csrf_of(signed_in.get("/customers").text),
+                "idempotency_key": "k",
+                "services": ["calling"],
+                "user_licenses": "5",
+            },
+            follow_redirects=False,
+        )
+        .headers["location"]
+        .split("/")[2]
+    )
+    page = signed_in.get(f"/trials/{trial}/services").text
+    assert '<select id="time_zone" name="time_zone"' in page
+    assert "<option>Europe/Paris</option>" in page
+    data = {
+        "csrf_token": csrf_of(page),
+        "add": "meetings",
+        "edition_meetings": "enterprise",
+        "site_url": "hooli.webex.com",
+        "time_zone": "Europe/Nowhere",
+    }
+    refused = signed_in.post(f"/trials/{trial}/services", data=data)
+    assert refused.status_code == 422
+    assert 'id="meetings-time_zone-error"' in refused.text  # the rule's words by the field
+    assert "<option selected>Europe/Nowhere</option>" not in refused.text
+    data["time_zone"] = "Europe/Paris"
+    done = signed_in.post(f"/trials/{trial}/services", data=data, follow_redirects=False)
+    assert done.status_code == 303
+    # a customer that bought Meetings is not asked for a site
+    bought = _customer_of(signed_in, portal, paid_customer(portal))
+    added = (
+        signed_in.post(
+            f"/customers/{bought}/trials/new",
+            data={
+                "csrf_token": csrf_of(page),
+                "idempotency_key": "k2",
+                "services": ["messaging"],
+                "user_licenses": "5",
+            },
+            follow_redirects=False,
+        )
+        .headers["location"]
+        .split("/")[2]
+    )
+    assert 'name="site_url"' not in signed_in.get(f"/trials/{added}/services").text
