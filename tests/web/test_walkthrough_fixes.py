@@ -108,3 +108,15 @@ def test_edit_services_chooses_the_time_zone_from_the_list_and_asks_no_site_need
         .split("/")[2]
     )
     assert 'name="site_url"' not in signed_in.get(f"/trials/{added}/services").text
+
+
+def test_the_convert_page_says_whose_email_the_provisioning_email_is(
+    portal: Portal, signed_in: TestClient
+) -> None:
+    """The field named no one: rule V2 (and the article: "enter yourself")."""
+    review = walk_to_review(signed_in)
+    landed = post_step(signed_in, review, {"setup": "now"}).headers["location"]
+    page = signed_in.get(f"/trials/{landed.split('/')[2]}/convert").text
+    assert 'aria-describedby="provisioning_email-hint"' in page
+    assert "(we recommend yourself, sales@portal.example)" in page
+    assert "(rule V2)" in page
