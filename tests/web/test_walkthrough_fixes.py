@@ -120,3 +120,44 @@ def test_the_convert_page_says_whose_email_the_provisioning_email_is(
     assert 'aria-describedby="provisioning_email-hint"' in page
     assert "(we recommend yourself, sales@portal.example)" in page
     assert "(rule V2)" in page
+
+
+def test_the_trials_team_starts_at_its_queue_not_at_a_customer_list_it_has_not(
+    portal: Portal,
+) -> None:
+    """The trials team's sign-in landed on Customers saying "Only partner administrators
+    can do this.", and its menu offered Customers and Activity, both refused (rule P2)."""
+    from tests.conftest import make_admin
+    from tests.web.conftest import PASSWORD, sign_in
+
+    ops = make_admin(
+        portal.ctx, partner_id=None, roles=("operator",), email="ops@x.example", password=PASSWORD
+    )
+    with portal.client() as client:
+        answer = sign_in(client, ops.actor.email)
+        assert answer.headers["location"] == "/devices/extension-requests"
+        assert client.get("/", follow_redirects=False).headers["location"] == (
+            "/devices/extension-requests"
+        )
+        assert client.get("/signin", follow_redirects=False).headers["location"] == (
+            "/devices/extension-requests"
+        )
+        page = client.get("/devices/extension-requests").text
+        assert 'href="/customers"' not in page and 'href="/activity"' not in page
+        assert 'href="/settings"' in page
+    with portal.client() as client:  # a page asked for is still where sign-in leads
+        target = client.get("/settings", follow_redirects=False).headers["location"]
+        token = csrf_of(client.get(target).text)
+        answer = client.post(
+            "/signin",
+            data={
+                "email": ops.actor.email,
+                "password": PASSWORD,
+                "csrf_token": token,
+                "next": "/settings",
+            },
+            follow_redirects=False,
+        )
+        assert answer.headers["location"] == "/settings"
+    with portal.client() as client:  # a partner's home is still its customer list
+        assert sign_in(client, portal.sales.actor.email).headers["location"] == "/customers"
