@@ -161,3 +161,26 @@ def test_the_trials_team_starts_at_its_queue_not_at_a_customer_list_it_has_not(
         assert answer.headers["location"] == "/settings"
     with portal.client() as client:  # a partner's home is still its customer list
         assert sign_in(client, portal.sales.actor.email).headers["location"] == "/customers"
+
+
+def test_the_devices_page_leads_back_to_the_customer_page_that_exists(
+    portal: Portal, signed_in: TestClient
+) -> None:
+    """ "Back to the customer" pointed at /customers/<organization id>: a 404 for everyone;
+    the trials team, which has no customer pages, goes back to its queue."""
+    from tests.conftest import make_admin
+    from tests.web.conftest import PASSWORD, signed_as
+
+    review = walk_to_review(signed_in)
+    trial_id = post_step(signed_in, review, {"setup": "now"}).headers["location"].split("/")[2]
+    trial = signed_in.get(f"/v1/trials/{trial_id}", headers=portal.sales.headers).json()
+    page = signed_in.get(f"/trials/{trial_id}/devices").text
+    assert f'<a href="/customers/{trial["customer_id"]}">Back to the customer</a>' in page
+    assert signed_in.get(f"/customers/{trial['customer_id']}").status_code == 200
+    ops = make_admin(
+        portal.ctx, partner_id=None, roles=("operator",), email="ops@x.example", password=PASSWORD
+    )
+    with signed_as(portal, ops) as client:
+        page = client.get(f"/trials/{trial_id}/devices").text
+    assert "Back to the customer" not in page
+    assert '<a href="/devices/extension-requests">Back to the device requests</a>' in page
