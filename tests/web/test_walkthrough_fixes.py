@@ -184,3 +184,27 @@ def test_the_devices_page_leads_back_to_the_customer_page_that_exists(
         page = client.get(f"/trials/{trial_id}/devices").text
     assert "Back to the customer" not in page
     assert '<a href="/devices/extension-requests">Back to the device requests</a>' in page
+
+
+def test_cancelling_a_request_says_so_on_the_list_it_lands_on(
+    portal: Portal, signed_in: TestClient
+) -> None:
+    """Cancel request landed on Customers without a word, the customer simply gone."""
+    from tests.conftest import new_customer_body
+    from tests.support.factories import make_org
+
+    org = make_org(portal.ctx, full=("boss@globex.example",))
+    body = new_customer_body(services=[{"code": "calling"}], meetings=None, user_licenses=20)
+    body["customer"]["admin_email"] = "boss@globex.example"
+    body["confirm_existing_org_id"] = org
+    trial = signed_in.post("/v1/trials", json=body, headers=portal.sales.headers).json()
+    page = signed_in.get(f"/customers/{trial['customer_id']}").text
+    answer = signed_in.post(
+        f"/trials/{trial['id']}/cancel", data={"csrf_token": csrf_of(page)}, follow_redirects=False
+    )
+    assert answer.headers["location"] == "/customers?done=cancelled"
+    listed = signed_in.get(answer.headers["location"]).text
+    assert "The trial request was cancelled; the customer left your list (rule K5)." in listed
+    assert "No customers yet." in listed  # and the empty list does not speak of a filter
+    assert 'href="/trials/new">Start a trial</a>' in listed
+    assert "No customers match." in signed_in.get("/customers?q=nobody").text

@@ -22,6 +22,8 @@ STATUS_CHOICES = [(s.value, s.label) for s in TrialStatus] + [("none", "No open 
 # previous pages are the cursors walked so far, carried in the link (the list is a keyset
 # walk forwards); past this many the trail restarts from the first page
 TRAIL_MAX = 20
+# what the list says after an action that leaves it (Post/Redirect/Get: `?done=<action>`)
+DONE = {"cancelled": "The trial request was cancelled; the customer left your list (rule K5)."}
 
 
 @router.get("/customers")
@@ -32,6 +34,7 @@ def customer_list(
     q: Annotated[str | None, Query(max_length=200)] = None,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
     trail: Annotated[list[str] | None, Query(max_length=TRAIL_MAX)] = None,
+    done: Annotated[str, Query(max_length=20)] = "",
 ) -> Response:
     ctx = ctx_of(request)
     status = status or None
@@ -55,6 +58,7 @@ def customer_list(
         status=status or "",
         q=q or "",
         choices=STATUS_CHOICES,
+        flash=DONE.get(done),
         services=ctx.catalog.services,
         next_link=_link(filters, page.next_cursor, [*walked, cursor or ""])
         if page.next_cursor
