@@ -136,3 +136,31 @@ def test_one_query_per_list_however_many_customers_and_events(
     assert many == few
     assert many[0] <= 12  # the customer list's own query and its eager loads
     assert many[1] <= 10  # the session, the customer (its aggregate), the feed
+
+
+def test_an_own_reach_role_finds_and_filters_only_customers_in_its_reach(
+    portal: Portal, signed_in: TestClient
+) -> None:
+    """Rule P2: a sales administrator reads the customers it provisioned or was assigned;
+    another customer of the partner is not found, by name or by id (rule P3's answer)."""
+    from tests.conftest import make_admin
+    from tests.web.conftest import PASSWORD, signed_as
+
+    globex = start_trial(signed_in, portal, "Globex")
+    seller = make_admin(
+        portal.ctx,
+        partner_id=portal.partner_id,
+        roles=("sales_admin",),
+        email="seller@portal.example",
+        password=PASSWORD,
+    )
+    with signed_as(portal, seller) as client:
+        assert "No customer in your list" in client.get("/activity?find=Globex").text
+        by_id = client.get(f"/activity?customer={globex['customer_id']}").text
+        assert "No such customer." in by_id and not codes(by_id)
+        customers.assign_customer(
+            portal.ctx, portal.sales.actor, globex["customer_id"], str(seller.actor.admin_id)
+        )
+        found = client.get("/activity?find=Globex", follow_redirects=False)
+        assert found.headers["location"] == f"/activity?customer={globex['customer_id']}"
+        assert codes(client.get(found.headers["location"]).text)

@@ -7,7 +7,7 @@ from trialhub.domain.errors import ErrorCollector
 from trialhub.domain.roles import Action
 from trialhub.services.customers.schemas import ActivityPage
 from trialhub.services.kernel import paging
-from trialhub.services.kernel.actor import Actor, require_partner
+from trialhub.services.kernel.actor import Actor, require_partner, require_reach
 from trialhub.services.kernel.context import Context
 from trialhub.services.kernel.reach import load_customer
 from trialhub.services.trials.schemas import AuditEventView
@@ -46,6 +46,7 @@ def activity(
         org_id, name = None, None
         if customer_id is not None:
             customer = load_customer(uow, customer_id, field="customer_id")
+            require_reach(actor, Action.READ_CUSTOMERS, customer)  # rule P2: 404 out of reach
             org_id = customer.org_id
             name = customer.organization.name if customer.organization else None
         events = uow.audit.feed(
