@@ -29,6 +29,12 @@ def _start(client: TestClient, portal: Portal, **overrides: Any) -> dict[str, An
     return dict(answer.json())
 
 
+def _device_trial(client: TestClient, portal: Portal) -> dict[str, Any]:
+    """A trial of room devices only: extended on request (rule D6)."""
+    services = [{"code": "room_devices", "quantity": 2}]
+    return _start(client, portal, services=services, user_licenses=None, meetings=None)
+
+
 def test_awaiting_provisioning_links_to_provisioning_and_offers_no_extend(
     portal: Portal, signed_in: TestClient
 ) -> None:
@@ -54,13 +60,7 @@ def test_an_active_trial_offers_extend_not_provisioning(
 def test_a_device_trial_links_to_the_device_extension_request(
     portal: Portal, signed_in: TestClient
 ) -> None:
-    trial = _start(
-        signed_in,
-        portal,
-        services=[{"code": "room_devices", "quantity": 2}],
-        user_licenses=None,
-        meetings=None,
-    )
+    trial = _device_trial(signed_in, portal)
     card = _card(signed_in, trial)
     assert (
         f'href="/trials/{trial["id"]}/devices#extension-title">Request a device extension' in card
@@ -85,13 +85,7 @@ def test_a_device_trial_with_no_devices_out_can_still_request_an_extension(
 ) -> None:
     """The request form showed only once devices had shipped, though rule D6 files it for
     any running trial with device services: the card's link led nowhere."""
-    trial = _start(
-        signed_in,
-        portal,
-        services=[{"code": "room_devices", "quantity": 2}],
-        user_licenses=None,
-        meetings=None,
-    )
+    trial = _device_trial(signed_in, portal)
     page = signed_in.get(f"/trials/{trial['id']}/devices").text
     assert f'action="/trials/{trial["id"]}/devices/extension"' in page
     later = (date.fromisoformat(trial["ends_at"][:10]) + timedelta(days=10)).isoformat()

@@ -15,6 +15,18 @@ def _customer_of(client: TestClient, portal: Portal, org_id: str) -> str:
     return str(next(c["id"] for c in found if c["org_id"] == org_id))
 
 
+def _add_trial(client: TestClient, customer_id: str, service: str) -> str:
+    """The id of a trial of one user service added from the customer's "+" page (A1)."""
+    data = {
+        "csrf_token": csrf_of(client.get("/customers").text),
+        "idempotency_key": f"add-{customer_id}-{service}",
+        "services": [service],
+        "user_licenses": "5",
+    }
+    added = client.post(f"/customers/{customer_id}/trials/new", data=data, follow_redirects=False)
+    return str(added.headers["location"].split("/")[2])
+
+
 def test_the_add_page_asks_no_meetings_site_when_meetings_cannot_be_chosen(
     portal: Portal, signed_in: TestClient
 ) -> None:
@@ -61,20 +73,7 @@ def test_edit_services_chooses_the_time_zone_from_the_list_and_asks_no_site_need
     """Edit services had a free-text time zone (the wizard a list), and asked for a
     Meetings site even when Meetings could not be added."""
     customer = _customer_of(signed_in, portal, paid_customer(portal, "Hooli", "messaging"))
-    trial = (
-        signed_in.post(
-            f"/customers/{customer}/trials/new",
-            data={
-                "csrf_token": csrf_of(signed_in.get("/customers").text),
-                "idempotency_key": "k",
-                "services": ["calling"],
-                "user_licenses": "5",
-            },
-            follow_redirects=False,
-        )
-        .headers["location"]
-        .split("/")[2]
-    )
+    trial = _add_trial(signed_in, customer, "calling")
     page = signed_in.get(f"/trials/{trial}/services").text
     assert '<select id="time_zone" name="time_zone"' in page
     assert "<option>Europe/Paris</option>" in page
@@ -94,20 +93,7 @@ def test_edit_services_chooses_the_time_zone_from_the_list_and_asks_no_site_need
     assert done.status_code == 303
     # a customer that bought Meetings is not asked for a site
     bought = _customer_of(signed_in, portal, paid_customer(portal))
-    added = (
-        signed_in.post(
-            f"/customers/{bought}/trials/new",
-            data={
-                "csrf_token": csrf_of(page),
-                "idempotency_key": "k2",
-                "services": ["messaging"],
-                "user_licenses": "5",
-            },
-            follow_redirects=False,
-        )
-        .headers["location"]
-        .split("/")[2]
-    )
+    added = _add_trial(signed_in, bought, "messaging")
     assert 'name="site_url"' not in signed_in.get(f"/trials/{added}/services").text
 
 
