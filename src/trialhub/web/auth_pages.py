@@ -14,7 +14,6 @@ from trialhub.web.portal import (
     CsrfChecked,
     client_address,
     current_session,
-    home_for,
     render,
     safe_next,
     set_cookie,
@@ -32,12 +31,10 @@ def signin_page(
     next: Annotated[str | None, Query()] = None,
     reset: Annotated[str | None, Query(max_length=10)] = None,
 ) -> Response:
-    found = current_session(request)
-    if found is not None:
-        return RedirectResponse(safe_next(next) if next else home_for(found.actor), 303)
+    if current_session(request) is not None:
+        return RedirectResponse(safe_next(next), status_code=303)
     notice = NOTICES.get(reset or "")
-    target = safe_next(next) if next else ""  # none: the home of whoever signs in
-    return render(request, "signin.html", next=target, email="", error=None, notice=notice)
+    return render(request, "signin.html", next=safe_next(next), email="", error=None, notice=notice)
 
 
 @router.post("/signin", dependencies=[CsrfChecked])
@@ -47,7 +44,7 @@ def signin_submit(
     password: Annotated[str, Form(max_length=1024)] = "",
     next: Annotated[str | None, Form()] = None,
 ) -> Response:
-    target = safe_next(next) if next else ""
+    target = safe_next(next)
     try:
         signed = accounts.sign_in(
             request.app.state.ctx, email, password, address=client_address(request)
@@ -62,7 +59,7 @@ def signin_submit(
         return render(
             request, "signin.html", status_code=401, next=target, email=email, error=e.message
         )
-    response = RedirectResponse(target or home_for(signed.actor), status_code=303)
+    response = RedirectResponse(target, status_code=303)
     max_age = int(request.app.state.ctx.policy.session_absolute.total_seconds())
     set_cookie(request, response, SESSION_COOKIE, signed.token, max_age=max_age)
     return response

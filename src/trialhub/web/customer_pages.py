@@ -13,7 +13,7 @@ from trialhub.domain.errors import Forbidden, ValidationFailed
 from trialhub.domain.states import TrialStatus
 from trialhub.services import customers
 from trialhub.services.customers.schemas import CustomerPage
-from trialhub.web.portal import Signed, ctx_of, render
+from trialhub.web.portal import Signed, ctx_of, home_for, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -48,6 +48,7 @@ def customer_list(
         error = "; ".join(f.message for f in e.errors) or e.message
     except Forbidden as e:
         error = e.message
+    elsewhere = None if signed.actor.is_partner_admin else home_for(signed.actor)
     walked = list(trail or [])
     filters = {k: v for k, v in (("status", status), ("q", q)) if v}
     return render(
@@ -59,6 +60,7 @@ def customer_list(
         q=q or "",
         choices=STATUS_CHOICES,
         flash=DONE.get(done),
+        elsewhere=elsewhere,  # the trials team has no customer list: where its work is
         services=ctx.catalog.services,
         next_link=_link(filters, page.next_cursor, [*walked, cursor or ""])
         if page.next_cursor
