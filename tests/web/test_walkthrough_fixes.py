@@ -3,6 +3,8 @@ words and fields that did not fit the trial's state or the page."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi.testclient import TestClient
 
 from tests.web.conftest import Portal, csrf_of
@@ -158,10 +160,8 @@ def test_the_devices_page_leads_back_to_the_customer_page_that_exists(
     assert '<a href="/devices/extension-requests">Back to the device requests</a>' in page
 
 
-def test_cancelling_a_request_says_so_on_the_list_it_lands_on(
-    portal: Portal, signed_in: TestClient
-) -> None:
-    """Cancel request landed on Customers without a word, the customer simply gone."""
+def _request_consent(portal: Portal, client: TestClient) -> dict[str, Any]:
+    """A trial request to an existing organization, pending its consent (rule K4)."""
     from tests.conftest import new_customer_body
     from tests.support.factories import make_org
 
@@ -169,7 +169,24 @@ def test_cancelling_a_request_says_so_on_the_list_it_lands_on(
     body = new_customer_body(services=[{"code": "calling"}], meetings=None, user_licenses=20)
     body["customer"]["admin_email"] = "boss@globex.example"
     body["confirm_existing_org_id"] = org
-    trial = signed_in.post("/v1/trials", json=body, headers=portal.sales.headers).json()
+    return dict(client.post("/v1/trials", json=body, headers=portal.sales.headers).json())
+
+
+def test_a_request_to_an_existing_organization_is_said_sent_not_saved(
+    portal: Portal, signed_in: TestClient
+) -> None:
+    """The page after "Send trial request" said "The trial was saved."."""
+    trial = _request_consent(portal, signed_in)
+    page = signed_in.get(f"/trials/{trial['id']}/started").text
+    assert "<h1>The trial request was sent.</h1>" in page
+    assert "Trial pending customer consent" in page
+
+
+def test_cancelling_a_request_says_so_on_the_list_it_lands_on(
+    portal: Portal, signed_in: TestClient
+) -> None:
+    """Cancel request landed on Customers without a word, the customer simply gone."""
+    trial = _request_consent(portal, signed_in)
     page = signed_in.get(f"/customers/{trial['customer_id']}").text
     answer = signed_in.post(
         f"/trials/{trial['id']}/cancel", data={"csrf_token": csrf_of(page)}, follow_redirects=False
