@@ -28,13 +28,13 @@ def start_trial(client: TestClient, portal: Portal, company: str) -> dict[str, A
     return dict(answer.json())
 
 
-def paid_customer(portal: Portal, name: str = "Initech") -> str:
-    """An organization whose Meetings the portal's partner manages (rule A1)."""
+def paid_customer(portal: Portal, name: str = "Initech", service: str = "meetings") -> str:
+    """An organization whose Meetings (or `service`) the portal's partner manages (A1)."""
     ctx, op = portal.ctx, SYSTEM_OPERATOR
     org = organizations.create_organization(ctx, op, CreateOrganization(name=name, country="US"))
     admin = AddOrgAdmin(email=f"bill@{name.lower()}.example", name="Bill")
     organizations.add_org_admin(ctx, op, org.id, admin)
-    sub = AddSubscription(service="meetings", quantity=10, partner_id=portal.partner_id)
+    sub = AddSubscription(service=service, quantity=10, partner_id=portal.partner_id)
     organizations.add_subscription(ctx, op, org.id, sub)
     return org.id
 

@@ -1,7 +1,7 @@
 """The customer page: company, region, purchased services with their managing partner
 (rule A1), the trials with their status, days left and timeline (the use cases behind
 `GET /v1/customers/{id}` and `GET /v1/trials/{id}/timeline`), the actions each role may take
-(rule P2), and assigning the customer to administrators."""
+(rule P2), and assigning the customer to administrators or removing an assignment."""
 
 from __future__ import annotations
 
@@ -41,6 +41,7 @@ DONE = {
     "requested": "Conversion requested: the order is requested until your distributor "
     "processes it.",
     "assigned": "The customer was assigned.",
+    "unassigned": "The assignment was removed.",
 }
 
 
@@ -81,6 +82,11 @@ def customer_page(
     timelines = {t.trial_id: t for t in trials.customer_timelines(ctx, actor, customer_id)}
     admins = customers.assignable_admins(ctx, actor) if can(actor, "manage_admins") else []
     done = request.query_params.get("done")
+    device_trials = {
+        t.id
+        for t in detail.trials
+        if ctx.catalog.has_device_service(s.code for s in t.services if s.removed_at is None)
+    }
     return render(
         request,
         "customer.html",
@@ -91,6 +97,8 @@ def customer_page(
         admins=admins,
         assigned={a.id: a for a in admins if a.id in detail.assigned_admin_ids},
         services=ctx.catalog.services,
+        countries=ctx.catalog.countries,
+        device_trials=device_trials,
         tier=actor.partner_tier,
         flash=DONE.get(done or ""),
         trial_errors=extra.pop("trial_errors", {}),
@@ -120,6 +128,14 @@ def assign(
             request, signed, customer_id, status_code=422, assign_error=field_errors(e)["admin_id"]
         )
     return done_redirect(customer_id, "assigned")
+
+
+@router.post("/customers/{customer_id}/assignments/{admin_id}/remove", dependencies=[CsrfChecked])
+def unassign(request: Request, signed: Signed, customer_id: str, admin_id: str) -> Response:
+    """Rule P2: a full administrator removes an assignment (the use case behind `DELETE
+    /v1/customers/{id}/assignments/{admin_id}`); 403 for a role that may not."""
+    customers.unassign_customer(ctx_of(request), signed.actor, customer_id, admin_id)
+    return done_redirect(customer_id, "unassigned", "assign-head")
 
 
 def done_redirect(customer_id: str, done: str, anchor: str = "") -> Response:

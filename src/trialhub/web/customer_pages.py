@@ -13,7 +13,7 @@ from trialhub.domain.errors import Forbidden, ValidationFailed
 from trialhub.domain.states import TrialStatus
 from trialhub.services import customers
 from trialhub.services.customers.schemas import CustomerPage
-from trialhub.web.portal import Signed, ctx_of, render
+from trialhub.web.portal import Signed, ctx_of, home_for, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -22,6 +22,8 @@ STATUS_CHOICES = [(s.value, s.label) for s in TrialStatus] + [("none", "No open 
 # previous pages are the cursors walked so far, carried in the link (the list is a keyset
 # walk forwards); past this many the trail restarts from the first page
 TRAIL_MAX = 20
+# what the list says after an action that leaves it (Post/Redirect/Get: `?done=<action>`)
+DONE = {"cancelled": "The trial request was cancelled; the customer left your list (rule K5)."}
 
 
 @router.get("/customers")
@@ -32,6 +34,7 @@ def customer_list(
     q: Annotated[str | None, Query(max_length=200)] = None,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
     trail: Annotated[list[str] | None, Query(max_length=TRAIL_MAX)] = None,
+    done: Annotated[str, Query(max_length=20)] = "",
 ) -> Response:
     ctx = ctx_of(request)
     status = status or None
@@ -45,6 +48,7 @@ def customer_list(
         error = "; ".join(f.message for f in e.errors) or e.message
     except Forbidden as e:
         error = e.message
+    elsewhere = None if signed.actor.is_partner_admin else home_for(signed.actor)
     walked = list(trail or [])
     filters = {k: v for k, v in (("status", status), ("q", q)) if v}
     return render(
@@ -55,6 +59,8 @@ def customer_list(
         status=status or "",
         q=q or "",
         choices=STATUS_CHOICES,
+        flash=DONE.get(done),
+        elsewhere=elsewhere,  # the trials team has no customer list: where its work is
         services=ctx.catalog.services,
         next_link=_link(filters, page.next_cursor, [*walked, cursor or ""])
         if page.next_cursor

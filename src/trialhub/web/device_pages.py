@@ -72,6 +72,9 @@ def render_devices(
         models=list(catalog.device_models.values()),
         countries=sorted(catalog.countries.values(), key=lambda c: c.name),
         ordered_types={s.device_type for s in shipments},
+        device_service=catalog.has_device_service(
+            s.code for s in trial.services if s.removed_at is None
+        ),
         per_order=ctx.policy.devices_per_order,
         max_days=ctx.policy.device_trial_max_days,
         is_operator=actor.is_operator,

@@ -5,6 +5,7 @@ every /mailbox path answers 404 before anything else is looked at."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -21,6 +22,21 @@ def _served(request: Request) -> None:
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(_served)])
 
+# a web address in an email's plain text, without the punctuation that may close a sentence
+_URL = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)]")
+
+
+def text_with_links(text: str) -> list[tuple[str, bool]]:
+    """The plain text cut into pieces, each with whether it is a web address: the page makes
+    those links, since the links of the HTML part cannot open anything from its sandbox (a
+    consent link must be followable from the mailbox)."""
+    parts: list[tuple[str, bool]] = []
+    at = 0
+    for found in _URL.finditer(text):
+        parts += [(text[at : found.start()], False), (found.group(), True)]
+        at = found.end()
+    return [*parts, (text[at:], False)]
+
 
 @router.get("/mailbox", response_class=HTMLResponse)
 def mailbox_list(
@@ -36,7 +52,8 @@ def mailbox_list(
 def mailbox_item(request: Request, mail_id: RowId) -> HTMLResponse:
     ctx = request.app.state.ctx
     mail = messaging.get_mail(ctx, mail_id)
-    return HTMLResponse(templates().get_template("mail.html").render(mail=mail))
+    page = templates().get_template("mail.html").render(mail=mail, parts=text_with_links(mail.text))
+    return HTMLResponse(page)
 
 
 # the email's own HTML, framed by mail.html: inline styles are what emails are made of, so

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from trialhub import __version__
-from trialhub.web.portal import current_session
+from trialhub.web.portal import current_session, home_for
 from trialhub.web.templating import templates
 
 __all__ = ["router", "templates"]
@@ -17,8 +17,9 @@ router = APIRouter(include_in_schema=False)
 @router.get("/", response_class=HTMLResponse)
 def landing(request: Request) -> Response:
     """The landing page; signed in, the portal's home (the customer list) instead."""
-    if current_session(request) is not None:
-        return RedirectResponse("/customers", status_code=303)
+    found = current_session(request)
+    if found is not None:
+        return RedirectResponse(home_for(found.actor), status_code=303)
     ctx = request.app.state.ctx
     html = (
         templates()

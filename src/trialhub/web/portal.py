@@ -108,6 +108,14 @@ def safe_next(value: str | None) -> str:
     return value
 
 
+def home_for(actor: Actor) -> str:
+    """Where an administrator's portal starts: the customer list for a partner's, the
+    device extension queue for the trials team, which has no customer list (rule P2)."""
+    if actor.is_operator and not actor.is_partner_admin:
+        return "/devices/extension-requests"
+    return "/customers"
+
+
 # ---- CSRF --------------------------------------------------------------------------------
 
 

@@ -52,8 +52,8 @@ def _act(
         trial = run()
     except FormErrors as e:
         return _in_card(request, signed, trial_id, action, e)
-    if done is None:
-        return RedirectResponse("/customers", status_code=303)
+    if done is None:  # the customer left the list (rule K5): the list says so
+        return RedirectResponse("/customers?done=cancelled", status_code=303)
     return done_redirect(trial.customer_id, done, f"trial-{trial_id}")
 
 

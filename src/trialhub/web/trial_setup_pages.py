@@ -30,6 +30,7 @@ Note = Annotated[str, Form(max_length=2000)]
 # what the landing page says after each kind of action (never text from the request)
 NOTICES = {
     "started": "The trial was saved.",
+    "requested": "The trial request was sent.",  # an existing organization: consent first
     "provisioned": "Provisioning is complete: the trial is active.",
 }
 
@@ -87,9 +88,11 @@ def trial_started(request: Request, signed: Signed, trial_id: str, done: Done = 
         request,
         "wizard_done.html",
         trial=trial,
-        notice=NOTICES.get(done, NOTICES["started"]),
+        notice=NOTICES.get(done)
+        or NOTICES["requested" if trial.status == TrialStatus.PENDING_CONSENT else "started"],
         awaiting=trial.status == TrialStatus.AWAITING_PROVISIONING,
         offers_devices=ctx.catalog.offers_devices(codes),
+        services=ctx.catalog.services,
     )
 
 
@@ -124,8 +127,13 @@ def _provision_page(
     errors: list[FieldError] | None = None,
     status_code: int = 200,
 ) -> Response:
-    trial = trials.get_trial(ctx_of(request), signed.actor, trial_id)
-    values: dict[str, Any] = {"note": note, "error_list": errors or []}
+    ctx = ctx_of(request)
+    trial = trials.get_trial(ctx, signed.actor, trial_id)
+    values: dict[str, Any] = {
+        "note": note,
+        "error_list": errors or [],
+        "services": ctx.catalog.services,
+    }
     return render(
         request,
         "wizard_provision.html",

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from trialhub.domain.errors import ErrorCollector
 from trialhub.domain.roles import Action
-from trialhub.services.customers.schemas import EventPage
+from trialhub.services.customers.schemas import ActivityPage
 from trialhub.services.kernel import paging
-from trialhub.services.kernel.actor import Actor, require_partner
+from trialhub.services.kernel.actor import Actor, require_partner, require_reach
 from trialhub.services.kernel.context import Context
 from trialhub.services.kernel.reach import load_customer
 from trialhub.services.trials.schemas import AuditEventView
@@ -34,7 +34,7 @@ def activity(
     limit: int | None = None,
     customer_id: str | None = None,
     kind: str | None = None,
-) -> EventPage:
+) -> ActivityPage:
     """The audit log of the caller's partner, newest first, resumable with `before` (rule
     E1); of one customer (its organization's events) and of one kind of action."""
     require_partner(actor, Action.READ_CUSTOMERS)
@@ -43,9 +43,12 @@ def activity(
     paging.one_of(errors, "kind", kind, ACTIVITY_KINDS, "E1")
     errors.raise_if_any()
     with ctx.uow(actor.scope) as uow:
-        org_id = None
+        org_id, name = None, None
         if customer_id is not None:
-            org_id = load_customer(uow, customer_id, field="customer_id").org_id
+            customer = load_customer(uow, customer_id, field="customer_id")
+            require_reach(actor, Action.READ_CUSTOMERS, customer)  # rule P2: 404 out of reach
+            org_id = customer.org_id
+            name = customer.organization.name if customer.organization else None
         events = uow.audit.feed(
             before=before,
             limit=size + 1,
@@ -54,6 +57,8 @@ def activity(
         )
         page = events[:size]
         next_cursor = str(page[-1].id) if len(events) > size and page else None
-        return EventPage(
-            items=[AuditEventView.model_validate(e) for e in page], next_cursor=next_cursor
+        return ActivityPage(
+            items=[AuditEventView.model_validate(e) for e in page],
+            next_cursor=next_cursor,
+            customer_name=name,
         )

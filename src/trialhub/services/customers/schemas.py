@@ -115,6 +115,13 @@ class EventPage(View):
     next_cursor: str | None = None
 
 
+class ActivityPage(EventPage):
+    """A page of the activity feed, with the name of the customer it is filtered to (so a
+    page can show the active filter without a second look-up)."""
+
+    customer_name: str | None = None
+
+
 class SetUpUser(Command):
     email: str
     name: Name = Field(min_length=1, max_length=200)
