@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.test_portal_in_chromium import _console_errors, _serious, _sign_in
+from tests.browser.conftest import console_errors, serious_violations, sign_in
 from tests.conftest import LiveServer, new_customer_body, start_live_server
 from trialhub.clock import MovableClock
 from trialhub.services import accounts
@@ -41,14 +41,14 @@ def gaps_live(sqlite_ctx: Context, clock: MovableClock) -> Iterator[LiveServer]:
 
 
 def _open_customer(page: Any, base: str, name: str) -> None:
-    _sign_in(page, base)
+    sign_in(page, base)
     page.wait_for_url(f"{base}/customers")
     page.get_by_role("link", name=name).click()
     page.wait_for_url(f"{base}/customers/*")
 
 
 def test_activity_of_one_customer_found_by_name(gaps_live: LiveServer, page: Any) -> None:
-    errors = _console_errors(page)
+    errors = console_errors(page)
     base = gaps_live.url
     _open_customer(page, base, "Acme Browsers")
     page.get_by_role("link", name="Activity", exact=True).last.click()  # the page's, not the nav's
@@ -72,7 +72,7 @@ def test_activity_of_one_customer_found_by_name(gaps_live: LiveServer, page: Any
     page.get_by_role("button", name="Filter").click()
     assert page.get_by_role("heading", name="Which customer?").is_visible()
     assert page.get_by_label("Customer", exact=True).input_value() == "Northwind"
-    assert _serious(page) == []
+    assert serious_violations(page) == []
     page.get_by_role("link", name="Northwind Two").click()
     page.wait_for_url(f"{base}/activity?customer=*&kind=trial")
     assert "Customer: Northwind Two" in page.get_by_role("list", name="Active filters").inner_text()
@@ -80,14 +80,14 @@ def test_activity_of_one_customer_found_by_name(gaps_live: LiveServer, page: Any
 
 
 def test_assign_then_remove_the_assignment(gaps_live: LiveServer, page: Any) -> None:
-    errors = _console_errors(page)
+    errors = console_errors(page)
     _open_customer(page, gaps_live.url, "Acme Browsers")
     section = page.locator("section[aria-labelledby=assign-head]")
     section.get_by_label("Assign to").select_option(label="Pat Partner (pat@demo-partner.example)")
     section.get_by_role("button", name="Assign").click()
     page.wait_for_url("**done=assigned*")
     assert "pat@demo-partner.example" in section.locator("ul.assigned").inner_text()
-    assert _serious(page) == []
+    assert serious_violations(page) == []
     section.get_by_role("button", name="Remove the assignment of Pat Partner").click()
     page.wait_for_url("**done=unassigned*")
     assert page.get_by_role("status").inner_text() == "The assignment was removed."
