@@ -87,6 +87,8 @@ def _run_batch(
         if not ids:
             return False
         rows = uow.deadlines.claim_batch(ids, now)
+        if not careful:
+            _prime(uow, rows)
         schedule = _BatchSchedule(ctx, uow, rows)
         made_due = False
         held: set[str] = set()  # trials whose earlier deadline just failed
@@ -111,10 +113,34 @@ def _run_batch(
                 for later in rows[i + 1 :]:  # not claimed after all: the next batch takes them
                     later.done_at = later.outcome = None
                 break
-        uow.commit()
+        _commit(uow, careful=careful)
     report.add(done)
     # after an applied row, rows that waited behind a failed one may be free: look again
     return made_due or len(ids) == limit or done.processed > done.failed
+
+
+def _prime(uow: UnitOfWork, rows: list[ScheduledDeadline]) -> None:
+    """What the handlers ask of every row, loaded for the whole batch at once: the
+    partners' administrators (who hears of a trial, rule T4) and the messages already
+    queued for its trials (rule E2's dedupe). Only without savepoints: a row undone alone
+    would leave its messages in the in-memory dedupe."""
+    trial_ids = list(dict.fromkeys(r.trial_id for r in rows))
+    trials = [t for t in (uow.trials.get(i) for i in trial_ids) if t is not None]
+    uow.admins.prime_partners_for_worker({t.partner_id for t in trials})
+    uow.outbox.prime_trials_for_worker(trial_ids)
+
+
+def _commit(uow: UnitOfWork, *, careful: bool) -> None:
+    """Commits the batch. Without savepoints, a failure at commit (say, a message that
+    another trial queued under the same cause, rule E2) sends the batch to the careful
+    path, where each row meets its own error alone."""
+    if careful:
+        uow.commit()
+        return
+    try:
+        uow.commit()
+    except Exception as error:
+        raise _HandlerFailed from error
 
 
 def _apply_one(
