@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from trialhub.domain.deadlines import DeadlineKind
+from trialhub.domain.deadlines import Deadline, DeadlineKind, trial_deadlines
 from trialhub.domain.devices import DeviceShipment
 from trialhub.domain.policy import backoff
 from trialhub.domain.records import ScheduledDeadline
@@ -83,10 +83,9 @@ def _run_batch(
     now = ctx.now()
     done = TickReport(batches=1)
     with ctx.uow(Scope.system("worker")) as uow:
-        ids = uow.deadlines.due_ids_for_worker(now, limit)
-        if not ids:
+        rows = uow.deadlines.claim_due_for_worker(now, limit)
+        if not rows:
             return False
-        rows = uow.deadlines.claim_batch(ids, now)
         if not careful:
             _prime(uow, rows)
         schedule = _BatchSchedule(ctx, uow, rows)
@@ -98,6 +97,7 @@ def _run_batch(
                 # the next passes do not select them while the failed one is pending
                 row.done_at = row.outcome = None
                 continue
+            schedule.watch(row.trial_id)
             outcome = _apply_one(ctx, uow, handlers, row, now, done, careful=careful)
             if outcome is None:
                 held.add(row.trial_id)
@@ -116,7 +116,7 @@ def _run_batch(
         _commit(uow, careful=careful)
     report.add(done)
     # after an applied row, rows that waited behind a failed one may be free: look again
-    return made_due or len(ids) == limit or done.processed > done.failed
+    return made_due or len(rows) == limit or done.processed > done.failed
 
 
 def _prime(uow: UnitOfWork, rows: list[ScheduledDeadline]) -> None:
@@ -188,14 +188,30 @@ class _BatchSchedule:
     def __init__(self, ctx: Context, uow: UnitOfWork, rows: list[ScheduledDeadline]) -> None:
         self._ctx = ctx
         self._uow = uow
-        ids = list(dict.fromkeys(r.trial_id for r in rows))
-        self._due: dict[str, list[ScheduledDeadline]] = uow.deadlines.for_trials(ids)
-        self._shipments: dict[str, list[DeviceShipment]] = uow.shipments.for_trials(ids)
+        self._ids = list(dict.fromkeys(r.trial_id for r in rows))
+        self._shipments: dict[str, list[DeviceShipment]] = uow.shipments.for_trials(self._ids)
+        self._due: dict[str, list[ScheduledDeadline]] | None = None  # loaded when needed
+        self._watched: tuple[str, list[Deadline]] | None = None
+
+    def _deadlines(self, trial: Trial) -> list[Deadline]:
+        policy, catalog = self._ctx.policy, self._ctx.catalog
+        return trial_deadlines(trial, policy, catalog, shipments=self._shipments[trial.id])
+
+    def watch(self, trial_id: str) -> None:
+        """Notes the trial's deadlines before a row is applied to it."""
+        trial = self._uow.trials.get(trial_id)
+        self._watched = None if trial is None else (trial_id, self._deadlines(trial))
 
     def resync(self, trial_id: str, now: datetime) -> bool:
+        """Rewrites the trial's schedule if the row changed its deadlines (most rows, an
+        expiry notice say, change none: the batch then never loads its schedule)."""
         trial = self._uow.trials.get(trial_id)
         if trial is None:
             return False
+        if self._watched == (trial_id, self._deadlines(trial)):
+            return False
+        if self._due is None:
+            self._due = self._uow.deadlines.for_trials(self._ids)
         added = sync_trial(
             self._uow,
             trial,

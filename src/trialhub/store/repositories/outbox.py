@@ -33,7 +33,10 @@ class OutboxRepository(Repository):
         before the commit. Causes name their trial; a duplicate of another trial's message
         would still meet the unique constraint at commit (rule E2)."""
         o = tables.outbox.c
-        stmt = select(o.channel, o.recipient, o.cause).where(o.trial_id.in_(trial_ids))
+        name = dialect.name_of(self._session)
+        stmt = select(o.channel, o.recipient, o.cause).where(
+            dialect.among(o.trial_id, trial_ids, name)
+        )
         self._known = {(c, r, k) for c, r, k in self._session.execute(stmt)}
         self._primed = set(trial_ids)
         if not sa_event.contains(self._session, "before_commit", self._write_queued):
