@@ -12,7 +12,8 @@ SQLite: `$TRIALHUB_BENCH_CACHE`, default `/tmp/trialhub-bench`). `TRIALHUB_BENCH
 points at the server (default: the local one).
 
 Run the old code side by side with the same file: `PYTHONPATH=/path/to/main/src python
-benchmarks/goal_worker.py` (the worker processes inherit the path).
+benchmarks/goal_worker.py` (the worker processes inherit the path);
+`TRIALHUB_BENCH_WORKER_DUE=2000` makes the due batch smaller (the old code is slow).
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ print(json.dumps({"start": start, "end": end, "cpu": time.process_time() - cpu,
 
 def run(size: str) -> list[Row]:
     due, idle = SIZES[size]
+    due = int(os.environ.get("TRIALHUB_BENCH_WORKER_DUE", due))  # e.g. a shorter run of old code
     rows: list[Row] = []
     for backend in ("postgresql", "sqlite"):
         rows.extend(_throughput(backend, due))
