@@ -35,6 +35,7 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
+from tests.support.apps import app_for
 from tests.support.factories import Login as Login
 from tests.support.factories import World as World
 from tests.support.factories import make_admin as make_admin
@@ -45,7 +46,6 @@ from tests.support.servers import LiveServer as LiveServer
 from tests.support.servers import Receiver
 from tests.support.servers import free_port as free_port
 from tests.support.servers import start_live_server as start_live_server
-from trialhub.api.app import create_app
 from trialhub.bootstrap import make_context
 from trialhub.clock import MovableClock
 from trialhub.services.kernel import security
@@ -292,13 +292,13 @@ def sqlite_world(sqlite_ctx: Context, world_built_sqlite: BuiltWorld) -> World:
 @pytest.fixture
 def client(ctx: Context) -> Iterator[TestClient]:
     """The API in-process on each backend."""
-    with TestClient(create_app(ctx)) as c:
+    with TestClient(app_for(ctx)) as c:
         yield c
 
 
 @pytest.fixture
 def sqlite_client(sqlite_ctx: Context) -> Iterator[TestClient]:
-    with TestClient(create_app(sqlite_ctx)) as c:
+    with TestClient(app_for(sqlite_ctx)) as c:
         yield c
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from trialhub.api.app import create_app
+from tests.support.apps import app_for
 from trialhub.bootstrap import build_context
 from trialhub.services import demo
 from trialhub.settings import Settings
@@ -39,7 +39,7 @@ def test_readme_then_api_guide_start_different_customers(sqlite_url: str) -> Non
         bodies = start_bodies(ROOT / "README.md", globex)
         bodies += start_bodies(ROOT / "docs" / "api.md", globex)
         assert len(bodies) >= 3  # README's, the new customer's and the existing one's
-        client = TestClient(create_app(ctx))
+        client = TestClient(app_for(ctx))
         for body in bodies:
             got = client.post(
                 "/v1/trials", json=body, headers={"Authorization": f"Bearer {sales.token}"}

@@ -286,6 +286,25 @@ BAD_INPUT = [
     ids=[f"{p}={v!r}"[:60] for p, v, _, _ in BAD_INPUT],
 )
 def test_bad_input_names_field_and_rule_and_writes_nothing(
+    sqlite_client: TestClient, sqlite_world: World, path: str, value: Any, field: str, rule: str
+) -> None:
+    """Request validation, before any database: on SQLite (the next test sends a few on
+    PostgreSQL too)."""
+    _refused_and_nothing_written(sqlite_client, sqlite_world, path, value, field, rule)
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field", "rule"),
+    [BAD_INPUT[0], BAD_INPUT[7], BAD_INPUT[-1]],
+    ids=["company", "country", "setup"],
+)
+def test_bad_input_writes_nothing_on_each_backend(
+    client: TestClient, world: World, path: str, value: Any, field: str, rule: str
+) -> None:
+    _refused_and_nothing_written(client, world, path, value, field, rule)
+
+
+def _refused_and_nothing_written(
     client: TestClient, world: World, path: str, value: Any, field: str, rule: str
 ) -> None:
     before = snapshot(client, world)

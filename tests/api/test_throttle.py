@@ -16,6 +16,7 @@ from limits.storage import RedisStorage
 from sqlalchemy import func, select
 
 from tests.conftest import IN_CI, World
+from tests.support.apps import app_for
 from tests.support.factories import links, make_org, request_consent
 from trialhub.api.app import create_app
 from trialhub.bootstrap import build_rate_storage, make_context
@@ -37,7 +38,7 @@ BAD = {"Authorization": "Bearer th_not-a-real-token"}
 @pytest.fixture
 def app_of(sqlite_world: World) -> Iterator[dict[tuple[str, int], TestClient]]:
     """One app, a client per address (the socket peer the server sees)."""
-    app = create_app(sqlite_world.ctx)
+    app = app_for(sqlite_world.ctx)
     clients = {peer: TestClient(app, client=peer) for peer in (ATTACKER, BYSTANDER)}
     yield clients
     for c in clients.values():
@@ -102,7 +103,7 @@ def test_the_retry_after_counts_down_with_the_clock(
 def test_the_hourly_limit_outlasts_the_minute(sqlite_ctx: Context, clock: MovableClock) -> None:
     minute, hour = FailureLimit(3, 60), FailureLimit(7, 3600)
     policy = replace(DEFAULT_POLICY, failures_per_address=(minute, hour))
-    app = create_app(replace(sqlite_ctx, policy=policy))
+    app = app_for(replace(sqlite_ctx, policy=policy))
     with TestClient(app, client=ATTACKER) as client:
         codes = []
         for _ in range(3):  # 3 + 3 + 1 failures over three minutes
@@ -120,11 +121,11 @@ def test_forwarded_for_is_believed_only_from_a_configured_proxy(sqlite_ctx: Cont
         return {**BAD, "X-Forwarded-For": f"192.0.2.{i}"}
 
     # not configured: the header is ignored, every attempt is the peer's
-    with TestClient(create_app(sqlite_ctx), client=proxy) as direct:
+    with TestClient(app_for(sqlite_ctx), client=proxy) as direct:
         codes = [direct.get("/v1/me", headers=spoofed(i)).status_code for i in range(30)]
         assert codes.count(401) == PER_MINUTE.failures
     # behind a trusted proxy, each forwarded client has its own count
-    app = create_app(sqlite_ctx, forwarded_allow_ips="10.1.2.3")
+    app = app_for(sqlite_ctx, forwarded_allow_ips="10.1.2.3")
     with TestClient(app, client=proxy) as behind, TestClient(app, client=ATTACKER) as other:
         for _ in range(PER_MINUTE.failures):
             assert behind.get("/v1/me", headers=spoofed(200)).status_code == 401
@@ -282,7 +283,7 @@ def test_an_unreachable_store_does_not_take_sign_in_down(
 ) -> None:
     ctx = sqlite_world.ctx
     down = RedisStorage("redis://127.0.0.1:1/0", wrap_exceptions=True, socket_connect_timeout=0.2)
-    app = create_app(make_context(db=ctx.db, clock=ctx.clock, rate_storage=down))
+    app = app_for(make_context(db=ctx.db, clock=ctx.clock, rate_storage=down))
     with TestClient(app, client=ATTACKER) as client:
         assert client.get("/v1/me", headers=BAD).status_code == 401
         assert client.get("/v1/me", headers=sqlite_world.sales_full.headers).status_code == 200

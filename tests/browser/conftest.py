@@ -10,8 +10,13 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import IN_CI, LiveServer, start_live_server
+from tests.conftest import IN_CI, LiveServer, new_customer_body, start_live_server
+from trialhub.clock import MovableClock
+from trialhub.services import accounts
+from trialhub.services.demo import DEMO_PASSWORD, SALES_EMAIL, ensure_demo
 from trialhub.services.kernel.context import Context
+from trialhub.services.trials import start as trials
+from trialhub.services.trials.schemas import StartTrial
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [
@@ -38,10 +43,74 @@ def need(module: str) -> Any:
 
 
 sync_api = need("playwright.sync_api")
+axe_sync = need("axe_playwright_python.sync_playwright")
+
+PHONE = 360  # the narrowest width the portal is checked at (issue 10: "readable on a phone")
+
+
+def serious_violations(page: Any) -> list[str]:
+    """axe's serious and critical violations on the page as it is now."""
+    results = axe_sync.Axe().run(page)
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']}"
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def overflowing(page: Any) -> list[str]:
+    """What sticks out sideways of the viewport (a phone would have to scroll the page
+    sideways to read it); a wide table scrolls inside its own box and is not counted."""
+    found: list[str] = page.evaluate(
+        """() => {
+          const width = document.documentElement.clientWidth;
+          if (document.documentElement.scrollWidth <= width) return [];
+          return [...document.querySelectorAll("body *")]
+            .filter(e => e.getBoundingClientRect().right > width + 1)
+            .map(e => e.tagName.toLowerCase() + (e.className ? "." + e.className : ""))
+            .slice(0, 5);
+        }"""
+    )
+    return found
+
+
+def readable(page: Any, width: int) -> list[str]:
+    """At desktop width, axe's serious violations; at phone width, what overflows sideways.
+    axe's rules hardly depend on the width, and a run costs Chromium about half a second:
+    a test at phone width runs axe once more itself (`serious_violations`)."""
+    return overflowing(page) if width <= PHONE else serious_violations(page)
+
+
+def console_errors(page: Any) -> list[str]:
+    """Every console error and uncaught exception of the page from now on (CSP refusals
+    show up here)."""
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    return errors
+
+
+def sign_in(page: Any, base: str, password: str = DEMO_PASSWORD) -> None:
+    page.goto(f"{base}/signin")
+    page.get_by_label("Email").fill(SALES_EMAIL)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
 
 
 @pytest.fixture
 def live(sqlite_ctx: Context) -> Iterator[LiveServer]:
+    yield from start_live_server(sqlite_ctx)
+
+
+@pytest.fixture
+def portal_live(sqlite_ctx: Context, clock: MovableClock) -> Iterator[LiveServer]:
+    """A live server with the demo world and one customer of the demo partner."""
+    sqlite_ctx.wall_clock = clock
+    ensure_demo(sqlite_ctx)
+    sales = accounts.actor_for_email(sqlite_ctx, SALES_EMAIL)
+    body = new_customer_body()
+    body["customer"]["company_name"] = "Acme Browsers"
+    trials.start_trial(sqlite_ctx, sales, StartTrial.model_validate(body))
     yield from start_live_server(sqlite_ctx)
 
 

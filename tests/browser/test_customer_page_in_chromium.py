@@ -8,27 +8,20 @@ from typing import Any
 
 import pytest
 
-from tests.browser.test_portal_in_chromium import (
-    _console_errors,
-    _serious,
-    _sign_in,
-    portal_live,
-)
+from tests.browser.conftest import PHONE, console_errors, readable, serious_violations, sign_in
 from tests.conftest import LiveServer
 from trialhub.services.demo import SALES_EMAIL
 
-__all__ = ["portal_live"]  # the fixture, shared with the sign-in flows
-
 
 def _open_customer(page: Any, base: str) -> None:
-    _sign_in(page, base)
+    sign_in(page, base)
     page.wait_for_url(f"{base}/customers")
     page.get_by_role("link", name="Acme Browsers").click()
     page.wait_for_url(f"{base}/customers/*")
 
 
 def test_extend(portal_live: LiveServer, page: Any) -> None:
-    errors = _console_errors(page)
+    errors = console_errors(page)
     _open_customer(page, portal_live.url)
     ends = page.locator("article.trial time").first.inner_text()
     page.get_by_label("Reason to extend (optional)").fill("The pilot needs a week more")
@@ -60,7 +53,7 @@ def test_edit_services_error_next_to_the_field(portal_live: LiveServer, page: An
 
 
 def test_delete_with_the_dialog(portal_live: LiveServer, page: Any) -> None:
-    errors = _console_errors(page)
+    errors = console_errors(page)
     _open_customer(page, portal_live.url)
     page.get_by_role("link", name="Delete trial").click()
     dialog = page.locator("dialog[open]")
@@ -108,22 +101,24 @@ def test_convert(portal_live: LiveServer, page: Any) -> None:
     assert "Converted" in page.locator("article.trial .badge").first.inner_text()
 
 
-@pytest.mark.parametrize("width", [1280, 360])
+@pytest.mark.parametrize("width", [1280, PHONE])
 def test_axe_on_the_customer_page_and_activity(
     portal_live: LiveServer, page: Any, width: int
 ) -> None:
     page.set_viewport_size({"width": width, "height": 800})
     _open_customer(page, portal_live.url)
     page.get_by_text("Timeline").click()
-    assert _serious(page) == []
+    assert readable(page, width) == []
     page.get_by_role("link", name="Delete trial").click()
-    assert _serious(page) == []
+    assert readable(page, width) == []
     page.keyboard.press("Escape")
     page.get_by_role("link", name="Edit services").click()
-    assert _serious(page) == []
+    assert readable(page, width) == []
     page.goto(page.url.replace("/services", "/convert"))  # the convert form
     assert page.get_by_role("heading", name="Convert to a paid order").is_visible()
-    assert _serious(page) == []
+    assert readable(page, width) == []
     page.goto(f"{portal_live.url}/activity")
     assert page.locator("ol.feed li").count() > 0
-    assert _serious(page) == []
+    assert readable(page, width) == []
+    if width == PHONE:  # axe once at phone width too
+        assert serious_violations(page) == []

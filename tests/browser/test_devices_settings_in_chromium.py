@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.test_portal_in_chromium import _console_errors, _serious
+from tests.browser.conftest import console_errors, serious_violations
 from tests.conftest import LiveServer, new_customer_body, start_live_server
 from trialhub.clock import MovableClock
 from trialhub.services import accounts
@@ -35,7 +35,7 @@ def trial_live(sqlite_ctx: Context, clock: MovableClock) -> Iterator[tuple[LiveS
         yield server, trial.id
 
 
-def _sign_in(page: Any, base: str, email: str = SALES_EMAIL) -> None:
+def sign_in(page: Any, base: str, email: str = SALES_EMAIL) -> None:
     page.goto(f"{base}/signin")
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(DEMO_PASSWORD)
@@ -58,11 +58,11 @@ def _fill_order(page: Any, country: str) -> None:
 
 def test_order_devices_in_the_browser(trial_live: tuple[LiveServer, str], page: Any) -> None:
     live, trial = trial_live
-    errors = _console_errors(page)
-    _sign_in(page, live.url)
+    errors = console_errors(page)
+    sign_in(page, live.url)
     page.goto(f"{live.url}/trials/{trial}/devices")
     assert page.get_by_text("Phones ship without power supplies").first.is_visible()  # D3
-    assert _serious(page) == []
+    assert serious_violations(page) == []
     _fill_order(page, "FR")
     page.get_by_role("button", name="Order devices").click()
     page.wait_for_url(re.compile(r".*done=ordered$"))
@@ -70,7 +70,7 @@ def test_order_devices_in_the_browser(trial_live: tuple[LiveServer, str], page: 
         page.get_by_role("status").text_content() == "Devices ordered; the trials team ships them."
     )
     assert page.get_by_role("cell", name=re.compile(r"^D\d{8}$")).is_visible()  # rule D9
-    assert _serious(page) == []
+    assert serious_violations(page) == []
     assert errors == []
 
 
@@ -78,7 +78,7 @@ def test_a_refused_order_shows_the_error_at_its_field(
     trial_live: tuple[LiveServer, str], page: Any
 ) -> None:
     live, trial = trial_live
-    _sign_in(page, live.url)
+    sign_in(page, live.url)
     page.goto(f"{live.url}/trials/{trial}/devices")
     _fill_order(page, "US")
     page.get_by_role("button", name="Order devices").click()
@@ -86,19 +86,19 @@ def test_a_refused_order_shows_the_error_at_its_field(
     assert deal.get_attribute("aria-invalid") == "true"
     assert "need the deal id" in page.locator("#ship-deal-error").text_content()
     assert page.get_by_label("Desk Phone 9841").input_value() == "2"  # kept
-    assert _serious(page) == []
+    assert serious_violations(page) == []
 
 
 def test_issue_a_token_shown_once(trial_live: tuple[LiveServer, str], page: Any) -> None:
     live, _ = trial_live
-    _sign_in(page, live.url)
+    sign_in(page, live.url)
     page.goto(f"{live.url}/settings")
-    assert _serious(page) == []
+    assert serious_violations(page) == []
     page.get_by_label("Label").fill("CRM sync")
     page.get_by_role("button", name="Issue token").click()
     shown = page.locator("#new-token").text_content()
     assert shown.startswith("th_")
-    assert _serious(page) == []
+    assert serious_violations(page) == []
     page.goto(f"{live.url}/settings")
     assert shown not in page.content()
     assert page.get_by_text(f"{shown[:10]}…").is_visible()
@@ -107,14 +107,14 @@ def test_issue_a_token_shown_once(trial_live: tuple[LiveServer, str], page: Any)
     assert page.locator("#new-secret").text_content().startswith("whsec_")
     page.get_by_role("link", name=re.compile("Deliveries")).first.click()
     assert page.get_by_text("No deliveries yet.").is_visible()
-    assert _serious(page) == []
+    assert serious_violations(page) == []
 
 
 def test_the_trials_team_pages_pass_axe(trial_live: tuple[LiveServer, str], page: Any) -> None:
     live, trial = trial_live
-    _sign_in(page, live.url, OPERATOR_EMAIL)
+    sign_in(page, live.url, OPERATOR_EMAIL)
     page.goto(f"{live.url}/devices/extension-requests")
     assert page.get_by_role("heading", name="Device extension requests").is_visible()
-    assert _serious(page) == []
+    assert serious_violations(page) == []
     page.goto(f"{live.url}/trials/{trial}/devices")
-    assert _serious(page) == []
+    assert serious_violations(page) == []

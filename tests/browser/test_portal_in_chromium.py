@@ -4,53 +4,19 @@ critical violation on the sign-in, password-reset and customers pages."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from tests.browser.conftest import need
-from tests.conftest import LiveServer, new_customer_body, start_live_server
-from trialhub.clock import MovableClock
+from tests.browser.conftest import PHONE, console_errors, readable, serious_violations, sign_in
+from tests.conftest import LiveServer
 from trialhub.domain.policy import FailureLimit
-from trialhub.services import accounts
-from trialhub.services.demo import DEMO_PASSWORD, SALES_EMAIL, ensure_demo
-from trialhub.services.kernel.context import Context
-from trialhub.services.trials import start as trials
-from trialhub.services.trials.schemas import StartTrial
-
-axe_sync = need("axe_playwright_python.sync_playwright")
-
-
-@pytest.fixture
-def portal_live(sqlite_ctx: Context, clock: MovableClock) -> Iterator[LiveServer]:
-    """A live server with the demo world and one customer of the demo partner."""
-    sqlite_ctx.wall_clock = clock
-    ensure_demo(sqlite_ctx)
-    sales = accounts.actor_for_email(sqlite_ctx, SALES_EMAIL)
-    body = new_customer_body()
-    body["customer"]["company_name"] = "Acme Browsers"
-    trials.start_trial(sqlite_ctx, sales, StartTrial.model_validate(body))
-    yield from start_live_server(sqlite_ctx)
-
-
-def _console_errors(page: Any) -> list[str]:
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    return errors
-
-
-def _sign_in(page: Any, base: str, password: str = DEMO_PASSWORD) -> None:
-    page.goto(f"{base}/signin")
-    page.get_by_label("Email").fill(SALES_EMAIL)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+from trialhub.services.demo import DEMO_PASSWORD, SALES_EMAIL
 
 
 def test_sign_in_see_the_customers_sign_out(portal_live: LiveServer, page: Any) -> None:
-    errors = _console_errors(page)
+    errors = console_errors(page)
     page.goto(f"{portal_live.url}/customers")
     assert page.url.startswith(f"{portal_live.url}/signin?next=")
     page.get_by_label("Email").fill(SALES_EMAIL)
@@ -70,7 +36,7 @@ def test_sign_in_see_the_customers_sign_out(portal_live: LiveServer, page: Any) 
 def test_a_wrong_password_shows_the_error_next_to_the_form(
     portal_live: LiveServer, page: Any
 ) -> None:
-    _sign_in(page, portal_live.url, "not the password")
+    sign_in(page, portal_live.url, "not the password")
     alert = page.get_by_role("alert")
     assert alert.text_content() == "Wrong email or password."
     assert page.get_by_label("Email").input_value() == SALES_EMAIL
@@ -82,9 +48,9 @@ def test_sign_in_failures_are_throttled(portal_live: LiveServer, page: Any) -> N
     ctx = portal_live.ctx
     ctx.policy = replace(ctx.policy, sign_in_failures_per_account=(FailureLimit(3, 300),))
     for _ in range(3):
-        _sign_in(page, portal_live.url, "guess")
+        sign_in(page, portal_live.url, "guess")
         assert page.get_by_role("alert").text_content() == "Wrong email or password."
-    _sign_in(page, portal_live.url)  # the right password, too late
+    sign_in(page, portal_live.url)  # the right password, too late
     assert "Too many failed attempts" in (page.get_by_role("alert").text_content() or "")
     assert "/signin" in page.url
 
@@ -105,23 +71,16 @@ def test_keyboard_only_sign_in(portal_live: LiveServer, page: Any) -> None:
     assert page.evaluate("document.activeElement.id") == "main"
 
 
-def _serious(page: Any) -> list[str]:
-    results = axe_sync.Axe().run(page)
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']}"
-        for v in results.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-
-
-@pytest.mark.parametrize("width", [1280, 360])
+@pytest.mark.parametrize("width", [1280, PHONE])
 def test_axe_finds_no_serious_violation(portal_live: LiveServer, page: Any, width: int) -> None:
     page.set_viewport_size({"width": width, "height": 800})
     for path in ("/signin", "/password/forgot", "/password/reset/pr_link"):
         page.goto(f"{portal_live.url}{path}")
-        assert _serious(page) == [], path
-    _sign_in(page, portal_live.url, "wrong")  # the page with its error
-    assert _serious(page) == []
-    _sign_in(page, portal_live.url)
+        assert readable(page, width) == [], path
+    sign_in(page, portal_live.url, "wrong")  # the page with its error
+    assert readable(page, width) == []
+    sign_in(page, portal_live.url)
     page.wait_for_url(f"{portal_live.url}/customers")
-    assert _serious(page) == []
+    assert readable(page, width) == []
+    if width == PHONE:  # axe once at phone width too
+        assert serious_violations(page) == []

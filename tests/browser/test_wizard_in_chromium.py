@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import need
-from tests.browser.test_portal_in_chromium import _console_errors, _serious, _sign_in
+from tests.browser.conftest import console_errors, serious_violations, sign_in
 from tests.conftest import LiveServer, start_live_server
 from tests.support.factories import make_org
 from trialhub.clock import MovableClock
@@ -21,8 +20,6 @@ from trialhub.services import accounts, customers
 from trialhub.services.demo import SALES_EMAIL, ensure_demo
 from trialhub.services.kernel.context import Context
 from trialhub.services.messaging import delivery
-
-need("axe_playwright_python.sync_playwright")
 
 
 @pytest.fixture
@@ -37,8 +34,8 @@ def wizard_live(sqlite_ctx: Context, clock: MovableClock) -> Iterator[LiveServer
     yield from start_live_server(sqlite_ctx)
 
 
-def _no_serious(page: Any, step: str) -> None:
-    assert _serious(page) == [], step
+def _noserious_violations(page: Any, step: str) -> None:
+    assert serious_violations(page) == [], step
 
 
 def _fill_customer(page: Any, company: str, email: str) -> None:
@@ -52,36 +49,36 @@ def _fill_customer(page: Any, company: str, email: str) -> None:
 
 
 def test_the_whole_wizard_for_a_new_customer(wizard_live: LiveServer, page: Any) -> None:
-    errors = _console_errors(page)
+    errors = console_errors(page)
     base = wizard_live.url
-    _sign_in(page, base)
+    sign_in(page, base)
     page.wait_for_url(f"{base}/customers")
     page.get_by_role("link", name="Start trial").click()
     page.get_by_role("heading", name="Customer details").wait_for()
-    _no_serious(page, "customer")
+    _noserious_violations(page, "customer")
     page.get_by_role("button", name="Next").click()  # nothing typed: errors by their fields
     assert page.get_by_label("Company name").get_attribute("aria-invalid") == "true"
-    _no_serious(page, "customer with errors")
+    _noserious_violations(page, "customer with errors")
     _fill_customer(page, "Initrode", "peter@initrode.example")
     page.get_by_role("button", name="Next").click()
     page.get_by_role("heading", name="Services").wait_for()
-    _no_serious(page, "services")
+    _noserious_violations(page, "services")
     page.get_by_label("Webex Meetings", exact=True).check()
     page.get_by_label("Webex Calling").check()
     page.get_by_label(re.compile("^User licenses")).fill("25")
     page.get_by_role("button", name="Next").click()
     page.get_by_role("heading", name="Meetings site").wait_for()
-    _no_serious(page, "meetings")
+    _noserious_violations(page, "meetings")
     page.get_by_label("Webex Meetings site URL").fill("initrode.webex.com")
     page.get_by_label("Time zone").select_option("Europe/Berlin")
     page.get_by_role("button", name="Next").click()
     page.get_by_role("heading", name="Devices").wait_for()
     assert page.get_by_text(re.compile("Phones do not include power supplies")).is_visible()
-    _no_serious(page, "devices")
+    _noserious_violations(page, "devices")
     page.get_by_label("Skip this step").check()
     page.get_by_role("button", name="Next").click()
     page.get_by_role("heading", name="Review").wait_for()
-    _no_serious(page, "review")
+    _noserious_violations(page, "review")
     assert page.get_by_text("initrode.webex.com (Europe/Berlin)").is_visible()
     page.get_by_role("button", name="Save and set up later").dblclick()
     page.get_by_role("heading", name="The trial was saved.").wait_for()
@@ -89,14 +86,14 @@ def test_the_whole_wizard_for_a_new_customer(wizard_live: LiveServer, page: Any)
     found = customers.list_customers(wizard_live.ctx, sales, text="Initrode").items
     assert len(found) == 1  # a double click starts one trial
     assert page.get_by_text("Awaiting provisioning details").is_visible()
-    _no_serious(page, "saved")
+    _noserious_violations(page, "saved")
     _provision(page)
     # rule A1: "+" next to Trials; the services it cannot get, each with its reason
     customer_page = page.get_by_role("link", name="Customer page").get_attribute("href")
     page.goto(f"{base}{customer_page}/trials/new")
     page.get_by_role("heading", name="Add a trial to Initrode").wait_for()
     assert page.get_by_label("Webex Calling").is_disabled()
-    _no_serious(page, "add a trial")
+    _noserious_violations(page, "add a trial")
     # no CSP violation, no script error; the one 422 is the step sent with errors on purpose
     assert [e for e in errors if "status of 422" not in e] == []
 
@@ -104,7 +101,7 @@ def test_the_whole_wizard_for_a_new_customer(wizard_live: LiveServer, page: Any)
 def _provision(page: Any) -> None:
     page.get_by_role("link", name="Set up now").click()
     page.get_by_role("heading", name="Provision the trial").wait_for()
-    _no_serious(page, "provision")
+    _noserious_violations(page, "provision")
     page.get_by_role("button", name="Complete provisioning").click()
     page.get_by_role("heading", name=re.compile("Provisioning is complete")).wait_for()
     assert page.get_by_role("status").get_by_text("Active").is_visible()
@@ -114,14 +111,14 @@ def test_an_existing_organization_through_consent_then_provisioning(
     wizard_live: LiveServer, page: Any
 ) -> None:
     base = wizard_live.url
-    _sign_in(page, base)
+    sign_in(page, base)
     page.wait_for_url(f"{base}/customers")
     page.goto(f"{base}/trials/new")
     _fill_customer(page, "Globex", "boss@globex.example")
     page.get_by_role("button", name="Next").click()
     # rule C3: the organization is shown and must be confirmed
     page.get_by_role("heading", name="Existing organization").wait_for()
-    _no_serious(page, "existing")
+    _noserious_violations(page, "existing")
     assert page.get_by_text("Globex", exact=True).is_visible()
     page.get_by_label(re.compile("existing customer organization")).check()
     page.get_by_role("button", name="Next").click()
@@ -159,7 +156,7 @@ def _tab_to(page: Any, target: str) -> None:
 
 def test_the_wizard_with_the_keyboard_only(wizard_live: LiveServer, page: Any) -> None:
     base = wizard_live.url
-    _sign_in(page, base)
+    sign_in(page, base)
     page.wait_for_url(f"{base}/customers")
     page.goto(f"{base}/trials/new")
     _tab_to(page, "company_name")

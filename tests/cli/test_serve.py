@@ -25,14 +25,18 @@ TRIALHUB = Path(sys.executable).parent / "trialhub"
 class Served:
     url: str
     log: Path
+    pid: int
 
     def output(self) -> str:
         return self.log.read_text()
 
 
 @contextmanager
-def serving(url: str, tmp_path: Path, *args: str, **env: str) -> Iterator[Served]:
-    """`trialhub serve` on `url` (a migrated copy: start-up then skips the migrations)."""
+def serving(
+    url: str, tmp_path: Path, *args: str, worker: bool = False, **env: str
+) -> Iterator[Served]:
+    """`trialhub serve` on `url` (a migrated copy: start-up then skips the migrations);
+    the lifecycle worker only when `worker`."""
     port = free_port()
     log = tmp_path / "serve.log"
     environ = {
@@ -41,7 +45,8 @@ def serving(url: str, tmp_path: Path, *args: str, **env: str) -> Iterator[Served
         "COLUMNS": "200",
         **env,
     }
-    command = [str(TRIALHUB), "serve", "--port", str(port), "--no-worker", *args]
+    command = [str(TRIALHUB), "serve", "--port", str(port), *args]
+    command += [] if worker else ["--no-worker"]
     with log.open("w") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=environ)
     base = f"http://127.0.0.1:{port}"
@@ -54,7 +59,7 @@ def serving(url: str, tmp_path: Path, *args: str, **env: str) -> Iterator[Served
                 break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        yield Served(url=base, log=log)
+        yield Served(url=base, log=log, pid=process.pid)
     finally:
         process.send_signal(signal.SIGINT)
         try:

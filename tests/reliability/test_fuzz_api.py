@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from hypothesis import given
 
 from tests.conftest import World
+from tests.support.apps import app_for
 from tests.support.fuzzing import fuzzing
-from trialhub.api.app import create_app
 from trialhub.store.repositories import encode_cursor
 
 SKIP = {("POST", "/v1/sandbox/clock")}  # 404 here (not a sandbox); fuzzed in test_sandbox.py
@@ -38,7 +38,7 @@ SHARDS = 4  # the operations dealt into shards that pytest-xdist runs side by si
 
 @pytest.mark.parametrize("shard", range(SHARDS))
 def test_never_a_server_error(sqlite_world: World, shard: int) -> None:
-    schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(sqlite_world.ctx))
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app_for(sqlite_world.ctx))
     headers = sqlite_world.sales_full.headers
     operations = [result.ok() for result in schema.get_all_operations()]
     fuzzed = [o for o in operations if (o.method.upper(), o.path) not in SKIP]
@@ -75,7 +75,7 @@ def _integer_parameters(app: Any) -> list[tuple[str, str, dict[str, Any]]]:
 
 def test_every_integer_parameter_is_bounded(sqlite_world: World) -> None:
     """The schema promises a range for every integer, so clients (and schemathesis) know it."""
-    found = _integer_parameters(create_app(sqlite_world.ctx))
+    found = _integer_parameters(app_for(sqlite_world.ctx))
     assert len(found) >= 5  # after, limit, expiring_within_days, the deliveries' limit ...
     for method, path, parameter in found:
         kinds = [parameter["schema"], *parameter["schema"].get("anyOf", [])]
@@ -86,7 +86,7 @@ def test_every_integer_parameter_is_bounded(sqlite_world: World) -> None:
 
 def test_huge_integers_answer_422_naming_the_field(sqlite_world: World) -> None:
     """`GET /v1/events?after=99999999999999999999999` was a 500 (OverflowError, rule E3)."""
-    app = create_app(sqlite_world.ctx)
+    app = app_for(sqlite_world.ctx)
     client = TestClient(app, raise_server_exceptions=False)
     for method, path, parameter in _integer_parameters(app):
         for value in HUGE:
@@ -103,7 +103,7 @@ def test_huge_integers_answer_422_naming_the_field(sqlite_world: World) -> None:
 def test_garbage_cursors_are_a_422(sqlite_world: World) -> None:
     """A cursor is opaque, but a client can still forge one: huge numbers, naive or
     out-of-range times and wrong shapes inside it were 500s on SQLite (rule E3)."""
-    client = TestClient(create_app(sqlite_world.ctx), raise_server_exceptions=False)
+    client = TestClient(app_for(sqlite_world.ctx), raise_server_exceptions=False)
     forged = [
         ["2026-01-01T00:00:00+00:00", 10**30, 10**30],
         ["2026-01-01T00:00:00", "a", "b"],

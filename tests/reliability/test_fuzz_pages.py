@@ -15,8 +15,8 @@ from starlette.routing import Route
 
 import trialhub.web
 from tests.conftest import World
+from tests.support.apps import app_for
 from tests.support.fuzzing import fuzzing
-from trialhub.api.app import create_app
 
 # values a hand-edited URL carries: huge, negative, not numbers at all
 VALUES = st.one_of(
@@ -54,7 +54,7 @@ def fill(path: str, value: str) -> str:
 def test_pages_never_answer_a_server_error(sqlite_world: World) -> None:
     ctx = sqlite_world.ctx
     ctx.local_mailbox = True  # the development pages are fuzzed too
-    app = create_app(ctx)
+    app = app_for(ctx)
     client = TestClient(app, raise_server_exceptions=False)
     routes = page_routes(app)
     assert {"/", "/mailbox/{mail_id}", "/consent/{token}", "/docs"} <= {p for _, p in routes}
@@ -78,7 +78,7 @@ def test_a_huge_mailbox_id_is_a_readable_page(sqlite_world: World) -> None:
     """`GET /mailbox/99999999999999999999999` was a JSON 500 (OverflowError)."""
     ctx = sqlite_world.ctx
     ctx.local_mailbox = True
-    client = TestClient(create_app(ctx), raise_server_exceptions=False)
+    client = TestClient(app_for(ctx), raise_server_exceptions=False)
     for value, status in (("99999999999999999999999", 422), ("-1", 422), ("abc", 422)):
         got = client.get(f"/mailbox/{value}")
         assert got.status_code == status, got.text

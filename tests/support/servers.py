@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 from aiosmtpd.controller import Controller
 
-from trialhub.api.app import create_app
+from tests.support.apps import app_for
 from trialhub.services.kernel.context import Context
 
 
@@ -41,7 +41,7 @@ def start_live_server(
 
     port = free_port()
     config = uvicorn.Config(
-        create_app(ctx, forwarded_allow_ips=forwarded_allow_ips),
+        app_for(ctx, forwarded_allow_ips=forwarded_allow_ips),
         host="127.0.0.1",
         port=port,
         log_level="warning",

@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 from httpx import Response
 
 from tests.conftest import Login, make_admin, make_partner
+from tests.support.apps import app_for
 from tests.support.statements import statements
-from trialhub.api.app import create_app
 from trialhub.clock import MovableClock
 from trialhub.services.kernel.context import Context
 
@@ -62,7 +62,7 @@ class Portal:
     read_only: Login
 
     def client(self, **kw: object) -> TestClient:
-        return TestClient(create_app(self.ctx), **kw)  # type: ignore[arg-type]
+        return TestClient(app_for(self.ctx), **kw)  # type: ignore[arg-type]
 
 
 @pytest.fixture

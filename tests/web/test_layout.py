@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import make_admin, make_partner
+from tests.support.apps import app_for
 from tests.web.conftest import PASSWORD, csrf_of, sign_in
-from trialhub.api.app import create_app
 from trialhub.bootstrap import build_context
 from trialhub.services.kernel.context import Context
 from trialhub.settings import Settings
@@ -54,7 +54,7 @@ def sandbox_ctx(tmp_path: Path) -> Iterator[Context]:
 def _signed(ctx: Context, roles: tuple[str, ...], partner: bool = True) -> TestClient:
     pid = make_partner(ctx) if partner else None
     login = make_admin(ctx, partner_id=pid, roles=roles, password=PASSWORD)
-    client = TestClient(create_app(ctx))
+    client = TestClient(app_for(ctx))
     assert sign_in(client, login.actor.email).status_code == 303
     return client
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from datetime import datetime
 from typing import Annotated
 
@@ -18,6 +19,7 @@ from trialhub.cli.common import (
     open_context,
     redact,
 )
+from trialhub.cli.processes import freeze_startup_objects, run_server_processes
 from trialhub.services import demo, lifecycle
 from trialhub.services.kernel import Context
 from trialhub.settings import Settings
@@ -41,6 +43,15 @@ SandboxOpt = Annotated[
 WorkerOpt = Annotated[
     bool, typer.Option("--worker/--no-worker", help="Run the lifecycle worker in-process")
 ]
+ProcessesOpt = Annotated[
+    int,
+    typer.Option(
+        "--workers",
+        min=1,
+        envvar="TRIALHUB_SERVER_PROCESSES",
+        help="Server processes (one per core); the lifecycle worker still runs once, here",
+    ),
+]
 
 
 @app.command()
@@ -51,6 +62,7 @@ def serve(
     demo_data: DemoOpt = False,
     sandbox_mode: SandboxOpt = False,
     run_worker: WorkerOpt = True,
+    processes: ProcessesOpt = 1,
 ) -> None:
     """Migrate the database and serve the API and pages; the worker runs alongside."""
     settings = Settings()
@@ -70,8 +82,15 @@ def serve(
     stop = None
     if run_worker:
         _, stop = Worker(ctx, interval=settings.worker_interval).start_thread()
+        # the server processes never run it: once per database server, here (issue 11)
+        console.print(f"Lifecycle worker: running in process {os.getpid()}", highlight=False)
     try:
-        _run_server(ctx, settings, bind_host, bind_port)
+        if processes > 1:
+            run_server_processes(
+                ctx, settings, url, bind_host, bind_port, workers=processes, demo=demo_data
+            )
+        else:
+            _run_server(ctx, settings, bind_host, bind_port)
     finally:
         if stop is not None:
             stop.set()
@@ -106,6 +125,7 @@ def _run_server(ctx: Context, settings: Settings, host: str, port: int) -> None:
         proxy_headers=False,  # the app decides whom to believe (TRIALHUB_FORWARDED_ALLOW_IPS)
     )
     redact_access_log()  # after uvicorn configured its loggers: no consent token in logs
+    freeze_startup_objects()
     uvicorn.Server(config).run()
 
 

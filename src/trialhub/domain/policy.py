@@ -72,6 +72,9 @@ class Policy:
     # over. Requests take milliseconds; a slower one that loses its key to a retry is
     # rolled back, so nothing is done twice (docs/api.md, Idempotency-Key)
     idempotency_lease: timedelta = field(default=timedelta(seconds=10))
+    # an API token's "last used" time is written at most this often: a request whose token
+    # was marked used more recently writes nothing (no write transaction for a GET, issue 11)
+    token_touch_interval: timedelta = field(default=timedelta(minutes=1))
     # rule X1: failed secret checks (bearer tokens, consent links, the portal's passwords
     # and reset links) per client address and per account; past a limit, 429 until the
     # window ends. Ordinary use never fails 20 times a minute from one address.

@@ -7,6 +7,8 @@ gets `FOR UPDATE` (and `SKIP LOCKED` where racing workers should take other rows
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Collection
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from sqlalchemy import (
     bindparam,
     create_engine,
     event,
+    exc,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
@@ -30,17 +33,102 @@ from sqlalchemy.pool import NullPool
 POSTGRESQL = "postgresql"
 SQLITE = "sqlite"
 
+# PostgreSQL's pool (per server process): the ASGI server runs sync routes on a thread pool
+# of 40, so a burst of concurrent requests holds up to that many connections; keeping 20 and
+# lending 20 more keeps a busy server from opening and closing connections per request
+# (SQLAlchemy's 5 + 10 did, above 5 concurrent requests) while `--workers 4` stays well under
+# PostgreSQL's default 100 connections. Each server process has its own pool.
+PG_POOL_SIZE = 20
+PG_MAX_OVERFLOW = 20
+# no "SELECT 1" at every checkout (a round trip per transaction): a connection idle longer
+# than this is pinged first, and none is kept longer than PG_RECYCLE_SECONDS. One that died
+# under load (the server restarted) fails its request once; SQLAlchemy then invalidates
+# the whole pool, so the retry gets a fresh connection.
+PG_PING_IDLE_SECONDS = 10.0
+PG_RECYCLE_SECONDS = 1800
+
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    # in WAL mode NORMAL syncs at checkpoints, not at every commit: a power loss (not a
+    # crash of the process) can lose the last commits, never corrupt the database
+    # (docs/operations.md); FULL cost an fsync per transaction
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
     cursor.close()
 
 
+# SQLite's busy timeout; a writer waits this long for this process's writer lock too
+SQLITE_BUSY_SECONDS = 10
+_WRITES = ("INSERT", "UPDATE", "DELETE")
+_HOLDS_WRITER = "trialhub_holds_writer_lock"
+
+
+def _serialize_writers(engine: Engine) -> None:
+    """One writing transaction at a time per process on SQLite, queued on a Python lock
+    taken at the first INSERT, UPDATE or DELETE and released when the transaction ends.
+
+    SQLite allows one writer per file anyway; without this, concurrent requests of one
+    process wait in SQLite's busy handler, which sleeps in growing steps (up to 100 ms) and
+    is not first come, first served: a p99 many times the median (issue 11). Reads are not
+    serialized (WAL readers never wait). Other processes still meet the busy handler."""
+    lock = threading.Lock()
+
+    def take(conn: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+        info = conn.info
+        if not info.get(_HOLDS_WRITER) and statement.lstrip()[:6].upper() in _WRITES:
+            # past the timeout, go on without it: SQLite's own busy timeout decides
+            info[_HOLDS_WRITER] = lock.acquire(timeout=SQLITE_BUSY_SECONDS)
+
+    def release(info: dict[Any, Any]) -> None:
+        if info.pop(_HOLDS_WRITER, False):
+            lock.release()
+
+    def ended(conn: Connection) -> None:
+        release(conn.info)
+
+    # a connection returned, closed or invalidated without either ends its transaction too
+    def reset(_dbapi: Any, record: Any, _state: Any) -> None:
+        release(record.info)
+
+    def closed(_dbapi: Any, record: Any) -> None:
+        release(record.info)
+
+    def invalidated(_dbapi: Any, record: Any, _error: Any) -> None:
+        release(record.info)
+
+    event.listen(engine, "before_cursor_execute", take)
+    event.listen(engine, "commit", ended)
+    event.listen(engine, "rollback", ended)
+    event.listen(engine.pool, "reset", reset)
+    event.listen(engine.pool, "close", closed)
+    event.listen(engine.pool, "invalidate", invalidated)
+
+
+def _note_checkin(_dbapi_connection: Any, record: Any) -> None:
+    record.info["idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """Pre-ping only a connection that sat idle (the network or the server may have dropped
+    it meanwhile); a busy server's connections go out without a round trip."""
+    idle_since = record.info.get("idle_since")
+    if idle_since is None or time.monotonic() - idle_since < PG_PING_IDLE_SECONDS:
+        return
+    try:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SELECT 1")
+        cursor.close()
+        dbapi_connection.rollback()
+    except Exception as error:  # the pool retries the checkout on a new connection
+        raise exc.DisconnectionError() from error
+
+
 def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """An engine for the URL; SQLite gets foreign keys, WAL and a busy timeout."""
+    """An engine for the URL; SQLite gets foreign keys, WAL (synchronous NORMAL) and a busy
+    timeout; PostgreSQL a pool sized for the server and pings only after idling."""
     parsed = make_url(url)
     kwargs: dict[str, Any] = {"echo": echo, "future": True}
     if parsed.get_backend_name() == SQLITE:
@@ -52,11 +140,17 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             kwargs["poolclass"] = NullPool
         engine = create_engine(parsed, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
+        _serialize_writers(engine)
         return engine
     if parsed.get_backend_name() == POSTGRESQL and parsed.drivername == POSTGRESQL:
         parsed = parsed.set(drivername="postgresql+psycopg")
-    kwargs["pool_pre_ping"] = True
-    return create_engine(parsed, **kwargs)
+    kwargs.update(
+        pool_size=PG_POOL_SIZE, max_overflow=PG_MAX_OVERFLOW, pool_recycle=PG_RECYCLE_SECONDS
+    )
+    engine = create_engine(parsed, **kwargs)
+    event.listen(engine, "checkin", _note_checkin)
+    event.listen(engine, "checkout", _ping_if_idle)
+    return engine
 
 
 def begin_migrations(connection: Connection) -> None:

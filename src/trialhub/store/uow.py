@@ -152,6 +152,7 @@ class UnitOfWork:
             raise RuntimeError("the request's transaction is held: use that unit of work")
         self._session = self._session_factory()
         self._touched: list[object] = []
+        self._created: set[int] = set()  # id() of the objects this transaction inserted
         # the identity map holds objects weakly: an entity that recorded an event but changed
         # no column could vanish before commit, its events with it, so keep every loaded one
         self._loaded: list[object] = []
@@ -207,6 +208,8 @@ class UnitOfWork:
 
     def _track(self, session: Session, _context: object, _instances: object) -> None:
         seen = {id(o) for o in self._touched}
+        for obj in session.new:
+            self._created.add(id(obj))
         for obj in (*session.new, *session.dirty):
             if id(obj) not in seen:
                 self._touched.append(obj)
@@ -219,6 +222,13 @@ class UnitOfWork:
         seen = {id(o) for o in out}
         out.extend(o for o in (*session.new, *session.dirty) if id(o) not in seen)
         return out
+
+    def created(self, obj: object) -> bool:
+        """Whether this transaction inserted `obj` (flushed or not) and still holds it: its
+        rows in other tables can only be ones it wrote too, so hooks need not query for them
+        (a savepoint rolled back expunges what it inserted)."""
+        session = self._live()
+        return obj in session and (id(obj) in self._created or obj in session.new)
 
     def record(self, event: DomainEvent) -> None:
         """An event that no entity carries (for example, a token issued)."""

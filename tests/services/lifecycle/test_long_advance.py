@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import insert, text
 
 from tests.conftest import World, make_world, new_customer_body
+from tests.support.apps import app_for
 from tests.support.statements import statements as counting
-from trialhub.api.app import create_app
 from trialhub.bootstrap import build_context
 from trialhub.domain.records import ScheduledDeadline
 from trialhub.domain.trial import Trial
@@ -110,7 +110,7 @@ def test_a_year_and_two_months_over_many_trials(sandbox_ctx: Context) -> None:
     ctx = sandbox_ctx
     world = make_world(ctx)
     deadlines = seed(ctx, world, TRIALS, ctx.now())
-    with TestClient(create_app(ctx)) as client, counting(ctx.db.engine) as statements:
+    with TestClient(app_for(ctx)) as client, counting(ctx.db.engine) as statements:
         moved = client.post(
             "/v1/sandbox/clock", json={"advance": "P1Y2M"}, headers=world.operator.headers
         )
@@ -148,7 +148,7 @@ def test_a_deadline_made_on_the_way_runs_in_its_place(
     one runs before the later ones, in the same move (rule T10)."""
     ctx = sandbox_ctx
     world = make_world(ctx)
-    with TestClient(create_app(ctx)) as client:
+    with TestClient(app_for(ctx)) as client:
         ids = []
         for days in (30, 60):
             body = new_customer_body(

@@ -16,8 +16,8 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from tests.conftest import Login, free_port, make_world, new_customer_body
+from tests.support.apps import app_for
 from tests.support.servers import start_smtp
-from trialhub.api.app import create_app
 from trialhub.bootstrap import build_context
 from trialhub.cli import app as cli
 from trialhub.domain.errors import Forbidden, ValidationFailed
@@ -96,7 +96,7 @@ def test_bad_duration(text: str) -> None:
 def test_a_whole_life_in_one_call(sandbox_ctx: Context) -> None:
     world = make_world(sandbox_ctx)
     h, op = world.sales_full.headers, world.operator.headers
-    with TestClient(create_app(sandbox_ctx)) as client:
+    with TestClient(app_for(sandbox_ctx)) as client:
         trial = calling_trial(client, world.sales_full)
         before = client.get("/v1/sandbox/clock", headers=h).json()["now"]
         moved = client.post("/v1/sandbox/clock", json={"advance": "P100D"}, headers=op)
@@ -131,7 +131,7 @@ def test_bad_moves_name_the_field_and_change_nothing(
 ) -> None:
     world = make_world(sandbox_ctx)
     offset = load_offset(sandbox_ctx.db)
-    with TestClient(create_app(sandbox_ctx)) as client:
+    with TestClient(app_for(sandbox_ctx)) as client:
         r = client.post("/v1/sandbox/clock", json=body, headers=world.operator.headers)
     assert r.status_code == 422, r.text
     assert r.json()["field"] == "advance"
@@ -141,7 +141,7 @@ def test_bad_moves_name_the_field_and_change_nothing(
 @pytest.mark.parametrize("to", ["2001-01-01T00:00:00Z", "2030-01-01T00:00:00"])
 def test_a_past_or_naive_instant_names_to(sandbox_ctx: Context, to: str) -> None:
     world = make_world(sandbox_ctx)
-    with TestClient(create_app(sandbox_ctx)) as client:
+    with TestClient(app_for(sandbox_ctx)) as client:
         r = client.post("/v1/sandbox/clock", json={"to": to}, headers=world.operator.headers)
     assert r.status_code == 422, r.text
     assert r.json()["field"] == "to"
@@ -156,7 +156,7 @@ def test_only_the_trials_team_moves_the_clock(sandbox_ctx: Context, role: str) -
     world = make_world(sandbox_ctx)
     offset = load_offset(sandbox_ctx.db)
     who = world.login(role)
-    with TestClient(create_app(sandbox_ctx)) as client:
+    with TestClient(app_for(sandbox_ctx)) as client:
         trial = calling_trial(client, world.sales_full)
         assert client.get("/v1/sandbox/clock", headers=who.headers).status_code == 200
         r = client.post("/v1/sandbox/clock", json={"advance": "P100D"}, headers=who.headers)
@@ -177,7 +177,7 @@ def test_only_the_trials_team_moves_the_clock(sandbox_ctx: Context, role: str) -
 
 def test_a_distributor_cannot_move_the_clock(sandbox_ctx: Context) -> None:  # rule P2
     dee = distributor_login(sandbox_ctx)
-    with TestClient(create_app(sandbox_ctx)) as client:
+    with TestClient(app_for(sandbox_ctx)) as client:
         assert client.get("/v1/sandbox/clock", headers=dee.headers).status_code == 200
         r = client.post("/v1/sandbox/clock", json={"advance": "7d"}, headers=dee.headers)
     assert r.status_code == 403
@@ -205,7 +205,7 @@ def test_moving_the_clock_delivers_nothing_the_worker_does(tmp_path: Path) -> No
     world = make_world(ctx)
     controller, inbox = start_smtp(smtp_port)
     try:
-        with TestClient(create_app(ctx)) as client:
+        with TestClient(app_for(ctx)) as client:
             calling_trial(client, world.sales_full)
             moved = client.post(
                 "/v1/sandbox/clock", json={"advance": "P1Y2M"}, headers=world.operator.headers
@@ -229,7 +229,7 @@ def test_moving_the_clock_delivers_nothing_the_worker_does(tmp_path: Path) -> No
 def test_not_a_sandbox_answers_404(tmp_path: Path) -> None:
     ctx = build_context(Settings(), database_url=f"sqlite:///{tmp_path}/real.db")
     world = make_world(ctx)
-    with TestClient(create_app(ctx)) as client:
+    with TestClient(app_for(ctx)) as client:
         for who in (world.sales, world.operator):
             for method, body in (("get", None), ("post", {"advance": "7d"})):
                 r = client.request(method, "/v1/sandbox/clock", json=body, headers=who.headers)
@@ -246,7 +246,7 @@ def test_cli_clock(tmp_path: Path) -> None:
     sbx = f"sqlite:///{tmp_path}/sbx.db"
     ctx = build_context(Settings(), database_url=sbx, sandbox=True)
     world = make_world(ctx)
-    with TestClient(create_app(ctx)) as client:
+    with TestClient(app_for(ctx)) as client:
         calling_trial(client, world.sales_full)
     first = runner.invoke(cli, ["clock", "show", "--database-url", sbx])
     assert first.exit_code == 0
@@ -272,7 +272,7 @@ def test_devices_come_due_on_the_sandbox_clock(sandbox_ctx: Context) -> None:  #
 
     world = make_world(sandbox_ctx)
     h = world.sales_full.headers
-    with TestClient(create_app(sandbox_ctx)) as client:
+    with TestClient(app_for(sandbox_ctx)) as client:
         trial = calling_trial(client, world.sales_full)
         order = client.post(f"/v1/trials/{trial['id']}/shipments", json=order_body(), headers=h)
         shipment = order.json()["id"]
@@ -302,9 +302,9 @@ def test_fuzzing_the_move_never_breaks_the_server(sandbox_ctx: Context) -> None:
     from tests.support.fuzzing import fuzzing
 
     world = make_world(sandbox_ctx)
-    with TestClient(create_app(sandbox_ctx)) as client:
+    with TestClient(app_for(sandbox_ctx)) as client:
         calling_trial(client, world.sales_full)
-    schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(sandbox_ctx))
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app_for(sandbox_ctx))
     (operation,) = [
         r.ok()
         for r in schema.get_all_operations()

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import World, make_world, new_customer_body
-from trialhub.api.app import create_app
+from tests.support.apps import app_for
 from trialhub.bootstrap import build_context, describe_email
 from trialhub.notify.mailbox import MailboxMailer
 from trialhub.notify.smtp import SmtpMailer
@@ -23,7 +23,7 @@ from trialhub.settings import Settings
 def test_a_server_that_does_not_serve_it_answers_404(sqlite_world: World) -> None:
     ctx = sqlite_world.ctx
     ctx.mailer = MailboxMailer(ctx.db, ctx.clock)
-    client = TestClient(create_app(ctx))
+    client = TestClient(app_for(ctx))
     paths = ("/mailbox", "/mailbox/1", "/mailbox/1/html", "/mailbox/abc", "/mailbox?to=x@a.b")
     for path in paths:
         got = client.get(path)
@@ -56,7 +56,7 @@ def test_the_composition_root_decides_once(
         assert ctx.local_mailbox is served
         assert isinstance(ctx.mailer, SmtpMailer) is (smtp is not None)
         assert isinstance(ctx.mailer, MailboxMailer) is served
-        with TestClient(create_app(ctx)) as client:
+        with TestClient(app_for(ctx)) as client:
             assert client.get("/mailbox").status_code == (200 if served else 404)
             assert client.get("/mailbox/1").status_code == 404  # none there, or not served
     finally:

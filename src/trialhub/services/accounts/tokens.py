@@ -59,15 +59,17 @@ def authenticate_token(ctx: Context, raw: str, *, address: str) -> Actor:
     """
     attempt = Attempt(Secret.BEARER_TOKEN, address)
     with checking(ctx, attempt, failure=Unauthenticated), ctx.uow(Scope.system("auth")) as uow:
-        token = uow.admins.token_by_hash_unscoped(hash_token(raw))
-        if token is None or token.revoked_at is not None:
+        found = uow.admins.token_with_owner_unscoped(hash_token(raw))
+        if found is None:
             raise Unauthenticated("The bearer token is not valid.")
-        admin = uow.admins.get(token.admin_id)
-        if admin is None or admin.disabled_at is not None:
+        token, admin, partner = found
+        if token.revoked_at is not None or admin.disabled_at is not None:
             raise Unauthenticated("The bearer token is not valid.")
-        partner = uow.partners.get(admin.partner_id) if admin.partner_id else None
-        uow.admins.touch_token(token.id, ctx.now())
-        uow.commit()
+        now = ctx.now()
+        stale = now - ctx.policy.token_touch_interval
+        if token.last_used_at is None or token.last_used_at <= stale:
+            uow.admins.touch_token(token.id, now, unless_since=stale)
+            uow.commit()
         return Actor.of(admin, partner)
 
 

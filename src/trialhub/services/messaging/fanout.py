@@ -45,5 +45,6 @@ def fan_out(uow: UnitOfWork, events: list[AuditEvent]) -> None:
                     partner_id=event.partner_id,
                     org_id=event.org_id,
                     trial_id=event.trial_id,
-                )
+                ),
+                new_cause=True,  # the audit event was written by this transaction
             )

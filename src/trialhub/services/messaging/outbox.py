@@ -27,9 +27,11 @@ def queue_email(
     org_id: str | None = None,
     trial_id: str | None = None,
     secret: str | None = None,
+    new_cause: bool = False,
 ) -> bool:
     """One email per recipient and cause; a repeated cause queues nothing (rule E2).
-    `secret` is a credential the email carries, kept only until it is sent."""
+    `secret` is a credential the email carries, kept only until it is sent. `new_cause`:
+    the cause names something this transaction created, so no earlier row can repeat it."""
     return uow.outbox.add(
         OutboxMessage(
             id=None,
@@ -44,7 +46,8 @@ def queue_email(
             org_id=org_id,
             trial_id=trial_id,
             secret=secret,
-        )
+        ),
+        new_cause=new_cause,
     )
 
 
@@ -69,6 +72,8 @@ def queue_trial_email(
     cause: str,
     at: datetime,
     payload: Mapping[str, Any],
+    *,
+    new_cause: bool = False,
 ) -> bool:
     """An email about a trial (or one of its parts), filed under its partner, organization
     and trial so that each sees it in its outbox and timeline."""
@@ -82,6 +87,7 @@ def queue_trial_email(
         partner_id=about.partner_id,
         org_id=about.org_id,
         trial_id=about.trial_id,
+        new_cause=new_cause,
     )
 
 

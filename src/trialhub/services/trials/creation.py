@@ -295,5 +295,12 @@ def welcome(uow: UnitOfWork, trial: Trial, now: datetime) -> None:
     payload = {"organization": org.name, "services": [s.service for s in trial.services]}
     for admin in org.full_admins():
         queue_trial_email(
-            uow, trial, "welcome", admin.email, f"welcome:{trial.org_id}", now, payload
+            uow,
+            trial,
+            "welcome",
+            admin.email,
+            f"welcome:{trial.org_id}",
+            now,
+            payload,
+            new_cause=uow.created(org),  # a new organization was never welcomed
         )

@@ -67,26 +67,34 @@ def schedule_hook(
     def hook(uow: UnitOfWork) -> None:
         touched = uow.touched()
         changed = {o.id: o for o in touched if isinstance(o, Trial)}
-        shipped = {o.trial_id for o in touched if isinstance(o, DeviceShipment)}
+        shipped = [o for o in touched if isinstance(o, DeviceShipment)]
         if not changed and not shipped:
             return
         now = clock_now()
         uow.flush()  # new trials must exist before their due rows
-        for trial_id in sorted(shipped - set(changed)):
+        for trial_id in sorted({o.trial_id for o in shipped} - set(changed)):
             trial = uow.trials.get(trial_id)
             if trial is not None:
                 changed[trial_id] = trial
-        ids = list(changed)
-        due, shipments = uow.deadlines.for_trials(ids), uow.shipments.for_trials(ids)
-        for trial_id in ids:
+        # a trial this transaction created has no due rows yet, and only the shipments it
+        # created too: nothing to read back (issue 11)
+        new = {i for i, trial in changed.items() if uow.created(trial)}
+        old = [i for i in changed if i not in new]
+        due = uow.deadlines.for_trials(old) if old else {}
+        shipments = uow.shipments.for_trials(old) if old else {}
+        for trial_id in changed:
+            held = sorted(
+                (o for o in shipped if o.trial_id == trial_id and uow.created(o)),
+                key=lambda o: (o.ordered_at is None, o.ordered_at or now, o.id),
+            )
             sync_trial(
                 uow,
                 changed[trial_id],
                 policy,
                 catalog,
                 now,
-                existing=due[trial_id],
-                shipments=shipments[trial_id],
+                existing=[] if trial_id in new else due[trial_id],
+                shipments=held if trial_id in new else shipments[trial_id],
             )
 
     return hook

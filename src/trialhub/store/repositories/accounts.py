@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, or_, select, update
 from sqlalchemy.orm import Session
 
 from trialhub.domain.accounts import Admin, ApiToken, Distributor, Partner
@@ -112,10 +112,20 @@ class AdminRepository(Repository):
     def add_token(self, token: ApiToken) -> None:
         self._session.add(token)
 
-    def token_by_hash_unscoped(self, token_hash: str) -> ApiToken | None:
-        """Unscoped: authentication runs before any scope exists."""
-        stmt = select(ApiToken).where(tables.api_tokens.c.token_hash == token_hash)
-        return self._session.scalars(stmt).one_or_none()
+    def token_with_owner_unscoped(
+        self, token_hash: str
+    ) -> tuple[ApiToken, Admin, Partner | None] | None:
+        """Unscoped: a token with its administrator and partner, in one query (every API
+        request authenticates: three round trips were a third of a GET's statements)."""
+        t, a = tables.api_tokens.c, tables.admins.c
+        stmt = (
+            select(ApiToken, Admin, Partner)
+            .join(Admin, a.id == t.admin_id)
+            .outerjoin(Partner, tables.partners.c.id == a.partner_id)
+            .where(t.token_hash == token_hash)
+        )
+        row = self._session.execute(stmt).one_or_none()
+        return None if row is None else (row[0], row[1], row[2])
 
     def tokens_of(self, admin_id: str) -> list[ApiToken]:
         """An administrator's tokens, newest first; within the caller's partner (rule P3)."""
@@ -137,10 +147,15 @@ class AdminRepository(Repository):
         )
         return self._scoped(stmt, tables.admins.c.partner_id)
 
-    def touch_token(self, token_id: str, now: datetime) -> None:
-        """Marks a token used without loading it into the unit of work (no audit noise)."""
+    def touch_token(self, token_id: str, now: datetime, *, unless_since: datetime) -> None:
+        """Marks a token used without loading it into the unit of work (no audit noise),
+        unless it was marked at or after `unless_since` (by a concurrent request, say)."""
+        t = tables.api_tokens.c
         self._session.execute(
             update(tables.api_tokens)
-            .where(tables.api_tokens.c.id == token_id)
+            .where(
+                t.id == token_id,
+                or_(t.last_used_at.is_(None), t.last_used_at <= unless_since),
+            )
             .values(last_used_at=now)
         )

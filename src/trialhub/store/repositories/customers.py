@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.orm.util import identity_key
 
 from trialhub.domain.organization import (
     NO_END,
@@ -64,6 +65,18 @@ class CustomerRepository(Repository):
         return self._session.scalars(
             self._scoped(stmt, tables.customers.c.partner_id)
         ).one_or_none()
+
+    def get_loaded(self, customer_id: str) -> Customer | None:
+        """The customer if this transaction already holds it and the scope reaches it (any
+        state), without a query; None means "not loaded", not "not there"."""
+        found = self._session.identity_map.get(identity_key(Customer, customer_id))
+        if not isinstance(found, Customer):
+            return None
+        if self.scope.unrestricted:
+            return found
+        if self.scope.distributor_id is not None or found.partner_id != self.scope.partner_id:
+            return None  # rule P3: a distributor's reach is the query's
+        return found
 
     def for_org(self, partner_id: str, org_id: str) -> Customer | None:
         stmt = select(Customer).where(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import literal, select, union_all
 from sqlalchemy.orm import lazyload
 
 from trialhub.domain.organization import OrgAdmin, Organization, OrgKind, OrgUser
@@ -50,17 +50,19 @@ class OrganizationRepository(Repository):
         return self._session.scalars(stmt).one_or_none()
 
     def owner_of_email(self, email: str) -> EmailOwner | None:
-        admin = self.admin_by_email(email)
-        if admin is not None:
-            org = self._session.get(Organization, admin.org_id)
-            assert org is not None
-            return EmailOwner(org, is_admin=True, is_full_admin=admin.full)
-        user = self.user_by_email(email)
-        if user is not None:
-            org = self._session.get(Organization, user.org_id)
-            assert org is not None
-            return EmailOwner(org, is_admin=False, is_full_admin=False)
-        return None
+        """One query over administrators and users (an administrator wins, rule C3)."""
+        a, u = tables.org_admins.c, tables.org_users.c
+        stmt = union_all(
+            select(a.org_id, literal(True).label("is_admin"), a.full).where(a.email == email),
+            select(u.org_id, literal(False), literal(False)).where(u.email == email),
+        )
+        rows = sorted(self._session.execute(stmt).all(), key=lambda r: not r.is_admin)
+        if not rows:
+            return None
+        org = self._session.get(Organization, rows[0].org_id)
+        assert org is not None
+        admin = bool(rows[0].is_admin)
+        return EmailOwner(org, is_admin=admin, is_full_admin=admin and bool(rows[0].full))
 
     def free_organization(self) -> Organization | None:
         stmt = (

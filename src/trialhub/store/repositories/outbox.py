@@ -47,33 +47,44 @@ class OutboxRepository(Repository):
         if rows:
             self._session.execute(insert(tables.outbox), rows)
 
-    def add(self, message: OutboxMessage) -> bool:
-        """Adds the message unless one for the same recipient and cause exists (rule E2)."""
+    def add(self, message: OutboxMessage, *, new_cause: bool = False) -> bool:
+        """Adds the message unless one for the same recipient and cause exists (rule E2).
+
+        Pending messages are compared in memory and only the rows already written are
+        asked for, without flushing the transaction early; `new_cause` (the cause names
+        something this transaction created, such as a new audit event) skips the query.
+        """
+        key = (message.channel, message.recipient, message.cause)
         if message.trial_id is not None and message.trial_id in self._primed:
-            key = (message.channel, message.recipient, message.cause)
-            if key in self._known:
+            if key in self._known:  # the worker's batch: checked in memory, written at commit
                 return False
             self._known.add(key)
             self._queued.append({c: getattr(message, c) for c in _COLUMNS})
             return True
-        stmt = (
-            select(func.count())
-            .select_from(tables.outbox)
-            .where(
-                tables.outbox.c.channel == message.channel,
-                tables.outbox.c.recipient == message.recipient,
-                tables.outbox.c.cause == message.cause,
-            )
-        )
-        if self._session.scalar(stmt):
-            return False
         for pending in self._session.new:
-            if isinstance(pending, OutboxMessage) and (
-                pending.channel,
-                pending.recipient,
-                pending.cause,
-            ) == (message.channel, message.recipient, message.cause):
+            if (
+                isinstance(pending, OutboxMessage)
+                and (
+                    pending.channel,
+                    pending.recipient,
+                    pending.cause,
+                )
+                == key
+            ):
                 return False
+        if not new_cause:
+            stmt = (
+                select(tables.outbox.c.id)
+                .where(
+                    tables.outbox.c.channel == message.channel,
+                    tables.outbox.c.recipient == message.recipient,
+                    tables.outbox.c.cause == message.cause,
+                )
+                .limit(1)
+            )
+            with self._session.no_autoflush:
+                if self._session.scalar(stmt) is not None:
+                    return False
         self._session.add(message)
         return True
 

@@ -1,0 +1,213 @@
+"""Issue 11, goal 1: starting a trial over HTTP, against what the database itself can do.
+
+On SQLite and PostgreSQL, in one run, side by side:
+- **over HTTP**: a live `trialhub serve --workers <cores>` subprocess (no lifecycle worker,
+  access log off), an API token, a new administrator email per request; 1 and 8 concurrent
+  clients (httpx, threads) for a few seconds each;
+- **bare**: the rows one start really writes (every table, captured from a real start and
+  read back in their final state) inserted again with SQLAlchemy Core, one transaction per
+  start, at 1 and 8 threads;
+- **pgbench** (PostgreSQL): `pgbench -n -c 8 -j 2 -T N -f script.sql` with a script that
+  inserts the same rows, on the same scratch database.
+
+Rows: starts/s at 1 and 8 clients against bare (goal >= 0.5 x), against pgbench (goal
+>= 0.25 x), and p99 against p50 at 8 clients (goal <= 3 x). Only ratios compare across
+machines; the clients share the machine with the server.
+
+    GOALS=goal_start TRIALHUB_BENCH_SIZE=smoke .venv/bin/python benchmarks/run.py
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine, Insert, Table, and_, event, insert, select
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks import start_setup as setup  # noqa: E402
+from benchmarks.report import Row  # noqa: E402
+
+SECONDS = {"smoke": 1, "full": 5}
+Plan = list[tuple[Table, list[dict[str, Any]]]]
+
+
+def run(size: str) -> list[Row]:
+    seconds = SECONDS[size]
+    rows: list[Row] = []
+    for backend in ("sqlite", "postgresql"):
+        with setup.scratch_database(backend) as url:
+            if url is None:
+                print(f"   {backend}: not reachable, skipped", flush=True)
+                continue
+            rows.extend(_measure(backend, url, seconds))
+    return rows
+
+
+def _measure(backend: str, url: str, seconds: int) -> list[Row]:
+    bench = setup.prepare(url)
+    plan, tokens = capture(bench)
+    written = sum(len(r) for _, r in plan)
+    print(f"   {backend}: one start writes {written} rows in {len(plan)} tables", flush=True)
+    processes = int(os.environ.get("TRIALHUB_BENCH_PROCESSES", os.cpu_count() or 1))
+    with setup.server(url, processes) as base:
+        http = {n: over_http(base, bench.token, n, seconds) for n in (1, 8)}
+    bare = {n: bare_core(bench.engine, plan, tokens, n, seconds) for n in (1, 8)}
+    where = f"--workers {processes}"
+    out = [Row(backend, "1 start", "rows one start writes", written, "rows")]
+    for n in (1, 8):
+        rate, _ = http[n]
+        out.append(
+            Row(
+                backend,
+                "1 start",
+                f"start over HTTP, {n} client{'s' if n > 1 else ''} ({where}) vs bare Core",
+                rate,
+                "/s",
+                bare=bare[n],
+                target=">= 0.5 x bare",
+                met=rate >= 0.5 * bare[n],
+            )
+        )
+    rate, latencies = http[8]
+    p50, p99 = _percentile(latencies, 50), _percentile(latencies, 99)
+    out.append(
+        Row(
+            backend,
+            "1 start",
+            "p99 at 8 clients (bare column: p50)",
+            p99,
+            "ms",
+            bare=p50,
+            target="p99 <= 3 x p50",
+            met=p99 <= 3 * p50,
+        )
+    )
+    if backend == "postgresql":
+        tps = setup.pgbench(url, plan, tokens, seconds)
+        out.append(
+            Row(
+                backend,
+                "1 start",
+                f"start over HTTP, 8 clients ({where}) vs pgbench -c 8 -j 2",
+                rate,
+                "/s",
+                bare=tps,
+                target=">= 0.25 x pgbench",
+                met=rate >= 0.25 * tps,
+            )
+        )
+    bench.engine.dispose()
+    return out
+
+
+def capture(bench: setup.Bench) -> tuple[Plan, list[str]]:
+    """The rows one real start writes, in their final state (a later UPDATE, such as the
+    customer's sort key, folded in), grouped by table in the order they were written; and
+    the values that must be fresh in each copy (the new ids and the new email)."""
+    inserted: list[tuple[Table, tuple[Any, ...]]] = []
+
+    def after(_conn: Any, clause: Any, *_args: Any) -> None:
+        result = _args[-1]
+        if isinstance(clause, Insert) and isinstance(clause.table, Table):
+            inserted.extend((clause.table, tuple(pk)) for pk in result.inserted_primary_key_rows)
+
+    local = f"x-{uuid.uuid4().hex}"
+    event.listen(bench.engine, "after_execute", after)
+    try:
+        bench.start_in_process(f"{local}@bench.example")
+    finally:
+        event.remove(bench.engine, "after_execute", after)
+    plan: dict[Table, list[dict[str, Any]]] = {}
+    tokens = [local]
+    with bench.engine.connect() as conn:
+        for table, pk in inserted:
+            where = and_(*(c == v for c, v in zip(table.primary_key.columns, pk, strict=True)))
+            row = dict(conn.execute(select(table).where(where)).mappings().one())
+            for column in table.primary_key.columns:
+                if isinstance(row[column.name], int):
+                    del row[column.name]  # the database numbers it
+                else:
+                    tokens.append(str(row[column.name]))
+            plan.setdefault(table, []).append(row)
+    return list(plan.items()), tokens
+
+
+def over_http(base: str, token: str, clients: int, seconds: int) -> tuple[float, list[float]]:
+    """Starts per second and each start's latency (ms), `clients` at a time."""
+    headers = {"Authorization": f"Bearer {token}"}
+    latencies: list[float] = []
+    failures: list[int] = []
+    lock = threading.Lock()
+
+    def client(until: float) -> None:
+        with httpx.Client(base_url=base, headers=headers, timeout=60) as http:
+            while time.perf_counter() < until:
+                began = time.perf_counter()
+                r = http.post("/v1/trials", json=setup.start_body(setup.new_email()))
+                took = (time.perf_counter() - began) * 1000
+                with lock:
+                    if r.status_code == 201:
+                        latencies.append(took)
+                    else:
+                        failures.append(r.status_code)
+
+    _threads(clients, client, time.perf_counter() + 0.5)  # warm every process up
+    latencies.clear()
+    failures.clear()
+    began = time.perf_counter()
+    _threads(clients, client, began + seconds)
+    elapsed = time.perf_counter() - began
+    if failures:
+        print(f"   {len(failures)} starts failed: {sorted(set(failures))}", flush=True)
+    return len(latencies) / elapsed, latencies
+
+
+def bare_core(engine: Engine, plan: Plan, tokens: list[str], threads: int, seconds: int) -> float:
+    """Transactions per second inserting a fresh copy of the write set with Core."""
+    done = [0]
+    lock = threading.Lock()
+
+    def worker(until: float) -> None:
+        count = 0
+        while time.perf_counter() < until:
+            copy = setup.fresh_copy(plan, tokens, uuid.uuid4().hex[:12])
+            with engine.begin() as conn:
+                for table, rows in copy:
+                    conn.execute(insert(table), rows)
+            count += 1
+        with lock:
+            done[0] += count
+
+    began = time.perf_counter()
+    _threads(threads, worker, began + seconds)
+    return done[0] / (time.perf_counter() - began)
+
+
+def _threads(n: int, target: Any, until: float) -> None:
+    threads = [threading.Thread(target=target, args=(until,)) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def _percentile(values: list[float], pct: int) -> float:
+    if len(values) < 2:
+        return values[0] if values else 0.0
+    return statistics.quantiles(values, n=100, method="inclusive")[pct - 1]
+
+
+if __name__ == "__main__":
+    from benchmarks.report import markdown, size
+
+    print(markdown(run(size())))

@@ -1,0 +1,41 @@
+"""What one start sends to the database (issue 11): the commit hooks compute from what the
+transaction holds, so a new trial's due rows, shipments and customer are never read back,
+the outbox is not asked about a cause the transaction created, and the email's owner is
+one query. Pinned as statement counts, so that they do not grow."""
+
+from __future__ import annotations
+
+from tests.conftest import World, new_customer_body
+from tests.support.statements import statements
+from trialhub.services.trials import start as trials
+from trialhub.services.trials.schemas import StartTrial
+
+
+def selects(sent: list[str], table: str) -> list[str]:
+    return [s for s in sent if s.lstrip().upper().startswith("SELECT") and f"FROM {table}" in s]
+
+
+def test_a_new_customer_start_reads_nothing_back(world: World) -> None:
+    cmd = StartTrial.model_validate(new_customer_body())
+    with statements(world.ctx.db.engine) as sent:
+        trials.start_trial(world.ctx, world.sales_full.actor, cmd)
+    for table in ("due_events", "device_shipments", "customers", "customer_assignments"):
+        assert selects(sent, table) == [], table
+    assert selects(sent, "outbox") == []  # the welcome's cause is a new organization's
+    assert len(selects(sent, "org_admins")) == 1  # the email's owner: one query (rule C3)
+    reads = [s for s in sent if s.lstrip().upper().startswith("SELECT")]
+    # the owner, the site name (rule S2) and the webhook endpoints (rule E1)
+    assert len(reads) == 3, reads
+
+
+def test_adding_a_trial_reads_the_customer_once(world: World) -> None:
+    ctx, actor = world.ctx, world.sales_full.actor
+    first = trials.start_trial(ctx, actor, StartTrial.model_validate(new_customer_body()))
+    cmd = StartTrial.model_validate(
+        {"customer_id": first.customer_id, "services": [{"code": "calling"}], "user_licenses": 5}
+    )
+    with statements(ctx.db.engine) as sent:
+        trials.start_trial(ctx, actor, cmd)
+    assert len(selects(sent, "customers")) == 1  # classify's; the sort-key hook reuses it
+    assert selects(sent, "due_events") == []  # the new trial's rows are not read back
+    assert len(selects(sent, "trials")) == 1  # the soonest open end: the only one it needs
