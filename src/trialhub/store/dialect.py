@@ -9,10 +9,22 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, Table, create_engine, event, exc
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Select,
+    Table,
+    any_,
+    bindparam,
+    create_engine,
+    event,
+    exc,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -168,6 +180,16 @@ def skip_locked(stmt: Select[Any], dialect: str) -> Select[Any]:
     """The rows locked, skipping those another transaction holds: racing workers each take
     other rows (PostgreSQL `FOR UPDATE SKIP LOCKED`; SQLite has one writer at a time)."""
     return stmt.with_for_update(skip_locked=True) if dialect == POSTGRESQL else stmt
+
+
+def among(column: Any, values: Collection[Any], dialect: str) -> ColumnElement[bool]:
+    """`column IN (values)`; on PostgreSQL `column = ANY(:array)`, one parameter, so that the
+    statement's text does not grow with a batch of hundreds of ids (psycopg parses every
+    new text again, issue 11)."""
+    if dialect == POSTGRESQL:
+        array = bindparam(None, list(values), type_=postgresql.ARRAY(column.type))
+        return column == any_(array)  # type: ignore[no-any-return]
+    return column.in_(values)  # type: ignore[no-any-return]
 
 
 def upsert(table: Table, dialect: str) -> Any:

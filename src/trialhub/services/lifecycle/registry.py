@@ -19,8 +19,10 @@ from trialhub.services.lifecycle.runner import Handler, TickReport, run_due
 from trialhub.services.trials import deadlines as trials
 from trialhub.store.uow import UnitOfWork
 
+BATCH = 500  # rows per transaction: 100 cost a quarter more CPU per row (issue 11)
 
-def tick(ctx: Context, *, batch: int = 100, max_batches: int = 1000) -> TickReport:
+
+def tick(ctx: Context, *, batch: int = BATCH, max_batches: int = 1000) -> TickReport:
     """Applies every deadline due now, oldest first, in batches of `batch` rows."""
     return run_due(ctx, _HANDLERS, batch=batch, max_batches=max_batches)
 

@@ -1,13 +1,19 @@
 """Applies due deadlines through a table of handlers: each exactly once, in due order, in
 batches (rules T10, K6, T4-T8, D7).
 
-A batch claims its rows with one conditional UPDATE and applies them in one transaction,
-so a crash loses nothing and repeats nothing. When a handler raises, the batch is rolled
-back and done again with a savepoint per row, so that only the failing deadline is set
-aside; it waits for its next attempt with the outbox's backoff instead of going again on
-every pass, and the trial's later deadlines wait behind it. A deadline whose effect
-schedules another one that is already due (an earlier instant than the rest of the batch)
-ends the batch there, so the new one runs next, in its place in time."""
+A batch claims its rows with one read and one conditional UPDATE (PostgreSQL skips rows
+another worker holds) and applies them in one transaction, so a crash loses nothing and
+repeats nothing. What the handlers ask of every row is loaded once per batch (trials,
+customers, partners' administrators, the messages already queued), and what they write
+goes back in a few statements (the emails in one executemany, the outcomes in one), so a
+batch costs about the same number of statements whatever it holds (issue 11).
+
+When a handler raises, or the commit fails, the batch is rolled back and done again with a
+savepoint per row, so that only the failing deadline is set aside; it waits for its next
+attempt with the outbox's backoff instead of going again on every pass, and the trial's
+later deadlines wait behind it. A deadline whose effect schedules another one that is
+already due (an earlier instant than the rest of the batch) ends the batch there, so the
+new one runs next, in its place in time."""
 
 from __future__ import annotations
 
@@ -16,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from trialhub.domain.deadlines import DeadlineKind
+from trialhub.domain.deadlines import Deadline, DeadlineKind, trial_deadlines
 from trialhub.domain.devices import DeviceShipment
 from trialhub.domain.policy import backoff
 from trialhub.domain.records import ScheduledDeadline
@@ -83,10 +89,11 @@ def _run_batch(
     now = ctx.now()
     done = TickReport(batches=1)
     with ctx.uow(Scope.system("worker")) as uow:
-        ids = uow.deadlines.due_ids_for_worker(now, limit)
-        if not ids:
+        rows = uow.deadlines.claim_due_for_worker(now, limit)
+        if not rows:
             return False
-        rows = uow.deadlines.claim_batch(ids, now)
+        if not careful:
+            _prime(uow, rows)
         schedule = _BatchSchedule(ctx, uow, rows)
         made_due = False
         held: set[str] = set()  # trials whose earlier deadline just failed
@@ -96,6 +103,7 @@ def _run_batch(
                 # the next passes do not select them while the failed one is pending
                 row.done_at = row.outcome = None
                 continue
+            schedule.watch(row.trial_id)
             outcome = _apply_one(ctx, uow, handlers, row, now, done, careful=careful)
             if outcome is None:
                 held.add(row.trial_id)
@@ -111,10 +119,34 @@ def _run_batch(
                 for later in rows[i + 1 :]:  # not claimed after all: the next batch takes them
                     later.done_at = later.outcome = None
                 break
-        uow.commit()
+        _commit(uow, careful=careful)
     report.add(done)
     # after an applied row, rows that waited behind a failed one may be free: look again
-    return made_due or len(ids) == limit or done.processed > done.failed
+    return made_due or len(rows) == limit or done.processed > done.failed
+
+
+def _prime(uow: UnitOfWork, rows: list[ScheduledDeadline]) -> None:
+    """What the handlers ask of every row, loaded for the whole batch at once: the
+    partners' administrators (who hears of a trial, rule T4) and the messages already
+    queued for its trials (rule E2's dedupe). Only without savepoints: a row undone alone
+    would leave its messages in the in-memory dedupe."""
+    trial_ids = list(dict.fromkeys(r.trial_id for r in rows))
+    trials = [t for t in (uow.trials.get(i) for i in trial_ids) if t is not None]
+    uow.admins.prime_partners_for_worker({t.partner_id for t in trials})
+    uow.outbox.prime_trials_for_worker(trial_ids)
+
+
+def _commit(uow: UnitOfWork, *, careful: bool) -> None:
+    """Commits the batch. Without savepoints, a failure at commit (say, a message that
+    another trial queued under the same cause, rule E2) sends the batch to the careful
+    path, where each row meets its own error alone."""
+    if careful:
+        uow.commit()
+        return
+    try:
+        uow.commit()
+    except Exception as error:
+        raise _HandlerFailed from error
 
 
 def _apply_one(
@@ -162,14 +194,30 @@ class _BatchSchedule:
     def __init__(self, ctx: Context, uow: UnitOfWork, rows: list[ScheduledDeadline]) -> None:
         self._ctx = ctx
         self._uow = uow
-        ids = list(dict.fromkeys(r.trial_id for r in rows))
-        self._due: dict[str, list[ScheduledDeadline]] = uow.deadlines.for_trials(ids)
-        self._shipments: dict[str, list[DeviceShipment]] = uow.shipments.for_trials(ids)
+        self._ids = list(dict.fromkeys(r.trial_id for r in rows))
+        self._shipments: dict[str, list[DeviceShipment]] = uow.shipments.for_trials(self._ids)
+        self._due: dict[str, list[ScheduledDeadline]] | None = None  # loaded when needed
+        self._watched: tuple[str, list[Deadline]] | None = None
+
+    def _deadlines(self, trial: Trial) -> list[Deadline]:
+        policy, catalog = self._ctx.policy, self._ctx.catalog
+        return trial_deadlines(trial, policy, catalog, shipments=self._shipments[trial.id])
+
+    def watch(self, trial_id: str) -> None:
+        """Notes the trial's deadlines before a row is applied to it."""
+        trial = self._uow.trials.get(trial_id)
+        self._watched = None if trial is None else (trial_id, self._deadlines(trial))
 
     def resync(self, trial_id: str, now: datetime) -> bool:
+        """Rewrites the trial's schedule if the row changed its deadlines (most rows, an
+        expiry notice say, change none: the batch then never loads its schedule)."""
         trial = self._uow.trials.get(trial_id)
         if trial is None:
             return False
+        if self._watched == (trial_id, self._deadlines(trial)):
+            return False
+        if self._due is None:
+            self._due = self._uow.deadlines.for_trials(self._ids)
         added = sync_trial(
             self._uow,
             trial,

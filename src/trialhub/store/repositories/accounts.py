@@ -6,12 +6,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, or_, select, update
+from sqlalchemy.orm import Session
 
 from trialhub.domain.accounts import Admin, ApiToken, Distributor, Partner
 from trialhub.domain.roles import Role
 from trialhub.store import tables
 from trialhub.store.repositories.base import (
     Repository,
+    Scope,
 )
 
 
@@ -36,6 +38,10 @@ class PartnerRepository(Repository):
 
 
 class AdminRepository(Repository):
+    def __init__(self, session: Session, scope: Scope) -> None:
+        super().__init__(session, scope)
+        self._primed: dict[str, list[Admin]] = {}
+
     def add(self, admin: Admin) -> None:
         self._session.add(admin)
 
@@ -57,7 +63,24 @@ class AdminRepository(Repository):
             select(Admin).where(tables.admins.c.email == email)
         ).one_or_none()
 
+    def prime_partners_for_worker(self, partner_ids: set[str]) -> None:
+        """Loads the administrators of several partners in one query, so that the worker's
+        batch asks `list_for_partner` once per partner, not once per deadline (issue 11).
+        Only for the worker's own transaction, which never changes administrators."""
+        stmt = (
+            select(Admin)
+            .where(tables.admins.c.partner_id.in_(partner_ids))
+            .order_by(tables.admins.c.email)
+        )
+        primed: dict[str, list[Admin]] = {p: [] for p in partner_ids}
+        for admin in self._session.scalars(self._scoped(stmt, tables.admins.c.partner_id)):
+            if admin.partner_id is not None:
+                primed[admin.partner_id].append(admin)
+        self._primed = primed
+
     def list_for_partner(self, partner_id: str) -> list[Admin]:
+        if partner_id in self._primed:
+            return list(self._primed[partner_id])
         stmt = (
             select(Admin)
             .where(tables.admins.c.partner_id == partner_id)

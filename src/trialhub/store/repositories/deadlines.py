@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Select, func, or_, select, update
 
 from trialhub.domain.organization import Customer
 from trialhub.domain.records import ScheduledDeadline
@@ -25,9 +26,10 @@ class DeadlineRepository(Repository):
     def for_trials(self, trial_ids: Sequence[str]) -> dict[str, list[ScheduledDeadline]]:
         """The deadlines of several trials in one query (the schedule of a whole batch)."""
         d = tables.due_events
+        name = dialect.name_of(self._session)
         stmt = (
             select(ScheduledDeadline)
-            .where(d.c.trial_id.in_(trial_ids))
+            .where(dialect.among(d.c.trial_id, trial_ids, name))
             .order_by(d.c.due_at, d.c.id)
         )
         out: dict[str, list[ScheduledDeadline]] = {t: [] for t in trial_ids}
@@ -41,11 +43,42 @@ class DeadlineRepository(Repository):
     def delete(self, event: ScheduledDeadline) -> None:
         self._session.delete(event)
 
-    def due_ids_for_worker(self, now: datetime, limit: int) -> list[int]:
-        """Ids of due rows, oldest first; PostgreSQL skips rows another worker holds. A row
-        that failed waits for its next attempt, and the trial's later rows wait behind it:
-        each checks the state the earlier one leaves, so run first they would close as
-        obsolete and the trial would never, say, lapse (rule T10: in order)."""
+    def claim_due_for_worker(self, now: datetime, limit: int) -> list[ScheduledDeadline]:
+        """Claims up to `limit` due rows, oldest first, and returns them in due order.
+
+        One read picks them (PostgreSQL locks them, skipping rows another worker holds; a
+        pass with nothing due stops there, a read only); one UPDATE marks them done if
+        nobody did yet, exclusive on every database (SQLite serializes writers, PostgreSQL
+        re-checks), and returns them. A row that failed waits for its next attempt, and the
+        trial's later rows wait behind it: each checks the state the earlier one leaves, so
+        run first they would close as obsolete and the trial would never, say, lapse (rule
+        T10: in order). The trials and customers their handlers read are loaded alongside:
+        a batch costs a few queries, not a few per row."""
+        d = tables.due_events
+        name = dialect.name_of(self._session)
+        ids = [int(i) for i in self._session.scalars(self._due(now, limit, name))]
+        if not ids:
+            return []
+        claim = (
+            update(ScheduledDeadline)
+            .where(dialect.among(d.c.id, ids, name), d.c.done_at.is_(None))
+            .values(done_at=now, outcome="claimed")
+            .returning(ScheduledDeadline)
+        )
+        options = {"synchronize_session": False}
+        rows = list(self._session.scalars(claim, execution_options=options))
+        rows.sort(key=lambda r: (r.due_at, r.id or 0))
+        trial_ids = {r.trial_id for r in rows}
+        trials = self._session.scalars(
+            select(Trial).where(dialect.among(tables.trials.c.id, trial_ids, name))
+        ).all()
+        customers = {t.customer_id for t in trials}
+        self._session.scalars(
+            select(Customer).where(dialect.among(tables.customers.c.id, customers, name))
+        ).all()
+        return rows
+
+    def _due(self, now: datetime, limit: int, name: str) -> Select[Any]:
         d = tables.due_events
         earlier = tables.due_events.alias("earlier")
         failing_before = (
@@ -69,33 +102,7 @@ class DeadlineRepository(Repository):
             .order_by(d.c.due_at, d.c.id)
             .limit(limit)
         )
-        stmt = dialect.skip_locked(stmt, dialect.name_of(self._session))
-        return [int(i) for i in self._session.scalars(stmt)]
-
-    def claim_batch(self, ids: Sequence[int], now: datetime) -> list[ScheduledDeadline]:
-        """Marks the rows done if nobody did yet, in one conditional UPDATE that makes the
-        claim exclusive on every database (SQLite serializes writers; PostgreSQL re-checks),
-        and returns the claimed rows in due order. The trials and customers their handlers
-        read are loaded alongside: a batch costs a few queries, not a few per row."""
-        d = tables.due_events
-        claimed = list(
-            self._session.scalars(
-                update(d)
-                .where(d.c.id.in_(ids), d.c.done_at.is_(None))
-                .values(done_at=now, outcome="claimed")
-                .returning(d.c.id)
-            )
-        )
-        if not claimed:
-            return []
-        stmt = select(ScheduledDeadline).where(d.c.id.in_(claimed)).order_by(d.c.due_at, d.c.id)
-        rows = list(self._session.scalars(stmt))
-        trials = self._session.scalars(
-            select(Trial).where(tables.trials.c.id.in_({r.trial_id for r in rows}))
-        ).all()
-        customers = {t.customer_id for t in trials}
-        self._session.scalars(select(Customer).where(tables.customers.c.id.in_(customers))).all()
-        return rows
+        return dialect.skip_locked(stmt, name)
 
     def pending_count_for_worker(self) -> int:
         stmt = (

@@ -2,18 +2,51 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import event as sa_event
+from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.orm import Session
 
 from trialhub.domain.records import OutboxMessage
 from trialhub.store import dialect, tables
 from trialhub.store.repositories.base import (
     Repository,
+    Scope,
 )
+
+_COLUMNS = [c.key for c in tables.outbox.columns if c.key != "id"]
 
 
 class OutboxRepository(Repository):
+    def __init__(self, session: Session, scope: Scope) -> None:
+        super().__init__(session, scope)
+        self._primed: set[str] = set()  # trials whose queued messages `_known` holds
+        self._known: set[tuple[str, str, str]] = set()
+        self._queued: list[dict[str, object]] = []  # new messages of primed trials
+
+    def prime_trials_for_worker(self, trial_ids: Sequence[str]) -> None:
+        """The worker's batch (issue 11): loads the keys of the messages already queued for
+        these trials in one query, so that `add` checks them in memory instead of one count
+        per message, and writes the batch's new messages for them in one executemany just
+        before the commit. Causes name their trial; a duplicate of another trial's message
+        would still meet the unique constraint at commit (rule E2)."""
+        o = tables.outbox.c
+        name = dialect.name_of(self._session)
+        stmt = select(o.channel, o.recipient, o.cause).where(
+            dialect.among(o.trial_id, trial_ids, name)
+        )
+        self._known = {(c, r, k) for c, r, k in self._session.execute(stmt)}
+        self._primed = set(trial_ids)
+        if not sa_event.contains(self._session, "before_commit", self._write_queued):
+            sa_event.listen(self._session, "before_commit", self._write_queued)
+
+    def _write_queued(self, _session: Session) -> None:
+        rows, self._queued = self._queued, []
+        if rows:
+            self._session.execute(insert(tables.outbox), rows)
+
     def add(self, message: OutboxMessage, *, new_cause: bool = False) -> bool:
         """Adds the message unless one for the same recipient and cause exists (rule E2).
 
@@ -22,6 +55,12 @@ class OutboxRepository(Repository):
         something this transaction created, such as a new audit event) skips the query.
         """
         key = (message.channel, message.recipient, message.cause)
+        if message.trial_id is not None and message.trial_id in self._primed:
+            if key in self._known:  # the worker's batch: checked in memory, written at commit
+                return False
+            self._known.add(key)
+            self._queued.append({c: getattr(message, c) for c in _COLUMNS})
+            return True
         for pending in self._session.new:
             if (
                 isinstance(pending, OutboxMessage)

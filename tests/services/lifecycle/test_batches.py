@@ -1,0 +1,199 @@
+"""The worker applies due deadlines in batches: one transaction, a few statements, each row
+exactly once, a failing row set aside alone (rule T10; issue 11)."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import insert, text
+
+from tests.conftest import START, World, _reset_pg, make_world, new_customer_body
+from tests.support.statements import statements
+from trialhub.bootstrap import make_context
+from trialhub.clock import MovableClock
+from trialhub.services.kernel.context import Context
+from trialhub.services.lifecycle import registry as lifecycle
+from trialhub.services.lifecycle.runner import TickReport
+from trialhub.services.trials import start as trials
+from trialhub.services.trials.schemas import StartTrial
+from trialhub.store import tables
+from trialhub.store.db import Database
+from trialhub.store.repositories import Scope
+
+
+def _start(ctx: Context, world: World, n: int, *, days: int = 30) -> list[str]:
+    body = {"services": [{"code": "messaging"}], "meetings": None, "user_licenses": 1}
+    return [
+        trials.start_trial(
+            ctx,
+            world.sales_full.actor,
+            StartTrial.model_validate(new_customer_body(duration_days=days, **body)),
+        ).id
+        for _ in range(n)
+    ]
+
+
+def _audit(ctx: Context) -> Counter[tuple[str, str]]:
+    with ctx.db.engine.connect() as conn:
+        rows = conn.execute(
+            text("select trial_id, action from audit_events where trial_id is not null")
+        )
+        return Counter((r[0], r[1]) for r in rows)
+
+
+def _duplicate_messages(ctx: Context) -> int:
+    with ctx.db.engine.connect() as conn:
+        return int(
+            conn.execute(
+                text(
+                    "select count(*) from (select channel, recipient, cause from outbox"
+                    " group by channel, recipient, cause having count(*) > 1) d"
+                )
+            ).scalar_one()
+        )
+
+
+@pytest.mark.both_backends
+def test_one_failing_row_backs_off_alone_and_the_batch_applies_the_others(
+    world: World, clock: MovableClock, monkeypatch: pytest.MonkeyPatch
+) -> None:  # rule T10, with the outbox's backoff (rule E2)
+    ctx = world.ctx
+    ids = _start(ctx, world, 5)
+    bad = ids[2]
+    clock.advance(timedelta(days=30))  # two notices and the end of each: 15 rows, one batch
+    real = lifecycle._HANDLERS[lifecycle.DeadlineKind.END]
+
+    def flaky(c: Context, uow: Any, trial: Any, row: Any) -> str:
+        outcome = real(c, uow, trial, row)  # does its work, then fails before the commit
+        if trial.id == bad:
+            raise RuntimeError("one bad row")
+        return outcome
+
+    monkeypatch.setitem(lifecycle._HANDLERS, lifecycle.DeadlineKind.END, flaky)
+    report = lifecycle.tick(ctx, batch=100)
+    assert (report.applied, report.failed) == (14, 1)
+    audit = _audit(ctx)
+    for trial_id in ids:
+        assert audit[(trial_id, "trial.notice_before_end")] == 1
+        assert audit[(trial_id, "trial.expired")] == (0 if trial_id == bad else 1)
+    assert _duplicate_messages(ctx) == 0
+    with ctx.uow(Scope.system()) as uow:
+        row = next(d for d in uow.deadlines.for_trial(bad) if d.kind == "end")
+        trial = uow.trials.get(bad)
+        assert trial is not None
+        assert trial.status == "active"  # its half-done effect was rolled back
+        assert (row.done_at, row.attempts) == (None, 1)
+        assert row.next_attempt_at == clock.now() + timedelta(seconds=30)  # the first backoff
+    assert lifecycle.tick(ctx).processed == 0  # the others are done; it waits its turn
+    monkeypatch.setitem(lifecycle._HANDLERS, lifecycle.DeadlineKind.END, real)
+    clock.advance(timedelta(seconds=30))
+    assert [k for _, k, _ in lifecycle.tick(ctx).outcomes] == ["end"]
+    assert _audit(ctx)[(bad, "trial.expired")] == 1
+
+
+def test_a_duplicate_the_batch_cannot_see_sends_it_the_careful_way(
+    world: World, clock: MovableClock
+) -> None:  # rule E2: one message per recipient and cause, whoever queued it
+    ctx = world.ctx
+    (trial_id,) = _start(ctx, world, 1)
+    clock.advance(timedelta(days=23))  # the 7-day notice is due
+    with ctx.uow(Scope.system()) as uow:
+        (row,) = [d for d in uow.deadlines.for_trial(trial_id) if d.kind == "notice_before_end"]
+        cause = f"notice_before_end:{trial_id}:{row.due_at.isoformat()}"
+    with ctx.db.engine.begin() as conn:  # the same cause, filed under no trial
+        conn.execute(
+            insert(tables.outbox),
+            {
+                "channel": "email",
+                "recipient": world.sales_full.actor.email,
+                "cause": cause,
+                "template": "expiry_notice",
+                "payload": {},
+                "created_at": clock.now(),
+                "available_at": clock.now(),
+            },
+        )
+    report = lifecycle.tick(ctx)
+    assert [k for _, k, _ in report.outcomes] == ["notice_before_end"]
+    assert report.failed == 0
+    assert _duplicate_messages(ctx) == 0
+    assert _audit(ctx)[(trial_id, "trial.notice_before_end")] == 1
+
+
+def _statements_for(ctx: Context, world: World, clock: MovableClock, k: int) -> int:
+    _start(ctx, world, k)
+    clock.advance(timedelta(days=23))  # k expiry notices due: an audit event and emails each
+    with statements(ctx.db.engine) as sent:
+        report = lifecycle.tick(ctx, batch=100)
+    assert (report.applied, report.batches) == (k, 1)
+    return len(sent)
+
+
+@pytest.mark.both_backends
+def test_a_batch_costs_a_fixed_number_of_statements(
+    db_backend: str, db_url: str, sqlite_template: Path
+) -> None:
+    """Issue 11: a batch's statements do not grow with its rows (they were 21 per row): the
+    loads, the outbox insert and the outcome updates are one statement each, whatever the
+    batch holds. The audit rows too on PostgreSQL; SQLite cannot return the ids of a
+    multi-row insert in order, so there each audit row stays one statement."""
+    costs = []
+    for k in (3, 30):
+        if db_backend == "sqlite":  # a fresh database for each size
+            shutil.copyfile(sqlite_template, db_url.removeprefix("sqlite:///"))
+        else:
+            _reset_pg(db_url, {})
+        clock = MovableClock(START)
+        ctx = make_context(db=Database.open(db_url), clock=clock)
+        costs.append(_statements_for(ctx, make_world(ctx), clock, k))
+        ctx.db.dispose()
+    per_row = 1 if db_backend == "sqlite" else 0  # the audit row, on SQLite
+    assert costs[1] - costs[0] == per_row * (30 - 3), costs
+    assert costs[0] <= 30, costs
+
+
+@pytest.mark.postgres
+def test_two_workers_on_postgresql_apply_200_due_rows_each_once(pg_url: str) -> None:
+    clock = MovableClock(START)
+    setup = make_context(db=Database.open(pg_url), clock=clock)
+    ids = _start(setup, make_world(setup), 40)
+    clock.advance(timedelta(days=61))  # notices, end, user notice, grace end: 5 rows each
+    workers = [make_context(db=Database.open(pg_url), clock=clock) for _ in range(2)]
+    barrier = threading.Barrier(2)
+    reports: list[TickReport] = []
+    errors: list[BaseException] = []
+
+    def work(c: Context) -> None:
+        barrier.wait()
+        try:
+            reports.append(lifecycle.tick(c, batch=25))
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=(c,)) for c in workers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == []
+    assert sum(r.processed for r in reports) == 200
+    assert sum(r.failed for r in reports) == 0
+    audit = _audit(setup)
+    for trial_id in ids:
+        for action in ("trial.notice_before_end", "trial.expired", "trial.lapsed"):
+            assert audit[(trial_id, action)] == 1, (trial_id, action)
+    assert _duplicate_messages(setup) == 0
+    with setup.db.engine.connect() as conn:
+        pending = conn.execute(
+            text("select count(*) from due_events where done_at is null and due_at <= :t"),
+            {"t": clock.now()},
+        ).scalar_one()
+    assert pending == 0
+    for c in (setup, *workers):
+        c.db.dispose()
