@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from trialhub.api.app import create_app
 from trialhub.services.kernel.context import Context
 
-_built: dict[str | None, FastAPI] = {}
+_built: dict[str | None, tuple[FastAPI, int]] = {}
 
 
 def app_for(ctx: Context, *, forwarded_allow_ips: str | None = None) -> FastAPI:
