@@ -145,29 +145,27 @@ def grow(c: Census, units: int) -> None:
 
 def _one_unit(c: Census) -> None:
     i = c.units = c.units + 1
-    trial = c.post("/v1/trials", _start_body())
+    devices = [{"code": "room_devices", "quantity": 2}, {"code": "calling"}]
+    trial = c.post("/v1/trials", _start_body(services=devices))
     tid = trial["id"]
-    c.post(f"/v1/trials/{tid}/extend", {})
     shipment = c.post(f"/v1/trials/{tid}/shipments", order_body())
     serial = f"C{uuid.uuid4().hex[:10]}"
     dispatch = dispatch_body(serial, serial + "B")  # the order is for two phones
     c.post(f"/v1/shipments/{shipment['id']}/dispatch", dispatch, c.operator)
-    ends = c.api.get(f"/v1/trials/{tid}", headers=c.sales.headers).json()["ends_at"]
-    asked = {"requested_end": ends[:10] + "T12:00:00Z"}
-    c.api.post(f"/v1/trials/{tid}/device-extension-requests", json=asked, headers=c.sales.headers)
+    asked = {"requested_end": trial["ends_at"][:10] + "T12:00:00Z"}
+    c.post(f"/v1/trials/{tid}/device-extension-requests", asked)
     if i % 2:
         email = _org_admin(c, trial["customer_id"])
-        order = {
-            "services": [{"code": "calling"}, {"code": "messaging"}],
-            "provisioning_email": email,
-        }
-        c.post(f"/v1/trials/{tid}/convert", order)
-    # the fixed customer's history grows by a trial started and deleted
+        order = {"services": devices, "provisioning_email": email}
+        c.ids.setdefault("order", c.post(f"/v1/trials/{tid}/convert", order)["id"])
+    # the fixed customer's history grows by a trial started, extended and deleted
     added = {"customer_id": c.ids["customer"], "services": [{"code": "messaging"}]}
     more = c.post("/v1/trials", {**added, "user_licenses": 5})
-    c.api.request(
+    c.post(f"/v1/trials/{more['id']}/extend", {})
+    gone = c.api.request(
         "DELETE", f"/v1/trials/{more['id']}", params={"confirm": "true"}, headers=c.sales.headers
     )
+    assert gone.status_code == 200, gone.text
     make_admin(c.ctx, partner_id=c.partner_id, email=f"more{i}@partner.example")
     c.post(f"/v1/admins/{c.ids['admin']}/tokens", {"label": f"token {i}"})
     _webhook_delivery(c)
@@ -205,6 +203,7 @@ def api_paths(c: Census) -> dict[str, tuple[str, Login]]:
         "GET /v1/events": ("/v1/events", s),
         "GET /v1/activity": ("/v1/activity", s),
         "GET /v1/orders": ("/v1/orders", s),
+        "GET /v1/orders/{id}": (f"/v1/orders/{i.get('order', 'none')}", s),
         "GET /v1/demo-orders": (
             f"/v1/demo-orders?org_id={i['org']}&admin_email={quote(i['org_admin'])}",
             o,
