@@ -196,6 +196,10 @@ def api_paths(c: Census) -> dict[str, tuple[str, Login]]:
         "GET /v1/customers": ("/v1/customers", s),
         "GET /v1/customers?status=active": ("/v1/customers?status=active", s),
         "GET /v1/customers?text=Acme": ("/v1/customers?text=Acme", s),
+        "GET /v1/customers?expiring_within_days=120": (
+            "/v1/customers?expiring_within_days=120",
+            s,
+        ),
         "GET /v1/customers/{id}": (f"/v1/customers/{i['customer']}", s),
         "GET /v1/organizations/{id}": (f"/v1/organizations/{i['org']}", o),
         "GET /v1/trials/{id}": (f"/v1/trials/{i['trial']}", s),
