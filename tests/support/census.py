@@ -215,6 +215,7 @@ def api_paths(c: Census) -> dict[str, tuple[str, Login]]:
             o,
         ),
         "GET /v1/device-extension-requests": ("/v1/device-extension-requests", o),
+        "GET /v1/device-extension-requests (partner)": ("/v1/device-extension-requests", s),
         "GET /v1/admins/{id}/tokens": (f"/v1/admins/{i['admin']}/tokens", s),
         "GET /v1/partners/{id}/admins": (f"/v1/partners/{c.partner_id}/admins", s),
         "GET /v1/webhooks": ("/v1/webhooks", s),

@@ -18,7 +18,7 @@ from trialhub.services.conversion.views import order_view
 from trialhub.services.kernel import paging
 from trialhub.services.kernel.actor import Actor, require_partner
 from trialhub.services.kernel.context import Context
-from trialhub.services.kernel.reach import trial_in_reach
+from trialhub.services.kernel.reach import trial_in_reach, trials_in_reach
 from trialhub.services.messaging.outbox import queue_trial_email
 from trialhub.store.uow import UnitOfWork
 
@@ -122,12 +122,8 @@ class _PageReach:
     def load(self, orders: list[ConversionOrder]) -> list[ConversionOrder]:
         if self._own:
             trials = self._uow.trials.get_many({o.trial_id for o in orders})
-            customers = self._uow.customers.get_many({t.customer_id for t in trials.values()})
-            for order in orders:
-                trial = trials.get(order.trial_id)
-                customer = customers.get(trial.customer_id) if trial is not None else None
-                if customer is not None and customer.reachable_by(self._actor.admin_id):
-                    self._reached.add(order.id)
+            reached = trials_in_reach(self._uow, self._actor, trials.values())
+            self._reached.update(o.id for o in orders if o.trial_id in reached)
         return orders
 
     def keeps(self, order: ConversionOrder) -> bool:
