@@ -3,10 +3,11 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
-PYTEST_ARGS ?= -n auto --durations=10
+# the reliability suite (crashes, the lifecycle state machine) runs apart: `make reliability`
+PYTEST_ARGS ?= -n auto --durations=10 -m "not reliability"
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: serve sandbox test lint typecheck unit pytest bench bench-flat clean install vendor
+.PHONY: serve sandbox test reliability lint typecheck unit pytest bench bench-flat clean install vendor
 
 $(BIN)/python:
 	@echo "Creating the virtual environment in $(VENV)..."
@@ -45,6 +46,12 @@ pytest: $(STAMP)
 # while pytest-xdist fills both), each one's output kept together; any failure fails `make`
 test: $(STAMP)
 	$(MAKE) --no-print-directory -j3 --output-sync=target lint typecheck pytest
+
+# issue 11: the crash test on PostgreSQL (servers and workers SIGKILLed at random points) and
+# the hypothesis state machine over the trial lifecycle, each bounded to about a minute;
+# CI runs it after `make test` (TRIALHUB_FUZZ=thorough for many more examples)
+reliability: $(STAMP)
+	$(BIN)/python -m pytest -q -n 2 --durations=5 -m reliability tests/reliability
 
 bench: $(STAMP)  ## issue 11's goals, one table (TRIALHUB_BENCH_SIZE=smoke for a small run)
 	$(BIN)/python benchmarks/run.py

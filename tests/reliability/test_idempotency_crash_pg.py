@@ -28,7 +28,8 @@ from trialhub.services.kernel.context import Context
 from trialhub.services.lifecycle.sandbox import SandboxClock, enable_sandbox
 from trialhub.store.db import Database
 
-pytestmark = pytest.mark.postgres
+# real servers on PostgreSQL, like the crash test beside it: `make reliability` (issue 11)
+pytestmark = [pytest.mark.postgres, pytest.mark.reliability]
 
 TRIALHUB = Path(sys.executable).with_name("trialhub")
 LEASE = DEFAULT_POLICY.idempotency_lease

@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import Login, World, make_admin, make_world, new_customer_body
+from tests.support.statements import statements
 from trialhub.clock import MovableClock
 from trialhub.services import accounts
 from trialhub.services.accounts.schemas import CreateAdmin, CreatePartner, IssueToken
@@ -393,3 +394,33 @@ def test_distributor_admins_need_a_distributor(client: TestClient, world: World)
         headers=world.operator.headers,
     )
     assert (r.status_code, r.json()["field"]) == (422, "distributor_id")
+
+
+def test_an_own_reach_role_lists_only_its_customers_orders_in_bounded_statements(
+    client: TestClient, world: World
+) -> None:  # rules P2, P3; issue 11: no statement per order
+    order = {
+        "services": [{"code": "calling"}, {"code": "messaging"}],
+        "provisioning_email": world.sales_full.actor.email,
+    }
+
+    def converted(who: Login) -> str:
+        trial = start(client, who)
+        assert convert(client, world.sales_full, trial["id"], **order).status_code == 201
+        return str(trial["id"])
+
+    mine = converted(world.sales)  # sales admins reach the customers they provisioned (P2)
+
+    def listed() -> tuple[list[str], int]:
+        with statements(world.ctx.db.engine) as sent:
+            got = client.get("/v1/orders", headers=world.sales.headers)
+        assert got.status_code == 200, got.text
+        return [o["trial_id"] for o in got.json()["items"]], len(sent)
+
+    converted(world.sales_full)
+    few = listed()
+    for _ in range(3):
+        converted(world.sales_full)
+    many = listed()
+    assert few[0] == many[0] == [mine]
+    assert many[1] == few[1]

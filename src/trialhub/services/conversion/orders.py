@@ -6,7 +6,7 @@ from datetime import datetime
 
 from trialhub.domain.conversion import ConversionOrder, OrderStatus
 from trialhub.domain.errors import ErrorCollector, Forbidden, NotFound
-from trialhub.domain.roles import Action
+from trialhub.domain.roles import Action, Reach
 from trialhub.domain.trial import Trial
 from trialhub.services.conversion.convert import _payload, complete
 from trialhub.services.conversion.schemas import (
@@ -18,7 +18,7 @@ from trialhub.services.conversion.views import order_view
 from trialhub.services.kernel import paging
 from trialhub.services.kernel.actor import Actor, require_partner
 from trialhub.services.kernel.context import Context
-from trialhub.services.kernel.reach import trial_in_reach
+from trialhub.services.kernel.reach import trial_in_reach, trials_in_reach
 from trialhub.services.messaging.outbox import queue_trial_email
 from trialhub.store.uow import UnitOfWork
 
@@ -76,9 +76,12 @@ def list_orders(
     errors.raise_if_any()
     _require_reader(actor)
     with ctx.uow(actor.scope) as uow:
+        reach = _PageReach(uow, actor)
         found, next_cursor = paging.walk(
-            lambda key, n: uow.orders.listed(status=status, trial_id=trial_id, limit=n, after=key),
-            lambda o: _reaches(uow, actor, o),
+            lambda key, n: reach.load(
+                uow.orders.listed(status=status, trial_id=trial_id, limit=n, after=key)
+            ),
+            reach.keeps,
             lambda o: (o.created_at, o.id),
             size=size,
             after=after,
@@ -100,6 +103,31 @@ def _require_reader(actor: Actor) -> None:
         require_partner(actor, Action.READ_CUSTOMERS)
     elif not (actor.is_operator or actor.is_distributor):
         raise Forbidden("Your role cannot read orders.", rule="P2")
+
+
+class _PageReach:
+    """Which orders of a page the caller reaches, decided a fetched batch at a time: two
+    queries for an own-reach role, none for the others, never one per order (issue 11)."""
+
+    def __init__(self, uow: UnitOfWork, actor: Actor) -> None:
+        self._uow = uow
+        self._actor = actor
+        # the repositories already keep other partners' orders out (rule P3); own-reach
+        # roles see only their customers' (rule P2)
+        self._own = actor.is_partner_admin and (
+            require_partner(actor, Action.READ_CUSTOMERS) is Reach.OWN
+        )
+        self._reached: set[str] = set()
+
+    def load(self, orders: list[ConversionOrder]) -> list[ConversionOrder]:
+        if self._own:
+            trials = self._uow.trials.get_many({o.trial_id for o in orders})
+            reached = trials_in_reach(self._uow, self._actor, trials.values())
+            self._reached.update(o.id for o in orders if o.trial_id in reached)
+        return orders
+
+    def keeps(self, order: ConversionOrder) -> bool:
+        return not self._own or order.id in self._reached
 
 
 def _reaches(uow: UnitOfWork, actor: Actor, order: ConversionOrder) -> bool:

@@ -21,7 +21,7 @@ from trialhub.services.devices.schemas import (
 from trialhub.services.kernel import paging
 from trialhub.services.kernel.actor import Actor, require_operator, require_partner
 from trialhub.services.kernel.context import Context
-from trialhub.services.kernel.reach import load_trial, trial_in_reach
+from trialhub.services.kernel.reach import load_trial, trials_in_reach
 from trialhub.services.messaging.outbox import queue_trial_email
 from trialhub.store.uow import UnitOfWork
 
@@ -84,18 +84,21 @@ def list_extension_requests(
         require_partner(actor, Action.READ_CUSTOMERS)
     with ctx.uow(actor.scope) as uow:
         trials: dict[str, Trial] = {}
+        reached_trials: set[str] = set()
 
         def fetch(key: paging.Key | None, n: int) -> list[DeviceExtensionRequest]:
             batch = uow.shipments.extension_requests(
                 decision=decision, trial_id=trial_id, limit=n, after=key
             )
-            # the batch's trials in one query, not one a request (issue 10: no N+1)
-            trials.update(uow.trials.get_many({r.trial_id for r in batch} - set(trials)))
+            # the batch's trials and their customers in one query each, not one a request
+            # (issues 10, 11: no N+1)
+            loaded = uow.trials.get_many({r.trial_id for r in batch} - set(trials))
+            trials.update(loaded)
+            reached_trials.update(trials_in_reach(uow, actor, loaded.values()))
             return batch
 
         def reached(request: DeviceExtensionRequest) -> bool:
-            trial = trials.get(request.trial_id)
-            return trial is not None and trial_in_reach(uow, actor, trial)
+            return request.trial_id in reached_trials
 
         found, next_cursor = paging.walk(
             fetch, reached, lambda r: (r.requested_at, r.id), size=size, after=after

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from trialhub.domain.errors import Forbidden, NotFound
 from trialhub.domain.organization import Customer
-from trialhub.domain.roles import Action
+from trialhub.domain.roles import Action, Reach
 from trialhub.domain.trial import Trial
 from trialhub.services.kernel.actor import Actor, require_partner, require_reach
 from trialhub.store.uow import UnitOfWork
@@ -47,6 +49,24 @@ def trial_in_reach(
     except NotFound:
         return False
     return True
+
+
+def trials_in_reach(
+    uow: UnitOfWork, actor: Actor, trials: Iterable[Trial], action: Action = Action.READ_CUSTOMERS
+) -> set[str]:
+    """`trial_in_reach` for a page of trials: the ids of those whose customer the caller
+    reaches (rules P2, P3), their customers loaded in one query, not one a trial."""
+    trials = list(trials)
+    if actor.is_operator:
+        return {t.id for t in trials}
+    got = require_partner(actor, action)
+    customers = uow.customers.get_many({t.customer_id for t in trials})
+    return {
+        t.id
+        for t in trials
+        if (customer := customers.get(t.customer_id)) is not None
+        and (got is not Reach.OWN or customer.reachable_by(actor.admin_id))
+    }
 
 
 def load_customer(uow: UnitOfWork, customer_id: str, *, field: str | None = None) -> Customer:

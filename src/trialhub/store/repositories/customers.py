@@ -78,6 +78,14 @@ class CustomerRepository(Repository):
             return None  # rule P3: a distributor's reach is the query's
         return found
 
+    def get_many(self, customer_ids: set[str]) -> dict[str, Customer]:
+        """Customers by id in one query, removed ones included (a page's reach check)."""
+        if not customer_ids:
+            return {}
+        stmt = select(Customer).where(tables.customers.c.id.in_(sorted(customer_ids)))
+        found = self._session.scalars(self._scoped(stmt, tables.customers.c.partner_id))
+        return {customer.id: customer for customer in found}
+
     def for_org(self, partner_id: str, org_id: str) -> Customer | None:
         stmt = select(Customer).where(
             tables.customers.c.partner_id == partner_id, tables.customers.c.org_id == org_id
