@@ -24,6 +24,7 @@ from urllib.parse import quote
 from fastapi.testclient import TestClient
 from sqlalchemy import insert, text
 
+from tests.support.apps import app_for
 from tests.support.factories import (
     Login,
     dispatch_body,
@@ -34,7 +35,6 @@ from tests.support.factories import (
     order_body,
 )
 from tests.support.statements import statements
-from trialhub.api.app import create_app
 from trialhub.notify.mailbox import MailboxMailer
 from trialhub.services.customers import organizations as orgs
 from trialhub.services.customers.schemas import AddOrgAdmin, CreateOrganization
@@ -74,7 +74,7 @@ def open_census(ctx: Context) -> Census:
     operator = make_admin(
         ctx, partner_id=None, roles=("operator",), email="ops@census.example", password=PASSWORD
     )
-    app = create_app(ctx)
+    app = app_for(ctx)
     census = Census(
         ctx,
         TestClient(app),
