@@ -199,12 +199,16 @@ def test_a_waiting_conversion_request_is_shown_and_not_offered_again(portal: Por
         data = {"services": ["meetings", "messaging"], "provisioning_email": "two@tier.example"}
         assert _post(client, f"/trials/{t['id']}/convert", data).status_code == 303
         page = client.get(f"/customers/{t['customer_id']}").text
+        form = client.get(f"/trials/{t['id']}/convert").text
         again = _post(client, f"/trials/{t['id']}/convert", data)
     card = page.split(f'id="trial-{t["id"]}"')[1].split("</article>")[0]
     assert "Requested" in card
     assert "waiting for your distributor" in card
     assert "by two@tier.example" in card
     assert f'href="/trials/{t["id"]}/convert"' not in card  # not offered a second time
+    # the form's address typed by hand: the waiting request, not a form to be refused
+    assert "already waits for your distributor" in form
+    assert f'action="/trials/{t["id"]}/convert"' not in form
     assert again.status_code == 422
     assert (
         '<p class="error" role="alert">A conversion request for this trial already waits '
