@@ -122,14 +122,16 @@ def _waiting_requests(
     at a time), with who filed it (the label of its `order.created` event, if shown)."""
     out: dict[str, tuple[OrderView, str | None]] = {}
     for t in detail.trials:
-        if t.status not in CONVERTIBLE:
+        events = timelines[t.id].events if t.id in timelines else []
+        # a trial without an order in its log (rule E1) is not asked: the page's cost
+        # grows only with the trials that have orders
+        if t.status not in CONVERTIBLE or not any(e.subject_type == "order" for e in events):
             continue
         waiting = conversion.list_orders(
             ctx_of(request), signed.actor, status=OrderStatus.REQUESTED.value, trial_id=t.id
         ).items
         if waiting:
             order = waiting[-1]
-            events = timelines[t.id].events if t.id in timelines else []
             by = next((e.actor_label for e in events if e.subject_id == order.id), None)
             out[t.id] = (order, by)
     return out
