@@ -92,6 +92,24 @@ def test_a_refused_order_shows_errors_next_to_fields_and_keeps_input(
     assert api == []
 
 
+def test_an_order_without_devices_says_so_in_the_users_words(
+    portal: Portal, signed_in: TestClient
+) -> None:
+    """Rule D1: no quantity typed is "choose a device type", not "Give a list of ..."."""
+    trial = calling_trial(signed_in, portal)
+    page = signed_in.get(f"/trials/{trial}/devices").text
+    answer = signed_in.post(
+        f"/trials/{trial}/devices", data=order_form(page, quantities={"desk-phone-9841": ""})
+    )
+    assert answer.status_code == 422
+    error = re.search(r'<p class="field-error" id="devices-error">([^<]+)</p>', answer.text)
+    assert error is not None
+    assert html.unescape(error.group(1)) == (
+        "Choose at least one device type: enter how many of its models to ship (rule D1)."
+    )
+    assert "Give a list" not in answer.text
+
+
 def test_a_us_order_needs_the_deal_id(portal: Portal, signed_in: TestClient) -> None:
     trial = calling_trial(signed_in, portal)
     page = signed_in.get(f"/trials/{trial}/devices").text

@@ -184,3 +184,33 @@ def test_csrf_refused(
     answer = signed_in.post(target, data={**data, "csrf_token": "wrong"}, follow_redirects=False)
     assert answer.status_code == 403
     assert trials.timeline(portal.ctx, portal.sales.actor, trial["id"]) == before
+
+
+def test_a_waiting_conversion_request_is_shown_and_not_offered_again(portal: Portal) -> None:
+    """Rule V1: one request waits at a time; the trial card shows it (status, when, by
+    whom) instead of the button, and a second request is refused on the form, not a 500."""
+    from tests.conftest import make_admin
+
+    pid = make_partner(portal.ctx, name="Tier Two", tier=2)
+    admin = make_admin(portal.ctx, partner_id=pid, email="two@tier.example", password=PASSWORD)
+    with portal.client() as client:
+        assert sign_in(client, "two@tier.example").status_code == 303
+        t = start_trial(client, Portal(portal.ctx, pid, admin, admin), "Acme")
+        data = {"services": ["meetings", "messaging"], "provisioning_email": "two@tier.example"}
+        assert _post(client, f"/trials/{t['id']}/convert", data).status_code == 303
+        page = client.get(f"/customers/{t['customer_id']}").text
+        form = client.get(f"/trials/{t['id']}/convert").text
+        again = _post(client, f"/trials/{t['id']}/convert", data)
+    card = page.split(f'id="trial-{t["id"]}"')[1].split("</article>")[0]
+    assert "Requested" in card
+    assert "waiting for your distributor" in card
+    assert "by two@tier.example" in card
+    assert f'href="/trials/{t["id"]}/convert"' not in card  # not offered a second time
+    # the form's address typed by hand: the waiting request, not a form to be refused
+    assert "already waits for your distributor" in form
+    assert f'action="/trials/{t["id"]}/convert"' not in form
+    assert again.status_code == 422
+    assert (
+        '<p class="error" role="alert">A conversion request for this trial already waits '
+        "for the distributor. (rule V1)</p>" in again.text
+    )

@@ -82,6 +82,19 @@ def test_the_customer_step_shows_each_error_next_to_its_field(signed_in: TestCli
     assert 'value="not-an-email"' in text  # what was typed stays
 
 
+def test_an_empty_administrator_email_is_required_not_an_at_sign(
+    signed_in: TestClient,
+) -> None:
+    """Rule C1: an empty field says it is required, with its rule, like the others."""
+    page = signed_in.get("/trials/new").text
+    answer = post_step(signed_in, page, {**CUSTOMER, "admin_email": "  "})
+    assert answer.status_code == 422
+    error = re.search(r'<p class="field-error" id="admin_email-error">([^<]+)</p>', answer.text)
+    assert error is not None, answer.text
+    assert html.unescape(error.group(1)) == "The administrator email is required. (rule C1)"
+    assert "@-sign" not in answer.text
+
+
 def test_the_region_shows_as_soon_as_a_country_is_chosen(signed_in: TestClient) -> None:
     part = signed_in.get("/trials/new/region", params={"country": "FR"}).text
     assert "European Union" in part

@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticError
 
+from trialhub.domain.conversion import OrderStatus
 from trialhub.domain.errors import (
     Conflict,
     ConsentUnavailable,
@@ -22,7 +23,10 @@ from trialhub.domain.errors import (
     TrialhubError,
     ValidationFailed,
 )
-from trialhub.services import customers, trials
+from trialhub.services import conversion, customers, trials
+from trialhub.services.conversion.schemas import OrderView
+from trialhub.services.customers.schemas import CustomerDetail
+from trialhub.services.trials.schemas import TimelineView
 from trialhub.web.portal import CsrfChecked, Signed, can, ctx_of, render
 
 router = APIRouter(include_in_schema=False)
@@ -99,11 +103,38 @@ def customer_page(
         services=ctx.catalog.services,
         countries=ctx.catalog.countries,
         device_trials=device_trials,
+        conversion_requests=_waiting_requests(request, signed, detail, timelines),
         tier=actor.partner_tier,
         flash=DONE.get(done or ""),
         trial_errors=extra.pop("trial_errors", {}),
         **extra,
     )
+
+
+# the trial statuses a conversion may be requested in (rule V4)
+CONVERTIBLE = ("active", "expired")
+
+
+def _waiting_requests(
+    request: Request, signed: Signed, detail: CustomerDetail, timelines: dict[str, TimelineView]
+) -> dict[str, tuple[OrderView, str | None]]:
+    """Each convertible trial's conversion request waiting for the distributor (rule V1: one
+    at a time), with who filed it (the label of its `order.created` event, if shown)."""
+    out: dict[str, tuple[OrderView, str | None]] = {}
+    for t in detail.trials:
+        events = timelines[t.id].events if t.id in timelines else []
+        # a trial without an order in its log (rule E1) is not asked: the page's cost
+        # grows only with the trials that have orders
+        if t.status not in CONVERTIBLE or not any(e.subject_type == "order" for e in events):
+            continue
+        waiting = conversion.list_orders(
+            ctx_of(request), signed.actor, status=OrderStatus.REQUESTED.value, trial_id=t.id
+        ).items
+        if waiting:
+            order = waiting[-1]
+            by = next((e.actor_label for e in events if e.subject_id == order.id), None)
+            out[t.id] = (order, by)
+    return out
 
 
 @router.get("/customers/{customer_id}")

@@ -31,6 +31,8 @@ DONE = {
     "dispatched": "Shipment dispatched; the customer gets the EULA email.",
     "returned": "Return recorded: the serial numbers match.",
 }
+# an order with no quantity typed: the list the API calls `devices` is empty (rule D1)
+NO_DEVICES = "Choose at least one device type: enter how many of its models to ship (rule D1)."
 ADDRESS_FIELDS = ("name", "phone", "email", "street", "city", "postal_code", "country")
 Text = Annotated[str, Form(max_length=300)]
 
@@ -117,7 +119,10 @@ def order_devices(
         )
         devices.order_shipment(ctx_of(request), signed.actor, trial_id, cmd)
     except REFUSED_INPUT as e:
-        order = {"recipient": recipient, "values": typed, "errors": field_errors(e)}
+        errors = field_errors(e)
+        if not wanted and "devices" in errors:  # the user's words, not "Give a list of ..."
+            errors["devices"] = NO_DEVICES
+        order = {"recipient": recipient, "values": typed, "errors": errors}
         return render_devices(request, signed.actor, trial_id, status_code=422, order=order)
     return RedirectResponse(f"/trials/{trial_id}/devices?done=ordered", status_code=303)
 

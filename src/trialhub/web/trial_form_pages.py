@@ -130,12 +130,20 @@ def _convert_page(
         direct=(signed.actor.partner_tier or 0) == 1,
         form=kw.pop("form", None),
         errors=kw.pop("errors", {}),
+        waiting=kw.pop("waiting", None),
     )
 
 
 @router.get("/trials/{trial_id}/convert")
 def convert_form(request: Request, signed: Signed, trial_id: str) -> Response:
-    return _convert_page(request, signed, trials.get_trial(ctx_of(request), signed.actor, trial_id))
+    """The form, or the request already waiting for the distributor (rule V1: one at a
+    time), which the form would only be refused again for."""
+    ctx = ctx_of(request)
+    trial = trials.get_trial(ctx, signed.actor, trial_id)
+    waiting = conversion.list_orders(
+        ctx, signed.actor, status=OrderStatus.REQUESTED.value, trial_id=trial_id
+    ).items
+    return _convert_page(request, signed, trial, waiting=waiting[-1] if waiting else None)
 
 
 @router.post("/trials/{trial_id}/convert", dependencies=[CsrfChecked])

@@ -4,7 +4,7 @@ of action (rule E1)."""
 from __future__ import annotations
 
 from trialhub.domain.errors import ErrorCollector
-from trialhub.domain.roles import Action
+from trialhub.domain.roles import Action, Reach
 from trialhub.services.customers.schemas import ActivityPage
 from trialhub.services.kernel import paging
 from trialhub.services.kernel.actor import Actor, require_partner, require_reach
@@ -36,8 +36,9 @@ def activity(
     kind: str | None = None,
 ) -> ActivityPage:
     """The audit log of the caller's partner, newest first, resumable with `before` (rule
-    E1); of one customer (its organization's events) and of one kind of action."""
-    require_partner(actor, Action.READ_CUSTOMERS)
+    E1); of one customer (its organization's events) and of one kind of action. An
+    own-reach role reads only the events of the customers it reaches (rule P2)."""
+    got = require_partner(actor, Action.READ_CUSTOMERS)
     errors = ErrorCollector()
     size = paging.page_size(ctx.policy, limit, errors)
     paging.one_of(errors, "kind", kind, ACTIVITY_KINDS, "E1")
@@ -54,6 +55,7 @@ def activity(
             limit=size + 1,
             org_id=org_id,
             prefix=f"{kind}." if kind else None,
+            reach_admin_id=actor.admin_id if got is Reach.OWN else None,  # rule P2
         )
         page = events[:size]
         next_cursor = str(page[-1].id) if len(events) > size and page else None

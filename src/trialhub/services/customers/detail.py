@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from trialhub.domain.errors import ErrorCollector, NotFound
-from trialhub.domain.roles import Action
+from trialhub.domain.roles import Action, Reach
 from trialhub.domain.rules import eligibility
 from trialhub.services.customers.schemas import (
     CustomerDetail,
@@ -72,14 +72,18 @@ def list_events(
     limit: int | None = None,
     trial_id: str | None = None,
 ) -> EventPage:
-    """The audit log of the caller's scope, oldest first, resumable with `after` (rule E1)."""
-    if not actor.is_operator:
-        require_partner(actor, Action.READ_CUSTOMERS)
+    """The audit log of the caller's scope, oldest first, resumable with `after` (rule E1);
+    an own-reach role reads only the events of the customers it reaches (rule P2)."""
+    reach_admin_id = None
+    if not actor.is_operator and require_partner(actor, Action.READ_CUSTOMERS) is Reach.OWN:
+        reach_admin_id = actor.admin_id
     errors = ErrorCollector()
     size = paging.page_size(ctx.policy, limit, errors)
     errors.raise_if_any()
     with ctx.uow(actor.scope) as uow:
-        events = uow.audit.since(after=after, limit=size + 1, trial_id=trial_id)
+        events = uow.audit.since(
+            after=after, limit=size + 1, trial_id=trial_id, reach_admin_id=reach_admin_id
+        )
         page = events[:size]
         items = [AuditEventView.model_validate(e) for e in page]
         next_cursor = str(page[-1].id) if len(events) > size and page else None

@@ -63,10 +63,13 @@ def validate_customer(
         name = clean_company_name(c.company_name, policy)
     except ValueError as error:
         errors.add("customer.company_name", str(error), "C1")
-    try:
-        email = normalize_email(c.admin_email)
-    except ValueError as error:
-        errors.add("customer.admin_email", f"Enter a valid email address: {error}", "C1")
+    if not c.admin_email.strip():  # not the syntax checker's "must have an @-sign"
+        errors.add("customer.admin_email", "The administrator email is required.", "C1")
+    else:
+        try:
+            email = normalize_email(c.admin_email)
+        except ValueError as error:
+            errors.add("customer.admin_email", f"Enter a valid email address: {error}", "C1")
     if c.business_vertical not in catalog.verticals:
         errors.add(
             "customer.business_vertical",

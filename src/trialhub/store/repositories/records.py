@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, or_, select, update
 
 from trialhub.domain.records import AuditEvent, IdempotencyRecord, MailboxEmail
 from trialhub.store import tables
@@ -19,13 +20,22 @@ class AuditRepository(Repository):
         self._session.add(event)
 
     def since(
-        self, *, after: int | None, limit: int, trial_id: str | None = None
+        self,
+        *,
+        after: int | None,
+        limit: int,
+        trial_id: str | None = None,
+        reach_admin_id: str | None = None,
     ) -> list[AuditEvent]:
+        """Oldest first, after `after`; of one trial; within one administrator's reach
+        (see `in_reach`)."""
         stmt = select(AuditEvent).order_by(tables.audit_events.c.id).limit(limit)
         if after is not None:
             stmt = stmt.where(tables.audit_events.c.id > after)
         if trial_id is not None:
             stmt = stmt.where(tables.audit_events.c.trial_id == trial_id)
+        if reach_admin_id is not None:
+            stmt = stmt.where(in_reach(reach_admin_id))
         return list(self._session.scalars(self._scoped(stmt, tables.audit_events.c.partner_id)))
 
     def for_trials(self, trial_ids: Sequence[str]) -> list[AuditEvent]:
@@ -43,8 +53,10 @@ class AuditRepository(Repository):
         limit: int,
         org_id: str | None = None,
         prefix: str | None = None,
+        reach_admin_id: str | None = None,
     ) -> list[AuditEvent]:
-        """Newest first, older than `before`; of one organization, of one kind of action."""
+        """Newest first, older than `before`; of one organization, of one kind of action;
+        within one administrator's reach (see `in_reach`)."""
         c = tables.audit_events.c
         stmt = select(AuditEvent).order_by(c.id.desc()).limit(limit)
         if before is not None:
@@ -53,7 +65,29 @@ class AuditRepository(Repository):
             stmt = stmt.where(c.org_id == org_id)
         if prefix is not None:
             stmt = stmt.where(c.action.startswith(prefix, autoescape=True))
+        if reach_admin_id is not None:
+            stmt = stmt.where(in_reach(reach_admin_id))
         return list(self._session.scalars(self._scoped(stmt, c.partner_id)))
+
+
+def in_reach(admin_id: str) -> ColumnElement[Any]:
+    """The events an own-reach administrator (partner administrator, sales administrator)
+    may read (rule P2), as one condition with subqueries: no query per event.
+
+    - An event filed under an organization is read only when that organization is a
+      customer the administrator provisioned or was assigned (the customer list's reach);
+      another customer's events answer as if absent (rule P3: no existence leak).
+    - A partner-level event, filed under no organization (administrators, roles, API
+      tokens, webhooks, the partner itself), concerns no customer, but P2 gives these roles
+      no part in managing the partner ("manage admins, assign customers": no) and least
+      privilege reads nothing it does not need: only the administrator's own actions and
+      the changes made to its own account are shown. Full-reach roles see them all.
+    """
+    c, cu, a = tables.audit_events.c, tables.customers.c, tables.customer_assignments.c
+    assigned = select(a.customer_id).where(a.admin_id == admin_id)
+    reached = select(cu.org_id).where(or_(cu.created_by_admin_id == admin_id, cu.id.in_(assigned)))
+    own = or_(c.actor_id == admin_id, and_(c.subject_type == "admin", c.subject_id == admin_id))
+    return or_(c.org_id.in_(reached), and_(c.org_id.is_(None), own))
 
 
 class IdempotencyRepository(Repository):
