@@ -1,8 +1,9 @@
 """The customer list's queries: a keyset page of customers with only what the page shows,
-in at most three statements whatever the page and the data size (rules P2, P3, S3).
+in at most four statements whatever the page and the data size (rules P2, P3, S3).
 
 1. a text search's candidates, from the search structure of migration 0012 (FTS5 trigram
-   on SQLite, pg_trgm on PostgreSQL), for needles of three characters or more;
+   on SQLite, pg_trgm on PostgreSQL), for needles of three characters or more; a status
+   filter's candidates (customers with a trial in it), from ix_trials_partner_status;
 2. the page: customers with their organizations and full administrator's email, walking
    ix_customers_list; filters probe ix_trials_customer_status per customer walked;
 3. the page's trials (id, status, end; open services for the open ones), no ORM objects.
@@ -26,8 +27,8 @@ from trialhub.store.repositories.base import decode_key, encode_cursor, escape_l
 # rule S3: the statuses that hold a trial's services open, as stored
 OPEN_VALUES = tuple(sorted(status.value for status in OPEN_STATUSES))
 NO_OPEN_TRIAL = "none"  # the list's filter value for customers without an open trial
-# a text search with more matching organizations than this walks the list instead: its
-# matches are dense, so a page fills after a short walk
+# a text search or status filter with more matching organizations or customers than this
+# walks the list instead: its matches are dense, so a page fills after a short walk
 MAX_CANDIDATES = 2000
 TRIGRAM = 3  # the search structures index substrings of three characters or more
 
@@ -83,6 +84,7 @@ def search(
     c = tables.customers.c
     stmt = scoped(_page_columns(), c.partner_id)
     stmt = _filtered(stmt, flt, now, _text_candidates(session, flt.text))
+    stmt = _with_status(stmt, flt.status, _status_candidates(session, scoped, flt.status))
     if cursor:
         end, k_name, k_id = decode_key(cursor, str, str)
         stmt = stmt.where(
@@ -197,10 +199,36 @@ def _text_candidates(session: Session, needle: str | None) -> list[str] | None:
     return found if len(found) <= MAX_CANDIDATES else None
 
 
+def _status_candidates(session: Session, scoped: Scoper, status: str | None) -> list[str] | None:
+    """The customers with a trial in `status`, from ix_trials_partner_status, when there are
+    few; None when there are many (the page then probes each customer it walks)."""
+    if not status or status == NO_OPEN_TRIAL:
+        return None
+    t = tables.trials.c
+    stmt = select(t.customer_id).where(t.status == status).distinct()
+    found = list(session.scalars(scoped(stmt, t.partner_id).limit(MAX_CANDIDATES + 1)))
+    return found if len(found) <= MAX_CANDIDATES else None
+
+
+def _with_status(
+    stmt: Select[Any], status: str | None, candidates: list[str] | None
+) -> Select[Any]:
+    c, t = tables.customers.c, tables.trials.c
+    if status == NO_OPEN_TRIAL:
+        # no open trial leaves the sort key at NO_END (rule S3's statuses): walk only those
+        stmt = stmt.where(c.sort_end == NO_END)
+        return stmt.where(~exists().where(t.customer_id == c.id, t.status.in_(OPEN_VALUES)))
+    if candidates is not None:
+        return stmt.where(c.id.in_(candidates))
+    if status:
+        return stmt.where(exists().where(t.customer_id == c.id, t.status == status))
+    return stmt
+
+
 def _filtered(
     stmt: Select[Any], flt: CustomerFilter, now: datetime, candidates: list[str] | None
 ) -> Select[Any]:
-    """The list's filters: the admin's reach, a text match, a trial status, expiring soon."""
+    """The list's filters: the admin's reach, a text match, expiring soon."""
     c, o, t = tables.customers.c, tables.organizations.c, tables.trials.c
     if flt.reach_admin_id is not None:
         a = tables.customer_assignments.c
@@ -216,10 +244,6 @@ def _filtered(
             admins.org_id == c.org_id, func.lower(admins.email).like(pattern, escape="\\")
         )
         stmt = stmt.where(or_(func.lower(o.name).like(pattern, escape="\\"), admin_match))
-    if flt.status == NO_OPEN_TRIAL:
-        stmt = stmt.where(~exists().where(t.customer_id == c.id, t.status.in_(OPEN_VALUES)))
-    elif flt.status:
-        stmt = stmt.where(exists().where(t.customer_id == c.id, t.status == flt.status))
     if flt.expiring_within_days is not None:
         horizon = now + timedelta(days=flt.expiring_within_days)
         # an active trial ending by then puts the customer's sort key (its soonest open end)

@@ -114,6 +114,10 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_trials_customer_status", ["customer_id", "status", "ends_at"], unique=False
         )
+        # and a rare status's customers are found by it
+        batch_op.create_index(
+            "ix_trials_partner_status", ["partner_id", "status", "customer_id"], unique=False
+        )
     dialect = op.get_bind().dialect.name
     if dialect == "sqlite":
         for statement in SQLITE_UP:
@@ -147,4 +151,5 @@ def downgrade() -> None:
         for statement in PG_DOWN:
             op.execute(statement)
     with op.batch_alter_table("trials", schema=None) as batch_op:
+        batch_op.drop_index("ix_trials_partner_status")
         batch_op.drop_index("ix_trials_customer_status")
