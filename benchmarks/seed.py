@@ -12,13 +12,15 @@ customer in ten is also a paid customer (a subscription), one in twenty has no o
 Every customer's list sort key (soonest open end, name) is set as the app keeps it.
 
 Seeding goes around the app (executemany on SQLite, COPY on PostgreSQL) and is cached, keyed
-by the migration head, `SEED_VERSION` and the size: an SQLite file under `var/bench/`, a
-PostgreSQL template database. Each call returns a fresh copy (a file copy; `CREATE DATABASE
-... TEMPLATE ...`), so that a benchmark may write. Bump `SEED_VERSION` when the data changes.
+by the migration head, a digest of the migrations' text, `SEED_VERSION` and the size: an
+SQLite file under `var/bench/`, a PostgreSQL template database. Each call returns a fresh
+copy (a file copy; `CREATE DATABASE ... TEMPLATE ...`), so that a benchmark may write. Bump
+`SEED_VERSION` when the data changes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import shutil
@@ -87,8 +89,21 @@ def migration_head() -> str:
     return head
 
 
+def schema_digest() -> str:
+    """The migrations' own text: branches that share a head number (and a PostgreSQL
+    server) but not a schema get different caches."""
+    versions = Path(alembic_config("sqlite://").get_main_option("script_location") or "")
+    digest = hashlib.sha256()
+    for path in sorted((versions / "versions").glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:8]
+
+
 def cache_key(customers: int, trials_per_customer: int) -> str:
-    return f"seed_{migration_head()}_v{SEED_VERSION}_{customers}x{trials_per_customer}"
+    return (
+        f"seed_{migration_head()}_{schema_digest()}_v{SEED_VERSION}"
+        f"_{customers}x{trials_per_customer}"
+    )
 
 
 def dataset(backend: str, customers: int, trials_per_customer: int) -> str:
