@@ -272,3 +272,25 @@ def test_status_filter_matches_a_plain_filter(
         else:
             wanted = [i for i in order if status in statuses.get(i, set())]
         assert _by_status(world, status) == wanted, status
+
+
+@pytest.mark.parametrize("days", [0, 12, 15, 30])
+def test_expiring_filter_matches_a_plain_filter(world: World, days: int) -> None:
+    """Customers with an active trial ending between now and the horizon, in list order."""
+    _seed_customers(world)
+    _seed_trials(world)
+    now = world.ctx.now()
+    t, c = tables.trials.c, tables.customers.c
+    with world.ctx.db.engine.connect() as conn:
+        ending = {
+            r.customer_id
+            for r in conn.execute(select(t.customer_id, t.status, t.ends_at))
+            if r.status == "active" and now <= r.ends_at <= now + timedelta(days=days)
+        }
+        order = conn.execute(
+            select(c.id).where(c.id.like("cus_s%")).order_by(c.sort_end, c.sort_name, c.id)
+        ).scalars()
+        wanted = [i for i in order if i in ending]
+    page = list_customers(world.ctx, world.sales_full.actor, expiring_within_days=days, limit=100)
+    assert [item.id for item in page.items] == wanted
+    assert wanted or days < 16  # the first active trial ends 16 days on

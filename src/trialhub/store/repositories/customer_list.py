@@ -252,16 +252,21 @@ def _filtered(
     if flt.expiring_within_days is not None:
         horizon = now + timedelta(days=flt.expiring_within_days)
         # an active trial ending by then puts the customer's sort key (its soonest open end)
-        # at or before it: the walk stops there
-        stmt = stmt.where(
-            c.sort_end <= horizon,
-            exists().where(
+        # at or before it: the walk stops there. The probe is a scalar subquery with LIMIT,
+        # not EXISTS: PostgreSQL would turn EXISTS into a semi-join driven by a scan of every
+        # trial ending in the window (tens of ms at 1M trials) instead of probing per customer
+        one_ending = (
+            select(t.id)
+            .where(
                 t.customer_id == c.id,
                 t.status == TrialStatus.ACTIVE.value,
                 t.ends_at <= horizon,
                 t.ends_at >= now,
-            ),
+            )
+            .limit(1)
+            .scalar_subquery()
         )
+        stmt = stmt.where(c.sort_end <= horizon, one_ending.is_not(None))
     return stmt
 
 
