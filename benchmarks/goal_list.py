@@ -49,7 +49,7 @@ from trialhub.store.repositories.base import encode_cursor  # noqa: E402
 
 OPEN = ("active", "awaiting_provisioning", "expired", "pending_consent")
 GOAL_RATIO, GOAL_MS = 2.0, 50.0
-SAMPLES = {"smoke": 40, "full": 150}
+SAMPLES = {"smoke": 40, "full": 60}
 NEEDLE = "velorin"  # a company-name stem: about 1 customer in 576 (benchmarks/seed.py)
 
 

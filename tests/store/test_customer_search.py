@@ -246,13 +246,13 @@ def _by_status(world: World, status: str) -> list[str]:
         cursor = page.next_cursor
 
 
-@pytest.mark.parametrize("max_candidates", [0, 2000])  # walking, or from the candidates
+@pytest.mark.parametrize("max_candidates", [0, 20_000])  # walking, or from its customers
 def test_status_filter_matches_a_plain_filter(
     world: World, monkeypatch: pytest.MonkeyPatch, max_candidates: int
 ) -> None:
     _seed_customers(world)
     _seed_trials(world)
-    monkeypatch.setattr(customer_list, "MAX_CANDIDATES", max_candidates)
+    monkeypatch.setattr(customer_list, "STATUS_WALK_ABOVE", max_candidates)
     t, c = tables.trials.c, tables.customers.c
     with world.ctx.db.engine.connect() as conn:
         rows = conn.execute(select(t.customer_id, t.status).where(t.customer_id.like("cus_s%")))
