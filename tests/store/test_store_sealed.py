@@ -131,7 +131,7 @@ def _reads(uow: UnitOfWork, a: World, trial: TrialView, endpoint: str) -> dict[s
         "admins.list_for_partner": uow.admins.list_for_partner(a.partner_id),
         "customers.get": uow.customers.get(trial.customer_id),
         "customers.for_org": uow.customers.for_org(a.partner_id, trial.org_id),
-        "customers.search": [r.customer.id for r in rows if r.customer.id == trial.customer_id],
+        "customers.search": [r.id for r in rows if r.id == trial.customer_id],
         "customers.trials_of": uow.customers.trials_of(trial.customer_id),
         "customers.soonest_open_end": uow.customers.soonest_open_end(trial.customer_id),
         "trials.get": uow.trials.get(trial.id),

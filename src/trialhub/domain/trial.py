@@ -167,10 +167,7 @@ class Trial(EventSource):
         return [s.service for s in self.open_services()]
 
     def days_left(self, now: datetime) -> int | None:
-        if self.ends_at is None:
-            return None
-        seconds = (self.ends_at - now).total_seconds()
-        return max(0, int(-(-seconds // 86400)))
+        return days_left(self.ends_at, now)
 
     @property
     def welcomes_customer(self) -> bool:
@@ -397,3 +394,11 @@ class Trial(EventSource):
     def _release_site(self, at: datetime) -> None:
         if self.site is not None:
             self.site.release(at)
+
+
+def days_left(ends_at: datetime | None, now: datetime) -> int | None:
+    """Whole days until `ends_at`, rounded up, never below 0 (None without an end)."""
+    if ends_at is None:
+        return None
+    seconds = (ends_at - now).total_seconds()
+    return max(0, int(-(-seconds // 86400)))

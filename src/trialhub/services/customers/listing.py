@@ -6,7 +6,8 @@ from datetime import datetime
 
 from trialhub.domain.errors import ErrorCollector
 from trialhub.domain.roles import Action, Reach
-from trialhub.domain.states import OPEN_STATUSES, TrialStatus
+from trialhub.domain.states import TrialStatus
+from trialhub.domain.trial import days_left
 from trialhub.services.customers.schemas import (
     CustomerPage,
     CustomerSummary,
@@ -59,28 +60,26 @@ def list_customers(
 
 
 def _summary(ctx: Context, row: CustomerRow, now: datetime) -> CustomerSummary:
-    org, cu = row.organization, row.customer
-    open_trials = [t for t in row.trials if TrialStatus(t.status) in OPEN_STATUSES]
+    open_trials = [t for t in row.trials if t.is_open]
     soonest = min(
         open_trials,
         key=lambda t: (t.ends_at is None, t.ends_at or now),
         default=None,
     )
-    services = sorted({s.service for t in open_trials for s in t.open_services()})
-    full_admin = next((a.email for a in org.admins if a.full), None)
+    services = sorted({code for t in open_trials for code in t.services})
     return CustomerSummary(
-        id=cu.id,
-        org_id=org.id,
-        name=org.name,
-        admin_email=full_admin,
-        country=org.country,
-        region=region_view(ctx.catalog, org.region),
-        state=cu.state,
-        access=cu.access,
+        id=row.id,
+        org_id=row.org_id,
+        name=row.name,
+        admin_email=row.admin_email,
+        country=row.country,
+        region=region_view(ctx.catalog, row.region),
+        state=row.state,
+        access=row.access,
         status=soonest.status if soonest else None,
         status_label=TrialStatus(soonest.status).label if soonest else None,
         ends_at=soonest.ends_at if soonest else None,
-        days_left=soonest.days_left(now)
+        days_left=days_left(soonest.ends_at, now)
         if soonest and soonest.status == TrialStatus.ACTIVE
         else None,
         services=services,

@@ -2,49 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm.util import identity_key
 
-from trialhub.domain.organization import (
-    NO_END,
-    Customer,
-    CustomerAssignment,
-    CustomerState,
-    Organization,
-)
-from trialhub.domain.states import OPEN_STATUSES, TrialStatus
+from trialhub.domain.organization import Customer, CustomerAssignment, CustomerState
 from trialhub.domain.trial import Trial
 from trialhub.store import dialect, tables
-from trialhub.store.repositories.base import (
-    Repository,
-    decode_key,
-    encode_cursor,
-    escape_like,
+from trialhub.store.repositories import customer_list
+from trialhub.store.repositories.base import Repository
+from trialhub.store.repositories.customer_list import (
+    NO_OPEN_TRIAL,
+    OPEN_VALUES,
+    CustomerFilter,
+    CustomerRow,
 )
 
-# rule S3: the statuses that hold a trial's services open, as stored
-OPEN_VALUES = tuple(sorted(status.value for status in OPEN_STATUSES))
-NO_OPEN_TRIAL = "none"  # the list's filter value for customers without an open trial
-
-
-@dataclass(frozen=True)
-class CustomerFilter:
-    status: str | None = None  # a trial status, or NO_OPEN_TRIAL for customers without open trials
-    text: str | None = None
-    expiring_within_days: int | None = None
-    reach_admin_id: str | None = None  # only customers this admin provisioned or was assigned
-
-
-@dataclass(frozen=True)
-class CustomerRow:
-    customer: Customer
-    organization: Organization
-    trials: list[Trial]
-    sort_end: datetime | None
+__all__ = ["NO_OPEN_TRIAL", "CustomerFilter", "CustomerRepository", "CustomerRow"]
 
 
 class CustomerRepository(Repository):
@@ -111,43 +87,13 @@ class CustomerRepository(Repository):
         self, flt: CustomerFilter, *, now: datetime, limit: int, cursor: str | None
     ) -> tuple[list[CustomerRow], str | None]:
         """The customer list: a keyset walk of ix_customers_list (soonest open end date,
-        then name, then id), so a page costs the same however many customers there are."""
-        c = tables.customers.c
-        stmt = select(Customer).where(c.state != CustomerState.REMOVED.value)
-        stmt = _filtered(self._scoped(stmt, c.partner_id), flt, now)
-        if cursor:
-            end, k_name, k_id = decode_key(cursor, str, str)
-            stmt = stmt.where(
-                or_(
-                    c.sort_end > end,
-                    and_(c.sort_end == end, c.sort_name > k_name),
-                    and_(c.sort_end == end, c.sort_name == k_name, c.id > k_id),
-                )
-            )
-        stmt = stmt.order_by(c.sort_end, c.sort_name, c.id).limit(limit + 1)
-        found = list(self._session.scalars(stmt))
-        page = found[:limit]
-        next_cursor = None
-        if len(found) > limit:
-            last = page[-1]
-            next_cursor = encode_cursor([last.sort_end, last.sort_name, last.id])
-        return self._rows(page), next_cursor
+        then name, then id), so a page costs the same however many customers there are;
+        only what the page shows is read (store/repositories/customer_list.py)."""
 
-    def _rows(self, page: list[Customer]) -> list[CustomerRow]:
-        trials_by_customer = self._trials_for([cu.id for cu in page])
-        out = []
-        for cu in page:
-            org = cu.organization or self._session.get(Organization, cu.org_id)
-            assert org is not None
-            out.append(
-                CustomerRow(
-                    customer=cu,
-                    organization=org,
-                    trials=trials_by_customer.get(cu.id, []),
-                    sort_end=None if cu.sort_end == NO_END else cu.sort_end,
-                )
-            )
-        return out
+        def scoped(stmt: Select[Any], partner_column: Any) -> Select[Any]:
+            return self._scoped(stmt, partner_column)  # rule P3, on every statement
+
+        return customer_list.search(self._session, scoped, flt, now=now, limit=limit, cursor=cursor)
 
     def _trials_for(self, customer_ids: list[str]) -> dict[str, list[Trial]]:
         if not customer_ids:
@@ -164,31 +110,3 @@ class CustomerRepository(Repository):
 
     def trials_of(self, customer_id: str) -> list[Trial]:
         return self._trials_for([customer_id]).get(customer_id, [])
-
-
-def _filtered(stmt: Select[Any], flt: CustomerFilter, now: datetime) -> Select[Any]:
-    """The list's filters: the admin's reach, a text match, a trial status, expiring soon."""
-    c, o, t = tables.customers.c, tables.organizations.c, tables.trials.c
-    if flt.reach_admin_id is not None:
-        a = tables.customer_assignments.c
-        assigned = select(a.customer_id).where(a.admin_id == flt.reach_admin_id)
-        stmt = stmt.where(or_(c.created_by_admin_id == flt.reach_admin_id, c.id.in_(assigned)))
-    if flt.text:
-        pattern = f"%{escape_like(flt.text.lower())}%"
-        admins = tables.org_admins.c
-        admin_match = select(admins.org_id).where(
-            func.lower(admins.email).like(pattern, escape="\\")
-        )
-        name_match = select(o.id).where(func.lower(o.name).like(pattern, escape="\\"))
-        stmt = stmt.where(or_(c.org_id.in_(name_match), c.org_id.in_(admin_match)))
-    if flt.status == NO_OPEN_TRIAL:
-        stmt = stmt.where(~c.id.in_(select(t.customer_id).where(t.status.in_(OPEN_VALUES))))
-    elif flt.status:
-        stmt = stmt.where(c.id.in_(select(t.customer_id).where(t.status == flt.status)))
-    if flt.expiring_within_days is not None:
-        horizon = now + timedelta(days=flt.expiring_within_days)
-        expiring = select(t.customer_id).where(
-            t.status == TrialStatus.ACTIVE.value, t.ends_at <= horizon, t.ends_at >= now
-        )
-        stmt = stmt.where(c.id.in_(expiring))
-    return stmt
