@@ -47,11 +47,12 @@ pytest: $(STAMP)
 test: $(STAMP)
 	$(MAKE) --no-print-directory -j3 --output-sync=target lint typecheck pytest
 
-# issue 11: the crash test on PostgreSQL (servers and workers SIGKILLed at random points) and
-# the hypothesis state machine over the trial lifecycle, each bounded to about a minute;
+# issue 11: the crash test on PostgreSQL (servers and workers SIGKILLed at random points), the
+# other tests that kill real processes, and the hypothesis state machine over the trial
+# lifecycle, each bounded to about a minute;
 # CI runs it after `make test` (TRIALHUB_FUZZ=thorough for many more examples)
 reliability: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 --durations=5 -m reliability tests/reliability
+	$(BIN)/python -m pytest -q -n 2 --durations=5 -m reliability
 
 bench: $(STAMP)  ## issue 11's goals, one table (TRIALHUB_BENCH_SIZE=smoke for a small run)
 	$(BIN)/python benchmarks/run.py

@@ -73,6 +73,7 @@ def _applied(ctx: Context) -> Counter[tuple[str, str]]:
         return Counter((r[0], r[1]) for r in rows)
 
 
+@pytest.mark.reliability  # real processes SIGKILLed: `make reliability`
 def test_a_killed_worker_loses_and_repeats_nothing(
     sqlite_url: str, clock: MovableClock, tmp_path: Path
 ) -> None:
@@ -301,6 +302,7 @@ def _wait(condition: Callable[[], bool], seconds: float = 30) -> None:
         time.sleep(0.01)
 
 
+@pytest.mark.reliability  # real processes SIGKILLed: `make reliability`
 def test_an_email_the_server_accepted_is_recorded_before_the_connection_ends(
     sqlite_url: str, clock: MovableClock, tmp_path: Path, slow_smtp: tuple[int, SlowInbox]
 ) -> None:
@@ -325,6 +327,7 @@ def test_an_email_the_server_accepted_is_recorded_before_the_connection_ends(
     ctx.db.dispose()
 
 
+@pytest.mark.reliability  # real processes SIGKILLed: `make reliability`
 def test_killed_senders_repeat_at_most_the_message_in_hand(
     sqlite_url: str, clock: MovableClock, tmp_path: Path, slow_smtp: tuple[int, SlowInbox]
 ) -> None:
