@@ -17,6 +17,7 @@ from trialhub.services.demo import DEMO_PASSWORD, SALES_EMAIL, ensure_demo
 from trialhub.services.kernel.context import Context
 from trialhub.services.trials import start as trials
 from trialhub.services.trials.schemas import StartTrial
+from trialhub.web.portal import SESSION_COOKIE
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [
@@ -88,6 +89,13 @@ def console_errors(page: Any) -> list[str]:
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
     return errors
+
+
+def signed_in(page: Any, live: LiveServer, email: str = SALES_EMAIL) -> None:
+    """The page's browser holds a portal session of `email`, as after signing in, without
+    the sign-in pages (a test whose subject is sign-in goes through `sign_in`)."""
+    signed = accounts.sign_in(live.ctx, email, DEMO_PASSWORD, address="127.0.0.1")
+    page.context.add_cookies([{"name": SESSION_COOKIE, "value": signed.token, "url": live.url}])
 
 
 def sign_in(page: Any, base: str, password: str = DEMO_PASSWORD) -> None:

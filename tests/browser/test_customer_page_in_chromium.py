@@ -8,21 +8,22 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import PHONE, console_errors, readable, serious_violations, sign_in
+from tests.browser.conftest import PHONE, console_errors, readable, serious_violations, signed_in
 from tests.conftest import LiveServer
 from trialhub.services.demo import SALES_EMAIL
 
 
-def _open_customer(page: Any, base: str) -> None:
-    sign_in(page, base)
-    page.wait_for_url(f"{base}/customers")
+def _open_customer(page: Any, live: LiveServer) -> None:
+    signed_in(page, live)
+    base = live.url
+    page.goto(f"{base}/customers")
     page.get_by_role("link", name="Acme Browsers").click()
     page.wait_for_url(f"{base}/customers/*")
 
 
 def test_extend(portal_live: LiveServer, page: Any) -> None:
     errors = console_errors(page)
-    _open_customer(page, portal_live.url)
+    _open_customer(page, portal_live)
     ends = page.locator("article.trial time").first.inner_text()
     page.get_by_label("Reason to extend (optional)").fill("The pilot needs a week more")
     page.get_by_role("button", name="Extend").click()
@@ -35,7 +36,7 @@ def test_extend(portal_live: LiveServer, page: Any) -> None:
 
 
 def test_edit_services(portal_live: LiveServer, page: Any) -> None:
-    _open_customer(page, portal_live.url)
+    _open_customer(page, portal_live)
     page.get_by_role("link", name="Edit services").click()
     page.get_by_label("Webex Messaging").check()  # remove it
     page.get_by_role("button", name="Save").click()
@@ -46,7 +47,7 @@ def test_edit_services(portal_live: LiveServer, page: Any) -> None:
 
 
 def test_edit_services_error_next_to_the_field(portal_live: LiveServer, page: Any) -> None:
-    _open_customer(page, portal_live.url)
+    _open_customer(page, portal_live)
     page.get_by_role("link", name="Edit services").click()
     page.get_by_role("button", name="Save").click()
     assert page.locator("#add-error").is_visible()
@@ -54,7 +55,7 @@ def test_edit_services_error_next_to_the_field(portal_live: LiveServer, page: An
 
 def test_delete_with_the_dialog(portal_live: LiveServer, page: Any) -> None:
     errors = console_errors(page)
-    _open_customer(page, portal_live.url)
+    _open_customer(page, portal_live)
     page.get_by_role("link", name="Delete trial").click()
     dialog = page.locator("dialog[open]")
     assert dialog.is_visible()
@@ -68,7 +69,7 @@ def test_delete_with_the_dialog(portal_live: LiveServer, page: Any) -> None:
 
 
 def test_delete_with_the_keyboard(portal_live: LiveServer, page: Any) -> None:
-    _open_customer(page, portal_live.url)
+    _open_customer(page, portal_live)
     page.get_by_role("link", name="Delete trial").focus()
     page.keyboard.press("Enter")
     assert page.locator("dialog[open]").is_visible()
@@ -83,7 +84,7 @@ def test_delete_with_the_keyboard(portal_live: LiveServer, page: Any) -> None:
 
 
 def test_delete_without_script_asks_on_a_page(portal_live: LiveServer, page: Any) -> None:
-    _open_customer(page, portal_live.url)
+    _open_customer(page, portal_live)
     href = page.get_by_role("link", name="Delete trial").get_attribute("href")
     page.goto(f"{portal_live.url}{href}")
     assert page.get_by_role("heading", name="Delete this trial?").is_visible()
@@ -92,7 +93,7 @@ def test_delete_without_script_asks_on_a_page(portal_live: LiveServer, page: Any
 
 
 def test_convert(portal_live: LiveServer, page: Any) -> None:
-    _open_customer(page, portal_live.url)
+    _open_customer(page, portal_live)
     page.get_by_role("link", name="Convert").click()
     page.get_by_label("Provisioning email").fill(SALES_EMAIL)
     page.get_by_role("button", name="Convert").click()
@@ -106,7 +107,7 @@ def test_axe_on_the_customer_page_and_activity(
     portal_live: LiveServer, page: Any, width: int
 ) -> None:
     page.set_viewport_size({"width": width, "height": 800})
-    _open_customer(page, portal_live.url)
+    _open_customer(page, portal_live)
     page.get_by_text("Timeline").click()
     assert readable(page, width) == []
     page.get_by_role("link", name="Delete trial").click()

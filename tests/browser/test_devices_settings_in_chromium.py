@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import console_errors, serious_violations
+from tests.browser.conftest import console_errors, serious_violations, signed_in
 from tests.conftest import LiveServer, new_customer_body, start_live_server
 from trialhub.clock import MovableClock
 from trialhub.services import accounts
-from trialhub.services.demo import DEMO_PASSWORD, OPERATOR_EMAIL, SALES_EMAIL, ensure_demo
+from trialhub.services.demo import OPERATOR_EMAIL, SALES_EMAIL, ensure_demo
 from trialhub.services.kernel.context import Context
 from trialhub.services.trials import start as trials
 from trialhub.services.trials.schemas import StartTrial
@@ -35,12 +35,9 @@ def trial_live(sqlite_ctx: Context, clock: MovableClock) -> Iterator[tuple[LiveS
         yield server, trial.id
 
 
-def sign_in(page: Any, base: str, email: str = SALES_EMAIL) -> None:
-    page.goto(f"{base}/signin")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{base}/customers")
+def sign_in(page: Any, live: LiveServer, email: str = SALES_EMAIL) -> None:
+    signed_in(page, live, email)
+    page.goto(f"{live.url}/customers")
 
 
 def _fill_order(page: Any, country: str) -> None:
@@ -59,7 +56,7 @@ def _fill_order(page: Any, country: str) -> None:
 def test_order_devices_in_the_browser(trial_live: tuple[LiveServer, str], page: Any) -> None:
     live, trial = trial_live
     errors = console_errors(page)
-    sign_in(page, live.url)
+    sign_in(page, live)
     page.goto(f"{live.url}/trials/{trial}/devices")
     assert page.get_by_text("Phones ship without power supplies").first.is_visible()  # D3
     assert serious_violations(page) == []
@@ -78,7 +75,7 @@ def test_a_refused_order_shows_the_error_at_its_field(
     trial_live: tuple[LiveServer, str], page: Any
 ) -> None:
     live, trial = trial_live
-    sign_in(page, live.url)
+    sign_in(page, live)
     page.goto(f"{live.url}/trials/{trial}/devices")
     _fill_order(page, "US")
     page.get_by_role("button", name="Order devices").click()
@@ -91,7 +88,7 @@ def test_a_refused_order_shows_the_error_at_its_field(
 
 def test_issue_a_token_shown_once(trial_live: tuple[LiveServer, str], page: Any) -> None:
     live, _ = trial_live
-    sign_in(page, live.url)
+    sign_in(page, live)
     page.goto(f"{live.url}/settings")
     assert serious_violations(page) == []
     page.get_by_label("Label").fill("CRM sync")
@@ -112,7 +109,7 @@ def test_issue_a_token_shown_once(trial_live: tuple[LiveServer, str], page: Any)
 
 def test_the_trials_team_pages_pass_axe(trial_live: tuple[LiveServer, str], page: Any) -> None:
     live, trial = trial_live
-    sign_in(page, live.url, OPERATOR_EMAIL)
+    sign_in(page, live, OPERATOR_EMAIL)
     page.goto(f"{live.url}/devices/extension-requests")
     assert page.get_by_role("heading", name="Device extension requests").is_visible()
     assert serious_violations(page) == []

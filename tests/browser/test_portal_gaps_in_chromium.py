@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import console_errors, serious_violations, sign_in
+from tests.browser.conftest import console_errors, serious_violations, signed_in
 from tests.conftest import LiveServer, new_customer_body, start_live_server
 from trialhub.clock import MovableClock
 from trialhub.services import accounts
@@ -40,9 +40,10 @@ def gaps_live(sqlite_ctx: Context, clock: MovableClock) -> Iterator[LiveServer]:
     yield from start_live_server(sqlite_ctx)
 
 
-def _open_customer(page: Any, base: str, name: str) -> None:
-    sign_in(page, base)
-    page.wait_for_url(f"{base}/customers")
+def _open_customer(page: Any, live: LiveServer, name: str) -> None:
+    signed_in(page, live)
+    base = live.url
+    page.goto(f"{base}/customers")
     page.get_by_role("link", name=name).click()
     page.wait_for_url(f"{base}/customers/*")
 
@@ -50,7 +51,7 @@ def _open_customer(page: Any, base: str, name: str) -> None:
 def test_activity_of_one_customer_found_by_name(gaps_live: LiveServer, page: Any) -> None:
     errors = console_errors(page)
     base = gaps_live.url
-    _open_customer(page, base, "Acme Browsers")
+    _open_customer(page, gaps_live, "Acme Browsers")
     page.get_by_role("link", name="Activity", exact=True).last.click()  # the page's, not the nav's
     page.wait_for_url(f"{base}/activity?customer=*")
     filters = page.get_by_role("list", name="Active filters")
@@ -81,7 +82,7 @@ def test_activity_of_one_customer_found_by_name(gaps_live: LiveServer, page: Any
 
 def test_assign_then_remove_the_assignment(gaps_live: LiveServer, page: Any) -> None:
     errors = console_errors(page)
-    _open_customer(page, gaps_live.url, "Acme Browsers")
+    _open_customer(page, gaps_live, "Acme Browsers")
     section = page.locator("section[aria-labelledby=assign-head]")
     section.get_by_label("Assign to").select_option(label="Pat Partner (pat@demo-partner.example)")
     section.get_by_role("button", name="Assign").click()
