@@ -187,6 +187,8 @@ def sqlite_url_for(request: pytest.FixtureRequest, seeded: bool, tmp_path: Path)
     """A copy of the migrated template, or of the world's (building is slow, copying is not)."""
     if seeded:
         template: Path = request.getfixturevalue("world_built_sqlite").file
+    elif "portal" in request.fixturenames:  # tests/web: the portal's partner, built once
+        template = request.getfixturevalue("portal_built").file
     else:
         template = request.getfixturevalue("sqlite_template")
     path = tmp_path / "trialhub.db"

@@ -4,8 +4,10 @@ signs in through the form (CSRF token included)."""
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +16,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from tests.conftest import Login, make_admin, make_partner
+from tests.conftest import START, Login, make_admin, make_partner, open_context
 from tests.support.apps import app_for
 from tests.support.statements import statements
 from trialhub.clock import MovableClock
@@ -65,19 +67,42 @@ class Portal:
         return TestClient(app_for(self.ctx), **kw)  # type: ignore[arg-type]
 
 
-@pytest.fixture
-def portal(sqlite_ctx: Context, clock: MovableClock) -> Portal:
-    sqlite_ctx.wall_clock = clock  # sessions run on the wall clock: the tests move it
-    pid = make_partner(sqlite_ctx, name="Portal Partner")
-    sales = make_admin(sqlite_ctx, partner_id=pid, email="sales@portal.example", password=PASSWORD)
+def _build_portal(ctx: Context) -> Portal:
+    pid = make_partner(ctx, name="Portal Partner")
+    sales = make_admin(ctx, partner_id=pid, email="sales@portal.example", password=PASSWORD)
     read_only = make_admin(
-        sqlite_ctx,
+        ctx,
         partner_id=pid,
         roles=("read_only",),
         email="reader@portal.example",
         password=PASSWORD,
     )
-    return Portal(sqlite_ctx, pid, sales, read_only)
+    return Portal(ctx, pid, sales, read_only)
+
+
+@pytest.fixture(scope="session")
+def portal_built(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> BuiltPortal:
+    """The portal's partner and administrators, built once per session through the use
+    cases; each test gets a copy of its database (tests/conftest.py `sqlite_url_for`)."""
+    path = tmp_path_factory.mktemp("portal") / "portal.db"
+    shutil.copyfile(sqlite_template, path)
+    with open_context(f"sqlite:///{path}", MovableClock(START)) as ctx:
+        return BuiltPortal(portal=_build_portal(ctx), file=path)
+
+
+@pytest.fixture
+def portal(request: pytest.FixtureRequest, sqlite_ctx: Context, clock: MovableClock) -> Portal:
+    sqlite_ctx.wall_clock = clock  # sessions run on the wall clock: the tests move it
+    if "sqlite_world" in request.fixturenames:  # the world's database: build them in it
+        return _build_portal(sqlite_ctx)
+    built: BuiltPortal = request.getfixturevalue("portal_built")
+    return replace(built.portal, ctx=sqlite_ctx)  # already in its database (a copy)
+
+
+@dataclass(frozen=True)
+class BuiltPortal:
+    portal: Portal
+    file: Path
 
 
 @pytest.fixture
