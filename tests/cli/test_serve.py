@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import free_port
 
@@ -69,18 +71,28 @@ def serving(
             process.wait()
 
 
-def test_demo_server_serves_the_mailbox_and_says_who_can_read_it(
-    sqlite_url: str, tmp_path: Path
-) -> None:
-    with serving(sqlite_url, tmp_path, "--demo") as served:
-        assert httpx.get(f"{served.url}/mailbox").status_code == 200
-        landing = httpx.get(f"{served.url}/").text
-        assert f"{served.url}/v1/me" in landing  # the port actually served, not 8000
-        token = "tok3nTh4tMustN0tB3Logg3d"
-        assert httpx.get(f"{served.url}/consent/{token}").status_code == 404
-        assert httpx.get(f"{served.url}/v1/consent/{token}").status_code == 404
-        time.sleep(0.2)  # the access log line is written after the response
-        out = served.output()
+@pytest.fixture(scope="module")
+def demo_served(
+    sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Served]:
+    """One `trialhub serve --demo` (as `make serve` runs it) for the tests that only read
+    what it prints and serves: starting a process costs seconds."""
+    folder = tmp_path_factory.mktemp("demo-serve")
+    shutil.copyfile(sqlite_template, folder / "trialhub.db")
+    with serving(f"sqlite:///{folder / 'trialhub.db'}", folder, "--demo") as served:
+        yield served
+
+
+def test_demo_server_serves_the_mailbox_and_says_who_can_read_it(demo_served: Served) -> None:
+    served = demo_served
+    assert httpx.get(f"{served.url}/mailbox").status_code == 200
+    landing = httpx.get(f"{served.url}/").text
+    assert f"{served.url}/v1/me" in landing  # the port actually served, not 8000
+    token = "tok3nTh4tMustN0tB3Logg3d"
+    assert httpx.get(f"{served.url}/consent/{token}").status_code == 404
+    assert httpx.get(f"{served.url}/v1/consent/{token}").status_code == 404
+    time.sleep(0.2)  # the access log line is written after the response
+    out = served.output()
     assert f"local mailbox at {served.url}/mailbox" in out
     # the demo organizations, after the sign-ins, with an administrator email to try (C3)
     signins, _, rest = out.partition("Demo organizations")
@@ -94,19 +106,19 @@ def test_demo_server_serves_the_mailbox_and_says_who_can_read_it(
     assert token not in out
 
 
-def test_the_printed_demo_sign_ins_work_in_the_portal(sqlite_url: str, tmp_path: Path) -> None:
-    with serving(sqlite_url, tmp_path, "--demo") as served:
-        out = served.output()
-        assert f"Demo sign-ins (local data only) at {served.url}/signin:" in out
-        email = re.findall(r"email:\s+(\S+)", out)[0]
-        password = re.findall(r"password:\s+(\S+)", out)[0]
-        with httpx.Client(base_url=served.url) as browser:
-            form = browser.get("/signin").text
-            csrf = re.search(r'name="csrf_token" value="([^"]+)"', form)
-            assert csrf is not None
-            data = {"email": email, "password": password, "csrf_token": csrf.group(1)}
-            assert browser.post("/signin", data=data).headers["location"] == "/customers"
-            assert "<h1>Customers</h1>" in browser.get("/customers").text
+def test_the_printed_demo_sign_ins_work_in_the_portal(demo_served: Served) -> None:
+    served = demo_served
+    out = served.output()
+    assert f"Demo sign-ins (local data only) at {served.url}/signin:" in out
+    email = re.findall(r"email:\s+(\S+)", out)[0]
+    password = re.findall(r"password:\s+(\S+)", out)[0]
+    with httpx.Client(base_url=served.url) as browser:
+        form = browser.get("/signin").text
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form)
+        assert csrf is not None
+        data = {"email": email, "password": password, "csrf_token": csrf.group(1)}
+        assert browser.post("/signin", data=data).headers["location"] == "/customers"
+        assert "<h1>Customers</h1>" in browser.get("/customers").text
 
 
 def test_smtp_configured_turns_the_mailbox_off_even_in_demo(
