@@ -197,3 +197,47 @@ def test_two_workers_on_postgresql_apply_200_due_rows_each_once(pg_url: str) -> 
     assert pending == 0
     for c in (setup, *workers):
         c.db.dispose()
+
+
+@pytest.mark.postgres
+def test_a_later_deadline_waits_while_an_earlier_one_is_in_another_workers_batch(
+    pg_url: str,
+) -> None:
+    """Rule T10, in order, with racing workers: while one worker holds a trial's end in a
+    batch it has not committed, another worker must not run the trial's later grace end
+    (run first, it would find the trial still active, close as obsolete, and the trial would
+    never lapse). It waits, and runs once the end is done. (It flaked 1 run in 8 in
+    `test_racing_workers_on_postgresql_apply_each_deadline_once` before.)"""
+    clock = MovableClock(START)
+    ctx = make_context(db=Database.open(pg_url), clock=clock)
+    world = make_world(ctx)
+    (trial_id,) = _start(ctx, world, 1)
+    clock.advance(timedelta(days=61))  # notices, end and grace end: all due
+    with ctx.db.engine.connect() as other:  # another worker's batch, not committed
+        ends = other.execute(
+            text(
+                "select id from due_events where trial_id = :t and kind = 'end'"
+                " for update skip locked"
+            ),
+            {"t": trial_id},
+        ).all()
+        assert len(ends) == 1
+        lifecycle.tick(ctx)  # this worker takes what it may
+        assert (trial_id, "trial.lapsed") not in _audit(ctx)
+        with ctx.db.engine.connect() as conn:
+            waiting = conn.execute(
+                text(
+                    "select kind from due_events where trial_id = :t and done_at is null"
+                    " order by due_at"
+                ),
+                {"t": trial_id},
+            )
+            kinds = [row[0] for row in waiting]
+            assert kinds[:1] == ["end"]  # the later rows wait behind it
+            assert "grace_end" in kinds
+        other.rollback()  # that worker died: its claim is undone
+    lifecycle.tick(ctx)
+    applied = _audit(ctx)
+    assert applied[(trial_id, "trial.expired")] == 1
+    assert applied[(trial_id, "trial.lapsed")] == 1
+    ctx.db.dispose()

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Select, and_, func, or_, select, update
 
 from trialhub.domain.organization import Customer
 from trialhub.domain.records import ScheduledDeadline
@@ -56,7 +56,7 @@ class DeadlineRepository(Repository):
         a batch costs a few queries, not a few per row."""
         d = tables.due_events
         name = dialect.name_of(self._session)
-        ids = [int(i) for i in self._session.scalars(self._due(now, limit, name))]
+        ids = _runnable(self._session.execute(self._due(now, limit, name)).all())
         if not ids:
             return []
         claim = (
@@ -79,20 +79,36 @@ class DeadlineRepository(Repository):
         return rows
 
     def _due(self, now: datetime, limit: int, name: str) -> Select[Any]:
+        """Due rows, oldest first, each with how many earlier rows of its trial are not
+        done (`_runnable` decides which run now)."""
         d = tables.due_events
         earlier = tables.due_events.alias("earlier")
+        of_trial = earlier.c.trial_id == d.c.trial_id
         failing_before = (
             select(earlier.c.id)
             .where(
-                earlier.c.trial_id == d.c.trial_id,
+                of_trial,
                 earlier.c.done_at.is_(None),
                 earlier.c.next_attempt_at.is_not(None),
                 earlier.c.due_at < d.c.due_at,
             )
             .exists()
         )
+        undone_before = (
+            select(func.count())
+            .select_from(earlier)
+            .where(
+                of_trial,
+                earlier.c.done_at.is_(None),
+                or_(
+                    earlier.c.due_at < d.c.due_at,
+                    and_(earlier.c.due_at == d.c.due_at, earlier.c.id < d.c.id),
+                ),
+            )
+            .scalar_subquery()
+        )
         stmt = (
-            select(d.c.id)
+            select(d.c.id, d.c.trial_id, undone_before)
             .where(
                 d.c.done_at.is_(None),
                 d.c.due_at <= now,
@@ -145,3 +161,22 @@ class DeadlineRepository(Repository):
             .limit(limit)
         )
         return list(self._session.scalars(stmt))
+
+
+def _runnable(picked: Sequence[Any]) -> list[int]:
+    """The picked rows this batch may run (rule T10, in order): a row whose trial has earlier
+    rows not done runs only behind them, in this same batch. An earlier row the batch does
+    not hold (in another worker's batch that has not committed yet, or failing) holds the
+    row back, with the trial's later rows: run first, they would check a state the earlier
+    one has not left yet and close as obsolete (a trial that never lapses). They wait for
+    the next batch; rows of other trials keep their time order."""
+    taken: dict[str, int] = {}
+    held: set[str] = set()
+    ids: list[int] = []
+    for row_id, trial_id, undone_before in picked:
+        if trial_id in held or undone_before != taken.get(trial_id, 0):
+            held.add(trial_id)
+            continue
+        taken[trial_id] = taken.get(trial_id, 0) + 1
+        ids.append(int(row_id))
+    return ids
