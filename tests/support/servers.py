@@ -32,40 +32,45 @@ class LiveServer:
     ctx: Context
 
 
+_serving: dict[str | None, str] = {}  # a proxy setting -> the URL of its running server
+
+
 def start_live_server(
     ctx: Context, *, forwarded_allow_ips: str | None = None
 ) -> Iterator[LiveServer]:
-    """uvicorn in a thread on a free loopback port, configured as `trialhub serve` does
-    (the app decides which proxy to believe); stopped when the test ends."""
+    """uvicorn on a free loopback port, configured as `trialhub serve` does (the app decides
+    which proxy to believe), serving `ctx`.
+
+    One server per test process and proxy setting, started at first use and left running:
+    it serves the process's app (tests/support/apps.py), which each test points at its own
+    context, so a test sees only its database. Starting and stopping uvicorn per test cost
+    a quarter of a second each, mostly waiting."""
+    app = app_for(ctx, forwarded_allow_ips=forwarded_allow_ips)
+    url = _serving.get(forwarded_allow_ips)
+    if url is None:
+        url = _serving[forwarded_allow_ips] = _serve(app)
+    yield LiveServer(url=url, ctx=ctx)
+
+
+def _serve(app: Any) -> str:
     import uvicorn
 
     port = free_port()
     config = uvicorn.Config(
-        app_for(ctx, forwarded_allow_ips=forwarded_allow_ips),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="off",
-        proxy_headers=False,
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", proxy_headers=False
     )
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
+    threading.Thread(target=server.run, daemon=True).start()
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url + "/healthz", timeout=1)
-            break
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    else:
-        raise RuntimeError("the live server did not start")
-    try:
-        yield LiveServer(url=url, ctx=ctx)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with httpx.Client(timeout=1) as client:
+        while time.monotonic() < deadline:
+            try:
+                client.get(url + "/healthz")
+                return url
+            except httpx.HTTPError:
+                time.sleep(0.05)
+    raise RuntimeError("the live server did not start")
 
 
 class Receiver:
