@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import shutil
 import threading
-from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -13,38 +12,17 @@ from typing import Any
 import pytest
 from sqlalchemy import insert, text
 
-from tests.conftest import START, World, _reset_pg, make_world, new_customer_body
+from tests.conftest import START, World, _reset_pg, make_world
+from tests.support.lifecycle import applied_actions, start_trials
 from tests.support.statements import statements
 from trialhub.bootstrap import make_context
 from trialhub.clock import MovableClock
 from trialhub.services.kernel.context import Context
 from trialhub.services.lifecycle import registry as lifecycle
 from trialhub.services.lifecycle.runner import TickReport
-from trialhub.services.trials import start as trials
-from trialhub.services.trials.schemas import StartTrial
 from trialhub.store import tables
 from trialhub.store.db import Database
 from trialhub.store.repositories import Scope
-
-
-def _start(ctx: Context, world: World, n: int, *, days: int = 30) -> list[str]:
-    body = {"services": [{"code": "messaging"}], "meetings": None, "user_licenses": 1}
-    return [
-        trials.start_trial(
-            ctx,
-            world.sales_full.actor,
-            StartTrial.model_validate(new_customer_body(duration_days=days, **body)),
-        ).id
-        for _ in range(n)
-    ]
-
-
-def _audit(ctx: Context) -> Counter[tuple[str, str]]:
-    with ctx.db.engine.connect() as conn:
-        rows = conn.execute(
-            text("select trial_id, action from audit_events where trial_id is not null")
-        )
-        return Counter((r[0], r[1]) for r in rows)
 
 
 def _duplicate_messages(ctx: Context) -> int:
@@ -64,7 +42,7 @@ def test_one_failing_row_backs_off_alone_and_the_batch_applies_the_others(
     world: World, clock: MovableClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # rule T10, with the outbox's backoff (rule E2)
     ctx = world.ctx
-    ids = _start(ctx, world, 5)
+    ids = start_trials(ctx, world.sales_full.actor, 5)
     bad = ids[2]
     clock.advance(timedelta(days=30))  # two notices and the end of each: 15 rows, one batch
     real = lifecycle._HANDLERS[lifecycle.DeadlineKind.END]
@@ -78,7 +56,7 @@ def test_one_failing_row_backs_off_alone_and_the_batch_applies_the_others(
     monkeypatch.setitem(lifecycle._HANDLERS, lifecycle.DeadlineKind.END, flaky)
     report = lifecycle.tick(ctx, batch=100)
     assert (report.applied, report.failed) == (14, 1)
-    audit = _audit(ctx)
+    audit = applied_actions(ctx)
     for trial_id in ids:
         assert audit[(trial_id, "trial.notice_before_end")] == 1
         assert audit[(trial_id, "trial.expired")] == (0 if trial_id == bad else 1)
@@ -94,14 +72,14 @@ def test_one_failing_row_backs_off_alone_and_the_batch_applies_the_others(
     monkeypatch.setitem(lifecycle._HANDLERS, lifecycle.DeadlineKind.END, real)
     clock.advance(timedelta(seconds=30))
     assert [k for _, k, _ in lifecycle.tick(ctx).outcomes] == ["end"]
-    assert _audit(ctx)[(bad, "trial.expired")] == 1
+    assert applied_actions(ctx)[(bad, "trial.expired")] == 1
 
 
 def test_a_duplicate_the_batch_cannot_see_sends_it_the_careful_way(
     world: World, clock: MovableClock
 ) -> None:  # rule E2: one message per recipient and cause, whoever queued it
     ctx = world.ctx
-    (trial_id,) = _start(ctx, world, 1)
+    (trial_id,) = start_trials(ctx, world.sales_full.actor, 1)
     clock.advance(timedelta(days=23))  # the 7-day notice is due
     with ctx.uow(Scope.system()) as uow:
         (row,) = [d for d in uow.deadlines.for_trial(trial_id) if d.kind == "notice_before_end"]
@@ -123,11 +101,11 @@ def test_a_duplicate_the_batch_cannot_see_sends_it_the_careful_way(
     assert [k for _, k, _ in report.outcomes] == ["notice_before_end"]
     assert report.failed == 0
     assert _duplicate_messages(ctx) == 0
-    assert _audit(ctx)[(trial_id, "trial.notice_before_end")] == 1
+    assert applied_actions(ctx)[(trial_id, "trial.notice_before_end")] == 1
 
 
 def _statements_for(ctx: Context, world: World, clock: MovableClock, k: int) -> int:
-    _start(ctx, world, k)
+    start_trials(ctx, world.sales_full.actor, k)
     clock.advance(timedelta(days=23))  # k expiry notices due: an audit event and emails each
     with statements(ctx.db.engine) as sent:
         report = lifecycle.tick(ctx, batch=100)
@@ -162,7 +140,7 @@ def test_a_batch_costs_a_fixed_number_of_statements(
 def test_two_workers_on_postgresql_apply_200_due_rows_each_once(pg_url: str) -> None:
     clock = MovableClock(START)
     setup = make_context(db=Database.open(pg_url), clock=clock)
-    ids = _start(setup, make_world(setup), 40)
+    ids = start_trials(setup, make_world(setup).sales_full.actor, 40)
     clock.advance(timedelta(days=61))  # notices, end, user notice, grace end: 5 rows each
     workers = [make_context(db=Database.open(pg_url), clock=clock) for _ in range(2)]
     barrier = threading.Barrier(2)
@@ -184,7 +162,7 @@ def test_two_workers_on_postgresql_apply_200_due_rows_each_once(pg_url: str) -> 
     assert errors == []
     assert sum(r.processed for r in reports) == 200
     assert sum(r.failed for r in reports) == 0
-    audit = _audit(setup)
+    audit = applied_actions(setup)
     for trial_id in ids:
         for action in ("trial.notice_before_end", "trial.expired", "trial.lapsed"):
             assert audit[(trial_id, action)] == 1, (trial_id, action)
@@ -211,7 +189,7 @@ def test_a_later_deadline_waits_while_an_earlier_one_is_in_another_workers_batch
     clock = MovableClock(START)
     ctx = make_context(db=Database.open(pg_url), clock=clock)
     world = make_world(ctx)
-    (trial_id,) = _start(ctx, world, 1)
+    (trial_id,) = start_trials(ctx, world.sales_full.actor, 1)
     clock.advance(timedelta(days=61))  # notices, end and grace end: all due
     with ctx.db.engine.connect() as other:  # another worker's batch, not committed
         ends = other.execute(
@@ -223,7 +201,7 @@ def test_a_later_deadline_waits_while_an_earlier_one_is_in_another_workers_batch
         ).all()
         assert len(ends) == 1
         lifecycle.tick(ctx)  # this worker takes what it may
-        assert (trial_id, "trial.lapsed") not in _audit(ctx)
+        assert (trial_id, "trial.lapsed") not in applied_actions(ctx)
         with ctx.db.engine.connect() as conn:
             waiting = conn.execute(
                 text(
@@ -237,7 +215,7 @@ def test_a_later_deadline_waits_while_an_earlier_one_is_in_another_workers_batch
             assert "grace_end" in kinds
         other.rollback()  # that worker died: its claim is undone
     lifecycle.tick(ctx)
-    applied = _audit(ctx)
+    applied = applied_actions(ctx)
     assert applied[(trial_id, "trial.expired")] == 1
     assert applied[(trial_id, "trial.lapsed")] == 1
     ctx.db.dispose()

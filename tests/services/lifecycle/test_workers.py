@@ -19,6 +19,7 @@ from sqlalchemy import text
 
 from tests.conftest import START, make_world, new_customer_body
 from tests.support.factories import dispatch_body, order_body
+from tests.support.lifecycle import applied_actions, start_trials
 from tests.support.statements import statements
 from trialhub.bootstrap import make_context
 from trialhub.clock import MovableClock
@@ -53,24 +54,7 @@ lifecycle.tick(ctx)
 
 
 def _start_many(ctx: Context, n: int, *, days: int = 30) -> list[str]:
-    world = make_world(ctx)
-    body = {"services": [{"code": "messaging"}], "meetings": None, "user_licenses": 1}
-    return [
-        trials.start_trial(
-            ctx,
-            world.sales_full.actor,
-            StartTrial.model_validate(new_customer_body(duration_days=days, **body)),
-        ).id
-        for _ in range(n)
-    ]
-
-
-def _applied(ctx: Context) -> Counter[tuple[str, str]]:
-    with ctx.db.engine.connect() as conn:
-        rows = conn.execute(
-            text("select trial_id, action from audit_events where trial_id is not null")
-        )
-        return Counter((r[0], r[1]) for r in rows)
+    return start_trials(ctx, make_world(ctx).sales_full.actor, n, days=days)
 
 
 @pytest.mark.reliability  # real processes SIGKILLed: `make reliability`
@@ -86,10 +70,10 @@ def test_a_killed_worker_loses_and_repeats_nothing(
         [sys.executable, str(script), sqlite_url, clock.now().isoformat()], check=False, timeout=60
     )
     assert done.returncode == 9  # it really died mid-transaction
-    assert _applied(ctx)[(trial_id, "trial.expired")] == 0  # nothing half-written
+    assert applied_actions(ctx)[(trial_id, "trial.expired")] == 0  # nothing half-written
     report = lifecycle.tick(ctx)
     assert {k for _, k, _ in report.outcomes} == {"notice_before_end", "notice_on_end", "end"}
-    assert _applied(ctx)[(trial_id, "trial.expired")] == 1
+    assert applied_actions(ctx)[(trial_id, "trial.expired")] == 1
     assert lifecycle.tick(ctx).processed == 0
     ctx.db.dispose()
 
@@ -120,7 +104,7 @@ def test_racing_workers_on_postgresql_apply_each_deadline_once(pg_url: str) -> N
     assert errors == []
     assert sum(r.failed for r in reports) == 0
     assert sum(r.processed for r in reports) == 30 * 5
-    applied = _applied(setup)
+    applied = applied_actions(setup)
     for trial_id in ids:
         for action in ("trial.notice_before_end", "trial.expired", "trial.lapsed"):
             assert applied[(trial_id, action)] == 1, (trial_id, action)
