@@ -14,14 +14,10 @@ from __future__ import annotations
 
 import sys
 import tempfile
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -30,6 +26,7 @@ from pwdlib import PasswordHash  # noqa: E402
 from pwdlib.hashers.argon2 import Argon2Hasher  # noqa: E402
 from tests.support.census import count_api, count_pages, grow, open_census  # noqa: E402
 
+from benchmarks.flat import pg_database  # noqa: E402
 from benchmarks.report import Row  # noqa: E402
 from trialhub.bootstrap import make_context  # noqa: E402
 from trialhub.clock import MovableClock  # noqa: E402
@@ -86,22 +83,12 @@ def _measure(backend: str, url: str, s: int) -> list[Row]:
 @contextmanager
 def _pg_database() -> Iterator[str | None]:
     """A fresh PostgreSQL database, dropped afterwards; None when the server does not answer."""
-    try:
-        admin = create_engine(PG_BASE, isolation_level="AUTOCOMMIT")
-        name = f"trialhub_bench_{uuid.uuid4().hex[:8]}"
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as error:
-        print(f"(PostgreSQL skipped: {type(error).__name__})")
+    made = pg_database(PG_BASE)
+    if made is None:
         yield None
         return
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
+    url, drop = made
     try:
-        yield make_url(PG_BASE).set(database=name).render_as_string(hide_password=False)
+        yield url
     finally:
         drop()

@@ -41,10 +41,8 @@ from sqlalchemy import Engine, text
 from tests.conftest import Login, World, free_port, make_world
 from tests.reliability.test_idempotency_crash_pg import start_request, wait_until
 from tests.support.fuzzing import THOROUGH
-from trialhub.bootstrap import make_context
 from trialhub.services.kernel.context import Context
-from trialhub.services.lifecycle.sandbox import SandboxClock, enable_sandbox
-from trialhub.store.db import Database
+from trialhub.services.lifecycle.sandbox import SandboxClock
 
 pytestmark = [pytest.mark.postgres, pytest.mark.reliability]
 
@@ -128,16 +126,6 @@ class Processes:
     def stop(self) -> None:
         for which in ("server", "standby", "worker"):
             self.kill(which)
-
-
-@pytest.fixture
-def sandbox(pg_url: str) -> Iterator[Context]:
-    db = Database.open(pg_url)
-    enable_sandbox(db)
-    try:
-        yield make_context(db=db, clock=SandboxClock(db, refresh=0), sandbox=True)
-    finally:
-        db.dispose()
 
 
 @pytest.fixture

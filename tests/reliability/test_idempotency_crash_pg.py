@@ -22,11 +22,9 @@ import pytest
 from sqlalchemy import Engine, text
 
 from tests.conftest import Login, free_port, make_world, new_customer_body
-from trialhub.bootstrap import make_context
 from trialhub.domain.policy import DEFAULT_POLICY
 from trialhub.services.kernel.context import Context
-from trialhub.services.lifecycle.sandbox import SandboxClock, enable_sandbox
-from trialhub.store.db import Database
+from trialhub.services.lifecycle.sandbox import SandboxClock
 
 # real servers on PostgreSQL, like the crash test beside it: `make reliability` (issue 11)
 pytestmark = [pytest.mark.postgres, pytest.mark.reliability]
@@ -148,17 +146,6 @@ def claim_of(engine: Engine, key: str) -> tuple[str | None, int | None]:
 def trial_count(engine: Engine) -> int:
     with engine.connect() as conn:
         return int(conn.execute(text("select count(*) from trials")).scalar_one())
-
-
-@pytest.fixture
-def sandbox(pg_url: str) -> Iterator[Context]:
-    """The test's view of the database the servers use, on their shared sandbox clock."""
-    db = Database.open(pg_url)
-    enable_sandbox(db)
-    try:
-        yield make_context(db=db, clock=SandboxClock(db, refresh=0), sandbox=True)
-    finally:
-        db.dispose()
 
 
 def start_request(key: str, login: Login) -> tuple[dict[str, Any], dict[str, str]]:
