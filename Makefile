@@ -39,8 +39,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# with bytecode caching on (some machines set PYTHONDONTWRITEBYTECODE=1), the test processes,
+# the servers they start and the next run share compiled modules instead of compiling each
 pytest: $(STAMP)
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 # every check CI runs: lint and typecheck beside the tests (they mostly wait on one core
 # while pytest-xdist fills both), each one's output kept together; any failure fails `make`
@@ -52,7 +54,7 @@ test: $(STAMP)
 # lifecycle, each bounded to about a minute;
 # CI runs it after `make test` (TRIALHUB_FUZZ=thorough for many more examples)
 reliability: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 --durations=5 -m reliability
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -n 2 --durations=5 -m reliability
 
 bench: $(STAMP)  ## issue 11's goals, one table (TRIALHUB_BENCH_SIZE=smoke for a small run)
 	$(BIN)/python benchmarks/run.py
