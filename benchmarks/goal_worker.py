@@ -54,6 +54,7 @@ WORKER = """
 import json, sys, time
 from datetime import datetime
 from trialhub.bootstrap import make_context
+from trialhub.cli.processes import freeze_startup_objects
 from trialhub.clock import MovableClock
 from trialhub.services import lifecycle
 from trialhub.store.db import Database
@@ -61,6 +62,7 @@ from trialhub.store.db import Database
 clock = MovableClock(datetime.fromisoformat(sys.argv[2]))
 ctx = make_context(db=Database.open(sys.argv[1]), clock=clock)
 ctx.db.engine.connect().close()
+freeze_startup_objects()  # as `trialhub worker` does
 print("ready", flush=True)
 sys.stdin.readline()
 start, cpu, applied = time.perf_counter(), time.process_time(), 0

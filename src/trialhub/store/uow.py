@@ -5,17 +5,20 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
 from types import TracebackType
 from typing import Any
 
 from sqlalchemy import event as sa_event
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from trialhub.domain.errors import Conflict, TrialhubError
 from trialhub.domain.events import DomainEvent, EventSource
-from trialhub.domain.records import AuditEvent
+from trialhub.store import tables
 from trialhub.store.held import active_hold
 from trialhub.store.repositories import (
     AdminRepository,
@@ -111,8 +114,27 @@ def translate_integrity_error(error: IntegrityError) -> TrialhubError:
     return Conflict("The change conflicts with existing data.")
 
 
+@dataclass(frozen=True, slots=True)
+class WrittenEvent:
+    """An audit row as the commit wrote it, with its id: what after-audit hooks see. A
+    plain record, not a mapped entity: a batch of the worker writes thousands (issue 11)."""
+
+    id: int
+    at: datetime
+    action: str
+    subject_type: str
+    subject_id: str
+    actor_id: str | None
+    actor_label: str
+    partner_id: str | None
+    org_id: str | None
+    trial_id: str | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
 BeforeCommit = Callable[["UnitOfWork"], None]
-AfterAudit = Callable[["UnitOfWork", list[AuditEvent]], None]
+AfterAudit = Callable[["UnitOfWork", list[WrittenEvent]], None]
 
 
 class UnitOfWork:
@@ -281,30 +303,11 @@ class UnitOfWork:
         except IntegrityError as error:
             session.rollback()
             raise translate_integrity_error(error) from error
-        rows: list[AuditEvent] = []
-        for event in self._drain_events():
-            rows.append(
-                AuditEvent(
-                    id=None,
-                    at=event.at,
-                    action=event.action,
-                    subject_type=event.subject_type,
-                    subject_id=event.subject_id,
-                    actor_id=self.scope.actor_id,
-                    actor_label=self.scope.actor_label,
-                    partner_id=event.partner_id,
-                    org_id=event.org_id,
-                    trial_id=event.trial_id,
-                    before=_jsonable(event.before),
-                    after=_jsonable(event.after),
-                )
-            )
-        session.add_all(rows)
         try:
-            if rows and self._after_audit:
-                session.flush()  # the hooks need the audit rows' ids
+            written = self._write_audit(session)
+            if written:
                 for after in self._after_audit:
-                    after(self, rows)
+                    after(self, written)
             if self._hold is None:
                 session.commit()
             else:  # checked now (constraints, versions), committed with the request's answer
@@ -322,6 +325,34 @@ class UnitOfWork:
 
     def rollback(self) -> None:
         self._live().rollback()
+
+    def _write_audit(self, session: Session) -> list[WrittenEvent]:
+        """One audit row per recorded event (rule E1), written after the entities they name
+        (a flush) in one multi-row INSERT that returns their ids in order."""
+        events = self._drain_events()
+        session.flush()
+        if not events:
+            return []
+        rows: list[dict[str, Any]] = [
+            {
+                "at": e.at,
+                "action": e.action,
+                "subject_type": e.subject_type,
+                "subject_id": e.subject_id,
+                "actor_id": self.scope.actor_id,
+                "actor_label": self.scope.actor_label,
+                "partner_id": e.partner_id,
+                "org_id": e.org_id,
+                "trial_id": e.trial_id,
+                "before": _jsonable(e.before),
+                "after": _jsonable(e.after),
+            }
+            for e in events
+        ]
+        a = tables.audit_events
+        stmt = insert(a).returning(a.c.id, sort_by_parameter_order=True)
+        ids = session.execute(stmt, rows).scalars().all()
+        return [WrittenEvent(id=int(i), **row) for i, row in zip(ids, rows, strict=True)]
 
 
 def _jsonable(value: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -3,48 +3,53 @@
 
 from __future__ import annotations
 
-from trialhub.domain.records import AuditEvent, Channel, OutboxMessage
-from trialhub.store.uow import UnitOfWork
+from typing import Any
+
+from trialhub.domain.records import Channel
+from trialhub.store.uow import UnitOfWork, WrittenEvent
 
 
-def fan_out(uow: UnitOfWork, events: list[AuditEvent]) -> None:
-    """After-audit hook: one outbox message per subscribed endpoint and event (rule E1)."""
+def fan_out(uow: UnitOfWork, events: list[WrittenEvent]) -> None:
+    """After-audit hook: one outbox message per subscribed endpoint and event (rule E1),
+    written in one statement. Each names its new audit event, so none can repeat (E2)."""
     partners = {e.partner_id for e in events if e.partner_id}
     if not partners:
         return
     endpoints = uow.webhooks.active_of_partners_unscoped(partners)
+    messages: list[dict[str, Any]] = []
     for event in events:
         for endpoint in endpoints:
             if endpoint.partner_id != event.partner_id:
                 continue
             if "*" not in endpoint.event_types and event.action not in endpoint.event_types:
                 continue
-            uow.outbox.add(
-                OutboxMessage(
-                    id=None,
-                    channel=Channel.WEBHOOK.value,
-                    recipient=endpoint.id,
-                    cause=f"event:{event.id}",
-                    template=event.action,
-                    payload={
-                        "type": event.action,
-                        "timestamp": event.at.isoformat(),
-                        "data": {
-                            "event_id": event.id,
-                            "subject_type": event.subject_type,
-                            "subject_id": event.subject_id,
-                            "trial_id": event.trial_id,
-                            "org_id": event.org_id,
-                            "actor": event.actor_label,
-                            "before": event.before,
-                            "after": event.after,
-                        },
-                    },
-                    created_at=event.at,
-                    available_at=event.at,
-                    partner_id=event.partner_id,
-                    org_id=event.org_id,
-                    trial_id=event.trial_id,
-                ),
-                new_cause=True,  # the audit event was written by this transaction
-            )
+            messages.append(_message(endpoint.id, event))
+    uow.outbox.add_new_rows(messages)
+
+
+def _message(endpoint_id: str, event: WrittenEvent) -> dict[str, Any]:
+    return {
+        "channel": Channel.WEBHOOK.value,
+        "recipient": endpoint_id,
+        "cause": f"event:{event.id}",
+        "template": event.action,
+        "payload": {
+            "type": event.action,
+            "timestamp": event.at.isoformat(),
+            "data": {
+                "event_id": event.id,
+                "subject_type": event.subject_type,
+                "subject_id": event.subject_id,
+                "trial_id": event.trial_id,
+                "org_id": event.org_id,
+                "actor": event.actor_label,
+                "before": event.before,
+                "after": event.after,
+            },
+        },
+        "created_at": event.at,
+        "available_at": event.at,
+        "partner_id": event.partner_id,
+        "org_id": event.org_id,
+        "trial_id": event.trial_id,
+    }

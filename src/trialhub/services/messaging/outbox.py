@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
-from trialhub.domain.records import Channel, OutboxMessage
+from trialhub.domain.records import Channel
 from trialhub.services.kernel.actor import Actor, require_operator
 from trialhub.services.kernel.context import Context
 from trialhub.services.kernel.views import view_of
@@ -32,23 +32,20 @@ def queue_email(
     """One email per recipient and cause; a repeated cause queues nothing (rule E2).
     `secret` is a credential the email carries, kept only until it is sent. `new_cause`:
     the cause names something this transaction created, so no earlier row can repeat it."""
-    return uow.outbox.add(
-        OutboxMessage(
-            id=None,
-            channel=Channel.EMAIL.value,
-            recipient=recipient,
-            cause=cause,
-            template=template,
-            payload=payload,
-            created_at=now,
-            available_at=now,
-            partner_id=partner_id,
-            org_id=org_id,
-            trial_id=trial_id,
-            secret=secret,
-        ),
-        new_cause=new_cause,
-    )
+    fields: dict[str, object] = {
+        "channel": Channel.EMAIL.value,
+        "recipient": recipient,
+        "cause": cause,
+        "template": template,
+        "payload": payload,
+        "created_at": now,
+        "available_at": now,
+        "partner_id": partner_id,
+        "org_id": org_id,
+        "trial_id": trial_id,
+        "secret": secret,
+    }
+    return uow.outbox.add_fields(fields, new_cause=new_cause)
 
 
 class OfTrial(Protocol):

@@ -17,6 +17,7 @@ from trialhub.store.repositories.base import (
 )
 
 _COLUMNS = [c.key for c in tables.outbox.columns if c.key != "id"]
+_DEFAULTS: dict[str, object] = {c: None for c in _COLUMNS} | {"attempts": 0}
 
 
 class OutboxRepository(Repository):
@@ -44,8 +45,28 @@ class OutboxRepository(Repository):
 
     def _write_queued(self, _session: Session) -> None:
         rows, self._queued = self._queued, []
-        if rows:
-            self._session.execute(insert(tables.outbox), rows)
+        self.add_new_rows(rows)
+
+    def add_new_rows(self, messages: Sequence[dict[str, object]]) -> None:
+        """Writes messages at once, in one statement, unchecked: each names something this
+        transaction created (a new audit event's webhook, rule E1), or was checked against
+        the batch's known messages (E2)."""
+        if messages:
+            self._session.execute(insert(tables.outbox), [_DEFAULTS | m for m in messages])
+
+    def add_fields(self, fields: dict[str, object], *, new_cause: bool = False) -> bool:
+        """`add` for a message given by its columns. In the worker's batch (its trial
+        primed), checked in memory and written at commit with the batch's others, without
+        building an entity per message (issue 11)."""
+        trial_id = fields.get("trial_id")
+        if trial_id is not None and trial_id in self._primed:
+            key = (fields["channel"], fields["recipient"], fields["cause"])
+            if key in self._known:
+                return False
+            self._known.add(key)  # type: ignore[arg-type]
+            self._queued.append(fields)
+            return True
+        return self.add(OutboxMessage(id=None, **fields), new_cause=new_cause)  # type: ignore[arg-type]
 
     def add(self, message: OutboxMessage, *, new_cause: bool = False) -> bool:
         """Adds the message unless one for the same recipient and cause exists (rule E2).
@@ -55,12 +76,6 @@ class OutboxRepository(Repository):
         something this transaction created, such as a new audit event) skips the query.
         """
         key = (message.channel, message.recipient, message.cause)
-        if message.trial_id is not None and message.trial_id in self._primed:
-            if key in self._known:  # the worker's batch: checked in memory, written at commit
-                return False
-            self._known.add(key)
-            self._queued.append({c: getattr(message, c) for c in _COLUMNS})
-            return True
         for pending in self._session.new:
             if (
                 isinstance(pending, OutboxMessage)
