@@ -67,6 +67,19 @@ class ScheduledDeadline:
     next_attempt_at: datetime | None = None  # after a failure: not before then
 
 
+@dataclass(slots=True)
+class ClaimedDeadline:
+    """A due row as the worker claimed it for a batch: what a handler reads of it (its
+    trial, kind and instant). Not an entity: the batch writes its outcome back in one
+    statement per outcome, not one per row (issue 11)."""
+
+    id: int
+    trial_id: str
+    kind: str
+    due_at: datetime
+    attempts: int = 0
+
+
 @dataclass(eq=False)
 class MailboxEmail:
     """An email delivered to the local mailbox (`make serve` without a mail server)."""

@@ -11,14 +11,13 @@ from types import TracebackType
 from typing import Any
 
 from sqlalchemy import event as sa_event
-from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from trialhub.domain.errors import Conflict, TrialhubError
 from trialhub.domain.events import DomainEvent, EventSource
-from trialhub.store import tables
+from trialhub.store import dialect, tables
 from trialhub.store.held import active_hold
 from trialhub.store.repositories import (
     AdminRepository,
@@ -349,9 +348,7 @@ class UnitOfWork:
             }
             for e in events
         ]
-        a = tables.audit_events
-        stmt = insert(a).returning(a.c.id, sort_by_parameter_order=True)
-        ids = session.execute(stmt, rows).scalars().all()
+        ids = dialect.insert_many(session, tables.audit_events, rows, ids=True)
         return [WrittenEvent(id=int(i), **row) for i, row in zip(ids, rows, strict=True)]
 
 

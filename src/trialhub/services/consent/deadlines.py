@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from trialhub.domain.deadlines import DeadlineKind
-from trialhub.domain.records import ScheduledDeadline
+from trialhub.domain.records import ClaimedDeadline
 from trialhub.domain.states import TrialStatus
 from trialhub.domain.trial import Trial
 from trialhub.services.consent.requests import end_request
@@ -13,7 +13,7 @@ from trialhub.services.messaging.outbox import queue_trial_email
 from trialhub.store.uow import UnitOfWork
 
 
-def expire_consent(ctx: Context, uow: UnitOfWork, trial: Trial, row: ScheduledDeadline) -> str:
+def expire_consent(ctx: Context, uow: UnitOfWork, trial: Trial, row: ClaimedDeadline) -> str:
     """Rule K6: not accepted within the consent window -> cancelled, off the list."""
     if trial.status != TrialStatus.PENDING_CONSENT or trial.consent_deadline != row.due_at:
         return "obsolete"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from trialhub.domain.records import ScheduledDeadline
+from trialhub.domain.records import ClaimedDeadline
 from trialhub.domain.trial import Trial
 from trialhub.services.kernel.context import Context
 from trialhub.store.uow import UnitOfWork
 
 # applies one due row of a trial inside the tick's transaction and says what it did
 # ("obsolete" when the trial moved on and the deadline no longer holds)
-DeadlineHandler = Callable[[Context, UnitOfWork, Trial, ScheduledDeadline], str]
+DeadlineHandler = Callable[[Context, UnitOfWork, Trial, ClaimedDeadline], str]

@@ -10,7 +10,7 @@ history as it should have happened."""
 from __future__ import annotations
 
 from trialhub.domain.deadlines import DeadlineKind
-from trialhub.domain.records import ScheduledDeadline
+from trialhub.domain.records import ClaimedDeadline
 from trialhub.domain.trial import Trial
 from trialhub.services.consent import deadlines as consent
 from trialhub.services.devices import reminders as devices
@@ -27,12 +27,12 @@ def tick(ctx: Context, *, batch: int = BATCH, max_batches: int = 1000) -> TickRe
     return run_due(ctx, _HANDLERS, batch=batch, max_batches=max_batches)
 
 
-def _device_reminder(ctx: Context, uow: UnitOfWork, trial: Trial, row: ScheduledDeadline) -> str:
+def _device_reminder(ctx: Context, uow: UnitOfWork, trial: Trial, row: ClaimedDeadline) -> str:
     """Rule D7: devices due back soon; reminders go out before the return date."""
     return devices.send_reminders(ctx, uow, trial, row.due_at)
 
 
-def _device_overdue(ctx: Context, uow: UnitOfWork, trial: Trial, row: ScheduledDeadline) -> str:
+def _device_overdue(ctx: Context, uow: UnitOfWork, trial: Trial, row: ClaimedDeadline) -> str:
     """Rule D7: the return date passed with devices still out; the shipment is flagged."""
     return devices.flag_overdue(ctx, uow, trial, row.due_at)
 

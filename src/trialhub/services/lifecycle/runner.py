@@ -25,7 +25,7 @@ from datetime import datetime
 from trialhub.domain.deadlines import Deadline, DeadlineKind, trial_deadlines
 from trialhub.domain.devices import DeviceShipment
 from trialhub.domain.policy import backoff
-from trialhub.domain.records import ScheduledDeadline
+from trialhub.domain.records import ClaimedDeadline, ScheduledDeadline
 from trialhub.domain.trial import Trial
 from trialhub.services.kernel.context import Context
 from trialhub.services.trials.schedule import sync_trial
@@ -35,7 +35,7 @@ from trialhub.store.uow import UnitOfWork
 log = logging.getLogger("trialhub.worker")
 
 
-Handler = Callable[[Context, UnitOfWork, Trial, ScheduledDeadline], str]
+Handler = Callable[[Context, UnitOfWork, Trial, ClaimedDeadline], str]
 
 
 @dataclass
@@ -97,18 +97,20 @@ def _run_batch(
         schedule = _BatchSchedule(ctx, uow, rows)
         made_due = False
         held: set[str] = set()  # trials whose earlier deadline just failed
+        outcomes: dict[str, list[int]] = {}
+        released: list[int] = []
         for i, row in enumerate(rows):
             if row.trial_id in held:
                 # its later deadlines wait behind it (rule T10: in order): unclaimed, and
                 # the next passes do not select them while the failed one is pending
-                row.done_at = row.outcome = None
+                released.append(row.id)
                 continue
             schedule.watch(row.trial_id)
             outcome = _apply_one(ctx, uow, handlers, row, now, done, careful=careful)
             if outcome is None:
                 held.add(row.trial_id)
             else:
-                row.outcome = outcome
+                outcomes.setdefault(outcome, []).append(row.id)
                 done.outcomes.append((row.trial_id, row.kind, outcome))
                 if outcome == "obsolete":
                     done.obsolete += 1
@@ -116,16 +118,18 @@ def _run_batch(
                     done.applied += 1
             if schedule.resync(row.trial_id, now):
                 made_due = True
-                for later in rows[i + 1 :]:  # not claimed after all: the next batch takes them
-                    later.done_at = later.outcome = None
+                # not claimed after all: the next batch takes them
+                released.extend(later.id for later in rows[i + 1 :])
                 break
+        uow.deadlines.complete_for_worker(outcomes)
+        uow.deadlines.release_for_worker(released)
         _commit(uow, careful=careful)
     report.add(done)
     # after an applied row, rows that waited behind a failed one may be free: look again
     return made_due or len(rows) == limit or done.processed > done.failed
 
 
-def _prime(uow: UnitOfWork, rows: list[ScheduledDeadline]) -> None:
+def _prime(uow: UnitOfWork, rows: list[ClaimedDeadline]) -> None:
     """What the handlers ask of every row, loaded for the whole batch at once: the
     partners' administrators (who hears of a trial, rule T4) and the messages already
     queued for its trials (rule E2's dedupe). Only without savepoints: a row undone alone
@@ -153,7 +157,7 @@ def _apply_one(
     ctx: Context,
     uow: UnitOfWork,
     handlers: Mapping[DeadlineKind, Handler],
-    row: ScheduledDeadline,
+    row: ClaimedDeadline,
     now: datetime,
     report: TickReport,
     *,
@@ -169,17 +173,17 @@ def _apply_one(
         with uow.savepoint():  # undone alone, with the events the failed handler recorded
             return _apply(ctx, uow, handlers, row)
     except Exception as error:  # one bad row must not stop the others
-        row.done_at = row.outcome = None
         row.attempts += 1
-        row.last_error = f"{type(error).__name__}: {error}"[:2000]
-        row.next_attempt_at = now + backoff(row.attempts, ctx.policy)
+        message = f"{type(error).__name__}: {error}"[:2000]
+        retry_at = now + backoff(row.attempts, ctx.policy)
+        uow.deadlines.mark_failed_for_worker(row, message, retry_at)
         report.failed += 1
         log.exception("deadline %s of trial %s failed", row.kind, row.trial_id)
         return None
 
 
 def _apply(
-    ctx: Context, uow: UnitOfWork, handlers: Mapping[DeadlineKind, Handler], row: ScheduledDeadline
+    ctx: Context, uow: UnitOfWork, handlers: Mapping[DeadlineKind, Handler], row: ClaimedDeadline
 ) -> str:
     trial = uow.trials.get(row.trial_id)
     if trial is None:
@@ -191,7 +195,7 @@ class _BatchSchedule:
     """The deadlines and shipments of the batch's trials, loaded once, so that each applied
     row can rewrite its trial's schedule at once and say whether it made one due now."""
 
-    def __init__(self, ctx: Context, uow: UnitOfWork, rows: list[ScheduledDeadline]) -> None:
+    def __init__(self, ctx: Context, uow: UnitOfWork, rows: list[ClaimedDeadline]) -> None:
         self._ctx = ctx
         self._uow = uow
         self._ids = list(dict.fromkeys(r.trial_id for r in rows))

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from trialhub.domain.deadlines import DeadlineKind
 from trialhub.domain.organization import Customer, Organization
-from trialhub.domain.records import ScheduledDeadline
+from trialhub.domain.records import ClaimedDeadline
 from trialhub.domain.states import NUMBER_KEEPING_STATUSES, TrialStatus
 from trialhub.domain.trial import Trial
 from trialhub.services.kernel.context import Context
@@ -17,7 +17,7 @@ from trialhub.services.messaging.outbox import queue_trial_email
 from trialhub.store.uow import UnitOfWork
 
 
-def send_expiry_notice(ctx: Context, uow: UnitOfWork, trial: Trial, row: ScheduledDeadline) -> str:
+def send_expiry_notice(ctx: Context, uow: UnitOfWork, trial: Trial, row: ClaimedDeadline) -> str:
     """Rule T4: before the end date (the policy says how long) and on it, customer and
     partner admins are told."""
     if trial.status != TrialStatus.ACTIVE or trial.ends_at is None:
@@ -42,7 +42,7 @@ def send_expiry_notice(ctx: Context, uow: UnitOfWork, trial: Trial, row: Schedul
     return "notified"
 
 
-def expire_at_end(ctx: Context, uow: UnitOfWork, trial: Trial, row: ScheduledDeadline) -> str:
+def expire_at_end(ctx: Context, uow: UnitOfWork, trial: Trial, row: ClaimedDeadline) -> str:
     """Rule T5: the end date passes: expired, licenses tagged Expired, grace starts."""
     if trial.status != TrialStatus.ACTIVE or trial.ends_at != row.due_at:
         return "obsolete"
@@ -51,7 +51,7 @@ def expire_at_end(ctx: Context, uow: UnitOfWork, trial: Trial, row: ScheduledDea
 
 
 def tell_users_access_ended(
-    ctx: Context, uow: UnitOfWork, trial: Trial, row: ScheduledDeadline
+    ctx: Context, uow: UnitOfWork, trial: Trial, row: ClaimedDeadline
 ) -> str:
     """Rule T6: when the grace period after the end date ends, users learn they lost the
     trial services."""
@@ -70,7 +70,7 @@ def tell_users_access_ended(
     return "notified"
 
 
-def lapse_at_grace_end(ctx: Context, uow: UnitOfWork, trial: Trial, row: ScheduledDeadline) -> str:
+def lapse_at_grace_end(ctx: Context, uow: UnitOfWork, trial: Trial, row: ClaimedDeadline) -> str:
     """Rule T7: grace over, unconverted: lapsed, irreversibly, and everything released.
     Rule T8: Calling numbers are kept for the policy's retention first."""
     if trial.status != TrialStatus.EXPIRED or trial.ends_at is None:
@@ -111,7 +111,7 @@ def _release_organization(uow: UnitOfWork, trial: Trial, org: Organization, at: 
     return released.moved
 
 
-def release_numbers(ctx: Context, uow: UnitOfWork, trial: Trial, row: ScheduledDeadline) -> str:
+def release_numbers(ctx: Context, uow: UnitOfWork, trial: Trial, row: ClaimedDeadline) -> str:
     """Rules T8, T9: the kept Calling numbers are released."""
     if trial.status not in NUMBER_KEEPING_STATUSES:
         return "obsolete"

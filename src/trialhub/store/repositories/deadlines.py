@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, func, or_, select, update
 
 from trialhub.domain.organization import Customer
-from trialhub.domain.records import ScheduledDeadline
+from trialhub.domain.records import ClaimedDeadline, ScheduledDeadline
 from trialhub.domain.trial import Trial
 from trialhub.store import dialect, tables
 from trialhub.store.repositories.base import (
@@ -43,7 +43,7 @@ class DeadlineRepository(Repository):
     def delete(self, event: ScheduledDeadline) -> None:
         self._session.delete(event)
 
-    def claim_due_for_worker(self, now: datetime, limit: int) -> list[ScheduledDeadline]:
+    def claim_due_for_worker(self, now: datetime, limit: int) -> list[ClaimedDeadline]:
         """Claims up to `limit` due rows, oldest first, and returns them in due order.
 
         One read picks them (PostgreSQL locks them, skipping rows another worker holds; a
@@ -53,21 +53,21 @@ class DeadlineRepository(Repository):
         trial's later rows wait behind it: each checks the state the earlier one leaves, so
         run first they would close as obsolete and the trial would never, say, lapse (rule
         T10: in order). The trials and customers their handlers read are loaded alongside:
-        a batch costs a few queries, not a few per row."""
+        a batch costs a few queries, not a few per row. The batch then writes the outcomes
+        back (`complete_for_worker`) or gives rows back (`release_for_worker`)."""
         d = tables.due_events
         name = dialect.name_of(self._session)
         ids = _runnable(self._session.execute(self._due(now, limit, name)).all())
         if not ids:
             return []
         claim = (
-            update(ScheduledDeadline)
+            update(d)
             .where(dialect.among(d.c.id, ids, name), d.c.done_at.is_(None))
             .values(done_at=now, outcome="claimed")
-            .returning(ScheduledDeadline)
+            .returning(d.c.id, d.c.trial_id, d.c.kind, d.c.due_at, d.c.attempts)
         )
-        options = {"synchronize_session": False}
-        rows = list(self._session.scalars(claim, execution_options=options))
-        rows.sort(key=lambda r: (r.due_at, r.id or 0))
+        rows = [ClaimedDeadline(*row) for row in self._session.execute(claim)]
+        rows.sort(key=lambda r: (r.due_at, r.id))
         trial_ids = {r.trial_id for r in rows}
         trials = self._session.scalars(
             select(Trial).where(dialect.among(tables.trials.c.id, trial_ids, name))
@@ -77,6 +77,39 @@ class DeadlineRepository(Repository):
             select(Customer).where(dialect.among(tables.customers.c.id, customers, name))
         ).all()
         return rows
+
+    def complete_for_worker(self, outcomes: Mapping[str, Sequence[int]]) -> None:
+        """The claimed rows' outcomes, one statement per outcome ("notified", "expired", ...)."""
+        d = tables.due_events
+        name = dialect.name_of(self._session)
+        for outcome, ids in outcomes.items():
+            if ids:
+                stmt = update(d).where(dialect.among(d.c.id, ids, name)).values(outcome=outcome)
+                self._session.execute(stmt)
+
+    def release_for_worker(self, ids: Sequence[int]) -> None:
+        """Claimed rows the batch did not run after all: due again for the next batch."""
+        if ids:
+            d = tables.due_events
+            name = dialect.name_of(self._session)
+            stmt = update(d).where(dialect.among(d.c.id, ids, name))
+            self._session.execute(stmt.values(done_at=None, outcome=None))
+
+    def mark_failed_for_worker(self, row: ClaimedDeadline, error: str, retry_at: datetime) -> None:
+        """A claimed row whose handler failed: not done, tried again not before `retry_at`."""
+        d = tables.due_events
+        stmt = (
+            update(d)
+            .where(d.c.id == row.id)
+            .values(
+                done_at=None,
+                outcome=None,
+                attempts=row.attempts,
+                last_error=error,
+                next_attempt_at=retry_at,
+            )
+        )
+        self._session.execute(stmt)
 
     def _due(self, now: datetime, limit: int, name: str) -> Select[Any]:
         """Due rows, oldest first, each with how many earlier rows of its trial are not

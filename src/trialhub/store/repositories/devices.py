@@ -12,7 +12,7 @@ from trialhub.domain.devices import (
     DeviceShipment,
     ShipmentStatus,
 )
-from trialhub.store import tables
+from trialhub.store import dialect, tables
 from trialhub.store.repositories.base import (
     Repository,
 )
@@ -39,9 +39,10 @@ class ShipmentRepository(Repository):
 
     def for_trials(self, trial_ids: Sequence[str]) -> dict[str, list[DeviceShipment]]:
         """The shipments of several trials in one query (the schedule of a whole batch)."""
+        name = dialect.name_of(self._session)
         stmt = (
             select(DeviceShipment)
-            .where(tables.device_shipments.c.trial_id.in_(trial_ids))
+            .where(dialect.among(tables.device_shipments.c.trial_id, trial_ids, name))
             .order_by(tables.device_shipments.c.ordered_at, tables.device_shipments.c.id)
         )
         out: dict[str, list[DeviceShipment]] = {t: [] for t in trial_ids}

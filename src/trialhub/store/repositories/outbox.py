@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import event as sa_event
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from trialhub.domain.records import OutboxMessage
@@ -51,8 +51,7 @@ class OutboxRepository(Repository):
         """Writes messages at once, in one statement, unchecked: each names something this
         transaction created (a new audit event's webhook, rule E1), or was checked against
         the batch's known messages (E2)."""
-        if messages:
-            self._session.execute(insert(tables.outbox), [_DEFAULTS | m for m in messages])
+        dialect.insert_many(self._session, tables.outbox, [_DEFAULTS | m for m in messages])
 
     def add_fields(self, fields: dict[str, object], *, new_cause: bool = False) -> bool:
         """`add` for a message given by its columns. In the worker's batch (its trial
