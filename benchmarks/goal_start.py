@@ -115,10 +115,15 @@ def capture(bench: setup.Bench) -> tuple[Plan, list[str]]:
     customer's sort key, folded in), grouped by table in the order they were written; and
     the values that must be fresh in each copy (the new ids and the new email)."""
     inserted: list[tuple[Table, tuple[Any, ...]]] = []
+    given: list[tuple[Table, dict[str, Any]]] = []  # rows of an INSERT ... RETURNING
 
-    def after(_conn: Any, clause: Any, *_args: Any) -> None:
+    def after(_conn: Any, clause: Any, multiparams: Any, _params: Any, *_args: Any) -> None:
         result = _args[-1]
-        if isinstance(clause, Insert) and isinstance(clause.table, Table):
+        if not (isinstance(clause, Insert) and isinstance(clause.table, Table)):
+            return
+        if clause._returning:  # the audit rows: their values as given, the id numbered
+            given.extend((clause.table, dict(row)) for row in multiparams)
+        else:
             inserted.extend((clause.table, tuple(pk)) for pk in result.inserted_primary_key_rows)
 
     local = f"x-{uuid.uuid4().hex}"
@@ -139,6 +144,8 @@ def capture(bench: setup.Bench) -> tuple[Plan, list[str]]:
                 else:
                     tokens.append(str(row[column.name]))
             plan.setdefault(table, []).append(row)
+    for table, row in given:
+        plan.setdefault(table, []).append(row)
     return list(plan.items()), tokens
 
 
