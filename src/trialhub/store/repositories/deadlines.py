@@ -8,13 +8,14 @@ from typing import Any
 
 from sqlalchemy import Select, and_, func, or_, select, update
 
-from trialhub.domain.organization import Customer
+from trialhub.domain.organization import Customer, Organization
 from trialhub.domain.records import ClaimedDeadline, ScheduledDeadline
 from trialhub.domain.trial import Trial
 from trialhub.store import dialect, tables
 from trialhub.store.repositories.base import (
     Repository,
 )
+from trialhub.store.repositories.batch import load_many
 
 
 class DeadlineRepository(Repository):
@@ -68,14 +69,9 @@ class DeadlineRepository(Repository):
         )
         rows = [ClaimedDeadline(*row) for row in self._session.execute(claim)]
         rows.sort(key=lambda r: (r.due_at, r.id))
-        trial_ids = {r.trial_id for r in rows}
-        trials = self._session.scalars(
-            select(Trial).where(dialect.among(tables.trials.c.id, trial_ids, name))
-        ).all()
-        customers = {t.customer_id for t in trials}
-        self._session.scalars(
-            select(Customer).where(dialect.among(tables.customers.c.id, customers, name))
-        ).all()
+        trials = load_many(self._session, Trial, {r.trial_id for r in rows})
+        customers = load_many(self._session, Customer, {t.customer_id for t in trials})
+        load_many(self._session, Organization, {c.org_id for c in customers})
         return rows
 
     def complete_for_worker(self, outcomes: Mapping[str, Sequence[int]]) -> None:
