@@ -12,8 +12,9 @@ For each backend and each case (first page, a page half-way down, `status=`,
   with SQLAlchemy Core on a plain connection: what the database itself needs.
 
 p50 and p99 of `SAMPLES` requests after a warm-up, interleaved (app, bare, app, ...), so that
-a noisy neighbour hurts both alike. `python benchmarks/goal_list.py [smoke|full]` runs it alone;
-`BENCH_GC_FREEZE=1` freezes the objects made at start-up out of the collector's reach first.
+a noisy neighbour hurts both alike. `python benchmarks/goal_list.py [smoke|full]` runs it alone.
+The objects made at start-up are frozen out of the collector's reach first, as `trialhub
+serve` does; `BENCH_GC_FREEZE=0` leaves them in (the collector's full passes then walk them).
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ def _measure(backend: str, url: str, samples: int) -> list[Row]:
     with TestClient(create_app(ctx)) as client, bare_engine.connect() as conn:
         cases = _cases(conn)
         conn.rollback()
-        if os.environ.get("BENCH_GC_FREEZE"):  # what start-up objects cost the collector
+        if os.environ.get("BENCH_GC_FREEZE", "1") != "0":  # as `serve` does
             gc.collect()
             gc.freeze()
         for name, params in cases.items():

@@ -133,7 +133,9 @@ def _reads(uow: UnitOfWork, a: World, trial: TrialView, endpoint: str) -> dict[s
         "customers.for_org": uow.customers.for_org(a.partner_id, trial.org_id),
         "customers.search": [r.id for r in rows if r.id == trial.customer_id],
         "customers.trials_of": uow.customers.trials_of(trial.customer_id),
-        "customers.soonest_open_end": uow.customers.soonest_open_end(trial.customer_id),
+        "customers.soonest_open_ends": uow.customers.soonest_open_ends([trial.customer_id])[
+            trial.customer_id
+        ],
         "trials.get": uow.trials.get(trial.id),
         "outbox.for_trial": uow.outbox.for_trial(trial.id),
         "outbox.all": [m for m in uow.outbox.all() if m.partner_id == a.partner_id],

@@ -223,3 +223,27 @@ def test_a_later_deadline_waits_while_an_earlier_one_is_in_another_workers_batch
     assert applied[(trial_id, "trial.expired")] == 1
     assert applied[(trial_id, "trial.lapsed")] == 1
     ctx.db.dispose()
+
+
+def test_a_batch_of_trial_ends_reads_its_customers_sort_keys_at_once(
+    world: World, clock: MovableClock
+) -> None:
+    """Issue 11: a trial whose status changes may move its customer's place in the list
+    (the soonest open end date); a batch of ends asks for all its customers' keys in one
+    query, not one each (it was one per trial), and the keys it keeps are right."""
+    ctx = world.ctx
+    ids = start_trials(ctx, world.sales_full.actor, 12)
+    clock.advance(timedelta(days=30))  # every trial ends: 12 customers' keys checked
+    with statements(ctx.db.engine) as sent:
+        report = lifecycle.tick(ctx, batch=100)
+    assert report.applied == 3 * len(ids)  # two notices and the end of each
+    sort_key_reads = [s for s in sent if "min(trials.ends_at)" in s]
+    assert len(sort_key_reads) == 1, sort_key_reads
+    with ctx.uow(Scope.system("test")) as uow:
+        trials = [uow.trials.get(i) for i in ids]
+        customers = [uow.customers.get(t.customer_id) for t in trials if t is not None]
+        assert all(t is not None and t.status == "expired" for t in trials)
+        ends = uow.customers.soonest_open_ends([c.id for c in customers if c is not None])
+        for customer in customers:
+            assert customer is not None
+            assert ends[customer.id] == customer.sort_end  # in grace: still the trial's end

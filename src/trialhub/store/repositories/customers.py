@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -75,13 +76,21 @@ class CustomerRepository(Repository):
         stmt = select(tables.organizations.c.id).where(tables.organizations.c.id == org_id)
         self._session.execute(dialect.locked(stmt, dialect.name_of(self._session)))
 
-    def soonest_open_end(self, customer_id: str) -> datetime | None:
+    def soonest_open_ends(self, customer_ids: Collection[str]) -> dict[str, datetime | None]:
+        """Each customer's soonest open trial end (None: no open trial with an end), in one
+        query for all of them (a worker's batch of expiries, issue 11)."""
         t = tables.trials
-        stmt = select(func.min(t.c.ends_at)).where(
-            t.c.customer_id == customer_id, t.c.status.in_(OPEN_VALUES)
+        name = dialect.name_of(self._session)
+        stmt = (
+            select(t.c.customer_id, func.min(t.c.ends_at))
+            .where(dialect.among(t.c.customer_id, customer_ids, name))
+            .where(t.c.status.in_(OPEN_VALUES))
+            .group_by(t.c.customer_id)
         )
-        value = self._session.scalar(self._scoped(stmt, t.c.partner_id))
-        return value if isinstance(value, datetime) else None
+        found: dict[str, datetime | None] = dict.fromkeys(customer_ids)
+        for customer_id, end in self._session.execute(self._scoped(stmt, t.c.partner_id)):
+            found[customer_id] = end if isinstance(end, datetime) else None
+        return found
 
     def search(
         self, flt: CustomerFilter, *, now: datetime, limit: int, cursor: str | None
