@@ -68,7 +68,7 @@ def test_the_audit_rows_of_a_commit_come_back_with_their_ids_in_order(ctx: Conte
                 )
             )
         uow.commit()
-    assert [e.subject_id for e in seen] == [f"t{i}" for i in range(n)]
+    assert [e.event.subject_id for e in seen] == [f"t{i}" for i in range(n)]
     assert [e.id for e in seen] == sorted({e.id for e in seen})  # distinct, increasing
     with ctx.uow(Scope.system()) as reader:
         rows = {e.id: e for e in reader.audit.since(after=None, limit=1000)}

@@ -6,7 +6,6 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from types import TracebackType
 from typing import Any
 
@@ -115,19 +114,13 @@ def translate_integrity_error(error: IntegrityError) -> TrialhubError:
 
 @dataclass(frozen=True, slots=True)
 class WrittenEvent:
-    """An audit row as the commit wrote it, with its id: what after-audit hooks see. A
-    plain record, not a mapped entity: a batch of the worker writes thousands (issue 11)."""
+    """An audit row as the commit wrote it: its id, the event, who did it, and the values
+    before and after as stored (JSON). What after-audit hooks see: a plain record, not a
+    mapped entity, for a batch of the worker writes thousands (issue 11)."""
 
     id: int
-    at: datetime
-    action: str
-    subject_type: str
-    subject_id: str
-    actor_id: str | None
+    event: DomainEvent
     actor_label: str
-    partner_id: str | None
-    org_id: str | None
-    trial_id: str | None
     before: dict[str, Any] | None
     after: dict[str, Any] | None
 
@@ -349,7 +342,10 @@ class UnitOfWork:
             for e in events
         ]
         ids = dialect.insert_many(session, tables.audit_events, rows, ids=True)
-        return [WrittenEvent(id=int(i), **row) for i, row in zip(ids, rows, strict=True)]
+        return [
+            WrittenEvent(int(i), e, row["actor_label"], row["before"], row["after"])
+            for i, e, row in zip(ids, events, rows, strict=True)
+        ]
 
 
 def _jsonable(value: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -12,39 +12,41 @@ from trialhub.store.uow import UnitOfWork, WrittenEvent
 def fan_out(uow: UnitOfWork, events: list[WrittenEvent]) -> None:
     """After-audit hook: one outbox message per subscribed endpoint and event (rule E1),
     written in one statement. Each names its new audit event, so none can repeat (E2)."""
-    partners = {e.partner_id for e in events if e.partner_id}
+    partners = {e.event.partner_id for e in events if e.event.partner_id}
     if not partners:
         return
     endpoints = uow.webhooks.active_of_partners_unscoped(partners)
     messages: list[dict[str, Any]] = []
-    for event in events:
+    for written in events:
+        event = written.event
         for endpoint in endpoints:
             if endpoint.partner_id != event.partner_id:
                 continue
             if "*" not in endpoint.event_types and event.action not in endpoint.event_types:
                 continue
-            messages.append(_message(endpoint.id, event))
+            messages.append(_message(endpoint.id, written))
     uow.outbox.add_new_rows(messages)
 
 
-def _message(endpoint_id: str, event: WrittenEvent) -> dict[str, Any]:
+def _message(endpoint_id: str, written: WrittenEvent) -> dict[str, Any]:
+    event = written.event
     return {
         "channel": Channel.WEBHOOK.value,
         "recipient": endpoint_id,
-        "cause": f"event:{event.id}",
+        "cause": f"event:{written.id}",
         "template": event.action,
         "payload": {
             "type": event.action,
             "timestamp": event.at.isoformat(),
             "data": {
-                "event_id": event.id,
+                "event_id": written.id,
                 "subject_type": event.subject_type,
                 "subject_id": event.subject_id,
                 "trial_id": event.trial_id,
                 "org_id": event.org_id,
-                "actor": event.actor_label,
-                "before": event.before,
-                "after": event.after,
+                "actor": written.actor_label,
+                "before": written.before,
+                "after": written.after,
             },
         },
         "created_at": event.at,
