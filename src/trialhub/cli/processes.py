@@ -54,7 +54,6 @@ def run_server_processes(
     """Serves with `workers` processes until interrupted (uvicorn's supervisor restarts one
     that dies). The processes share the database, the public URL and the secret that signs
     forms and sessions, so any of them answers any request."""
-    import uvicorn
 
     os.environ.update(
         {
@@ -64,7 +63,11 @@ def run_server_processes(
             DEMO_ENV: "1" if demo else "0",
         }
     )
-    uvicorn.run(
+    from uvicorn.supervisors import Multiprocess
+
+    from trialhub.cli.tcp import TCPConfig
+
+    config = TCPConfig(
         FACTORY,
         factory=True,
         workers=workers,
@@ -76,3 +79,5 @@ def run_server_processes(
         # the supervisor's first ping; past this, a hung process is replaced
         timeout_worker_healthcheck=30,
     )
+    # what `uvicorn.run` does with workers > 1, with the socket below
+    Multiprocess(config, sockets=[config.bind_socket()]).run()
