@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+from concurrent.futures import ThreadPoolExecutor
 
 from trialhub.cli.tcp import TCPConfig
 
@@ -41,6 +42,9 @@ def test_connections_to_the_server_processes_socket_send_without_delay() -> None
     try:
         assert sock.proto == socket.IPPROTO_TCP
         copy = _as_a_server_process_gets_it(sock)
-        assert asyncio.run(_nodelay_of_an_accepted_connection(copy)) != 0
+        # in a thread of its own: a browser test in this process may hold a running loop
+        with ThreadPoolExecutor(1) as thread:
+            nodelay = thread.submit(asyncio.run, _nodelay_of_an_accepted_connection(copy))
+            assert nodelay.result(timeout=30) != 0
     finally:
         sock.close()
