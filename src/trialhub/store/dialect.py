@@ -1,5 +1,5 @@
 """Everything that differs between SQLite and PostgreSQL (architecture 10): the engine's
-set-up, batch migrations, stored time zones, row locks and upserts.
+set-up, batch migrations, stored time zones, row locks, upserts and bulk writes (`COPY`).
 
 SQLite serializes writers on the whole file, so its statements need no row lock; PostgreSQL
 gets `FOR UPDATE` (and `SKIP LOCKED` where racing workers should take other rows).

@@ -5,8 +5,9 @@ A batch claims its rows with one read and one conditional UPDATE (PostgreSQL ski
 another worker holds) and applies them in one transaction, so a crash loses nothing and
 repeats nothing. What the handlers ask of every row is loaded once per batch (trials,
 customers, partners' administrators, the messages already queued), and what they write
-goes back in a few statements (the emails in one executemany, the outcomes in one), so a
-batch costs about the same number of statements whatever it holds (issue 11).
+goes back in a few statements (the audit rows and the emails in one each, the outcomes in
+one per outcome), so a batch costs about the same number of statements whatever it holds,
+but for the versioned UPDATE of each trial it changes (issue 11).
 
 When a handler raises, or the commit fails, the batch is rolled back and done again with a
 savepoint per row, so that only the failing deadline is set aside; it waits for its next
