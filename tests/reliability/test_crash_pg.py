@@ -41,6 +41,7 @@ from sqlalchemy import Engine, text
 from tests.conftest import Login, World, free_port, make_world
 from tests.reliability.test_idempotency_crash_pg import start_request, wait_until
 from tests.support.fuzzing import THOROUGH
+from tests.support.lifecycle import DEADLINE_ACTIONS
 from trialhub.services.kernel.context import Context
 from trialhub.services.lifecycle.sandbox import SandboxClock
 
@@ -50,14 +51,6 @@ TRIALHUB = Path(sys.executable).with_name("trialhub")
 SEED = int(os.environ.get("TRIALHUB_CRASH_SEED", "11"))
 ROUNDS = 24 if THOROUGH else 5
 STARTS_PER_ROUND = 5
-DEADLINE_ACTIONS = (
-    "trial.notice_before_end",
-    "trial.notice_on_end",
-    "trial.expired",
-    "trial.users_notified",
-    "trial.lapsed",
-    "trial.numbers_released",
-)
 
 
 @dataclass

@@ -41,6 +41,7 @@ from sqlalchemy import text
 from tests.conftest import START, BuiltWorld, World, new_customer_body, open_context
 from tests.support.factories import dispatch_body, links, order_body
 from tests.support.fuzzing import THOROUGH, fuzzing
+from tests.support.lifecycle import DEADLINE_ACTIONS
 from trialhub.clock import MovableClock
 from trialhub.domain.errors import TrialhubError
 from trialhub.domain.states import TRANSITIONS, TrialStatus
@@ -61,15 +62,6 @@ from trialhub.services.trials.schemas import (
 
 pytestmark = pytest.mark.reliability
 
-# audit actions that only a deadline records (rules K6, T4-T8, D7): each once per instant
-DEADLINE_ACTIONS = (
-    "trial.notice_before_end",
-    "trial.notice_on_end",
-    "trial.expired",
-    "trial.users_notified",
-    "trial.lapsed",
-    "trial.numbers_released",
-)
 ONCE_PER_TRIAL = ("trial.lapsed", "trial.users_notified", "trial.numbers_released")
 
 

@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 from sqlalchemy import insert, select, text, update
 
 from tests.conftest import START, World, new_customer_body
+from tests.support.factories import make_world
+from tests.support.lifecycle import start_trials
 from tests.support.statements import statements
 from trialhub.domain.organization import NO_END
 from trialhub.services.customers import list_customers
@@ -294,3 +296,24 @@ def test_expiring_filter_matches_a_plain_filter(world: World, days: int) -> None
     page = list_customers(world.ctx, world.sales_full.actor, expiring_within_days=days, limit=100)
     assert [item.id for item in page.items] == wanted
     assert wanted or days < 16  # the first active trial ends 16 days on
+
+
+@pytest.mark.parametrize("max_candidates", [0, 20_000])  # walking, or from its customers
+def test_a_status_filter_never_shows_another_partners_customers(
+    world: World, monkeypatch: pytest.MonkeyPatch, max_candidates: int
+) -> None:
+    """Rule P3, attacked through the filter: partner A's customers have trials in every
+    status; partner B, filtering on each, sees its own customer and none of A's, whichever
+    way the page is built (the materialized CTE on PostgreSQL included)."""
+    _seed_customers(world)
+    _seed_trials(world)
+    monkeypatch.setattr(customer_list, "STATUS_WALK_ABOVE", max_candidates)
+    other = make_world(world.ctx, name="Partner B")
+    (own,) = start_trials(world.ctx, other.sales_full.actor, 1)
+    for status in [*STATUSES, "awaiting_provisioning", "none"]:
+        page = list_customers(world.ctx, other.sales_full.actor, status=status, limit=100)
+        seen = [item.id for item in page.items]
+        assert not [i for i in seen if i.startswith("cus_s")], status
+        assert len(seen) == (1 if status == "active" else 0), (status, seen)
+    page = list_customers(world.ctx, other.sales_full.actor, status="active", limit=100)
+    assert [item.trial_ids for item in page.items] == [[own]]

@@ -12,6 +12,16 @@ from trialhub.services.kernel.context import Context
 from trialhub.services.trials import start as trials
 from trialhub.services.trials.schemas import StartTrial
 
+# audit actions that only a deadline records (rules K6, T4-T8, D7): each once per instant
+DEADLINE_ACTIONS = (
+    "trial.notice_before_end",
+    "trial.notice_on_end",
+    "trial.expired",
+    "trial.users_notified",
+    "trial.lapsed",
+    "trial.numbers_released",
+)
+
 
 def start_trials(ctx: Context, actor: Actor, n: int, *, days: int = 30) -> list[str]:
     """`n` new customers' Messaging trials of `days` days, started by `actor`; their ids."""
