@@ -66,7 +66,7 @@ def seed(ctx: Context, n: int) -> tuple[object, str]:
         ),
     )
     actor = accounts.actor_for_email(ctx, admin.email)
-    orgs, custs, tris, svcs, dues = [], [], [], [], []
+    orgs, custs, statuses, tris, svcs, dues = [], [], [], [], [], []
     for i in range(n):
         org, cus, trl = (f"org_b{i:07d}", f"cus_b{i:07d}", f"trl_b{i:07d}")
         ends = START + timedelta(days=90 + i % 60)
@@ -92,6 +92,10 @@ def seed(ctx: Context, n: int) -> tuple[object, str]:
                 "sort_end": ends,
                 "sort_name": f"Company {i:07d}",
             }
+        )
+        statuses.append(  # the list's status row (decision 0019), as the app keeps it
+            {"customer_id": cus, "status": "active", "partner_id": partner.id}
+            | {"sort_end": ends, "sort_name": f"Company {i:07d}"}
         )
         tris.append(
             {
@@ -129,6 +133,7 @@ def seed(ctx: Context, n: int) -> tuple[object, str]:
         for table, rows in (
             (tables.organizations, orgs),
             (tables.customers, custs),
+            (tables.customer_statuses, statuses),
             (tables.trials, tris),
             (tables.trial_services, svcs),
             (tables.due_events, dues),

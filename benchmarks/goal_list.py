@@ -220,27 +220,24 @@ def bare_page(
             tuple_(c.sort_end, c.sort_name, c.id)
             > tuple_(bindparam(None, end, type_=c.sort_end.type), name, cid)
         )
-    if "status" in params:  # a status some customers have: start from them (the app counts)
-        having = select(t.customer_id).where(
-            t.partner_id == seed.PARTNER_ID, t.status == params["status"]
+    keys: tuple[Any, ...] = (c.sort_end, c.sort_name, c.id)
+    if "status" in params or "expiring_within_days" in params:
+        # the customers with a trial in the status (active: one that can end soon), in list
+        # order: their index in the schema (decision 0019)
+        s = tables.customer_statuses.c
+        keys = (s.sort_end, s.sort_name, s.customer_id)
+        stmt = stmt.join(tables.customer_statuses, s.customer_id == c.id).where(
+            s.partner_id == seed.PARTNER_ID, s.status == params.get("status", "active")
         )
-        if conn.dialect.name == "postgresql":  # the planner walks the list index given IN
-            first = having.distinct().cte("having_status").prefix_with("MATERIALIZED")
-            stmt = stmt.join(first, first.c.customer_id == c.id)
-        else:
-            stmt = stmt.where(c.id.in_(having))
     if "expiring_within_days" in params:
         horizon = now + timedelta(days=params["expiring_within_days"])
         ending = select(t.id).where(
             t.customer_id == c.id, t.status == "active", t.ends_at <= horizon, t.ends_at >= now
         )
-        stmt = stmt.where(c.sort_end <= horizon, ending.limit(1).scalar_subquery().is_not(None))
+        stmt = stmt.where(keys[0] <= horizon, ending.limit(1).scalar_subquery().is_not(None))
     if "text" in params:
         stmt = stmt.where(c.org_id.in_(_text_matches(conn, params["text"])))
-    page = [
-        dict(r._mapping)
-        for r in conn.execute(stmt.order_by(c.sort_end, c.sort_name, c.id).limit(limit + 1))
-    ]
+    page = [dict(r._mapping) for r in conn.execute(stmt.order_by(*keys).limit(limit + 1))]
     _details(conn, page[:limit])
     return page[:limit]
 

@@ -9,7 +9,8 @@ trials each, a realistic mix: the older trials ended (lapsed mostly, some conver
 cancelled), and about one open trial per customer in varied states (pending consent,
 awaiting provisioning, active, expired in grace) with its services and due events; one
 customer in ten is also a paid customer (a subscription), one in twenty has no open trial.
-Every customer's list sort key (soonest open end, name) is set as the app keeps it.
+Every customer's list sort key (soonest open end, name) and status rows are set as the app
+keeps them.
 
 Seeding goes around the app (executemany on SQLite, COPY on PostgreSQL) and is cached, keyed
 by the migration head, a digest of the migrations' text, `SEED_VERSION` and the size: an
@@ -243,6 +244,7 @@ def _rows(numbers: range, per: int) -> dict[Table, list[dict[str, Any]]]:
             tables.org_admins,
             tables.subscriptions,
             tables.customers,
+            tables.customer_statuses,
             tables.trials,
             tables.trial_services,
             tables.due_events,
@@ -273,7 +275,12 @@ def _customer(i: int, per: int) -> Iterator[tuple[Table, list[dict[str, Any]]]]:
         services.extend(_services(trial, rng))
         dues.extend(_due_events(trial))
     ends = [t["ends_at"] for t in trials if t["status"] in _OPEN and t["ends_at"] is not None]
-    yield tables.customers, [_customer_row(cus, org, name, since, min(ends, default=NO_END))]
+    end = min(ends, default=NO_END)
+    yield tables.customers, [_customer_row(cus, org, name, since, end)]
+    # decision 0019: a row per status its trials are in, with the sort key copied
+    statuses = sorted({t["status"] for t in trials})
+    keys = {"partner_id": PARTNER_ID, "sort_end": end, "sort_name": name}
+    yield tables.customer_statuses, [{"customer_id": cus, "status": s} | keys for s in statuses]
     yield tables.trials, trials
     yield tables.trial_services, services
     yield tables.due_events, dues

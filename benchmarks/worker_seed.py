@@ -103,6 +103,13 @@ def _trial(i: int, partner_id: str, admin_id: str, now: datetime, *, ends: datet
             "sort_end": ends,
             "sort_name": f"Company {i:07d}",
         },
+        "status": {  # the list's status row (decision 0019), as the app keeps it
+            "customer_id": f"cus_w{i:07d}",
+            "status": "active",
+            "partner_id": partner_id,
+            "sort_end": ends,
+            "sort_name": f"Company {i:07d}",
+        },
         "trial": {
             "id": f"trl_w{i:07d}",
             "partner_id": partner_id,
@@ -152,6 +159,7 @@ def _insert_all(
     parts = [
         ("org", tables.organizations),
         ("customer", tables.customers),
+        ("status", tables.customer_statuses),
         ("trial", tables.trials),
         ("service", tables.trial_services),
     ]

@@ -4,14 +4,17 @@ customer list, roles (P1, P2), tenancy (P3), bad input (E3) and idempotency."""
 from __future__ import annotations
 
 import copy
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import World, make_admin, make_world, new_customer_body
+from tests.support.list_keys import assert_keys_follow_trials
+from trialhub.clock import MovableClock
 from trialhub.domain.errors import ValidationFailed
-from trialhub.services import customers
+from trialhub.services import customers, lifecycle
 from trialhub.services.conversion import orders as conversion
 from trialhub.services.customers import organizations as orgs
 from trialhub.services.customers.schemas import (
@@ -534,6 +537,48 @@ def test_customer_list_sorts_filters_and_pages(client: TestClient, world: World)
         r = client.get(f"/v1/customers?{bad}", headers=h)
         assert r.status_code == 422
         assert r.json()["field"] == bad.split("=")[0]
+
+
+def test_the_status_filter_follows_each_trial_through_its_life(
+    client: TestClient, world: World, clock: MovableClock
+) -> None:
+    """Decision 0019: `status=` walks rows the commit hook keeps; each move of a trial
+    (provisioning, the worker's expiry, a deletion) moves its customer between the lists,
+    pages included, and `expiring_within_days=` follows the active ones."""
+    h = world.sales_full.headers
+
+    def listed(query: str) -> list[str]:
+        names, cursor = [], None
+        while True:
+            url = f"/v1/customers?limit=1&{query}" + (f"&cursor={cursor}" if cursor else "")
+            page = client.get(url, headers=h).json()
+            names.extend(c["name"] for c in page["items"])
+            if (cursor := page["next_cursor"]) is None:
+                return names
+
+    made = {}
+    for name, setup in (("Alpha", "now"), ("Waiting", "later"), ("Gamma", "now")):
+        body = new_customer_body(setup=setup, duration_days=30)
+        body["customer"]["company_name"] = name
+        made[name] = client.post("/v1/trials", json=body, headers=h).json()["id"]
+    assert listed("status=active") == ["Alpha", "Gamma"]
+    assert listed("status=awaiting_provisioning") == ["Waiting"]
+    clock.advance(timedelta(days=10))
+    r = client.post(f"/v1/trials/{made['Waiting']}/provision", headers=h)
+    assert r.status_code == 200, r.text
+    assert listed("status=awaiting_provisioning") == []
+    assert listed("status=active") == ["Alpha", "Gamma", "Waiting"]  # Waiting ends last
+    assert listed("expiring_within_days=25") == ["Alpha", "Gamma"]
+    r = client.delete(f"/v1/trials/{made['Gamma']}?confirm=true", headers=h)
+    assert r.status_code == 200, r.text
+    assert listed("status=active") == ["Alpha", "Waiting"]
+    assert listed(f"status={r.json()['status']}") == ["Gamma"]
+    clock.advance(timedelta(days=21))  # Alpha's end has passed, not Waiting's
+    lifecycle.tick(world.ctx)
+    assert listed("status=expired") == ["Alpha"]
+    assert listed("status=active") == ["Waiting"]
+    assert listed("expiring_within_days=30") == ["Waiting"]
+    assert_keys_follow_trials(world.ctx.db.engine)
 
 
 def test_a_page_size_of_zero_is_refused_not_defaulted(sqlite_world: World) -> None:  # E3

@@ -42,6 +42,7 @@ from tests.conftest import START, BuiltWorld, World, new_customer_body, open_con
 from tests.support.factories import dispatch_body, links, order_body
 from tests.support.fuzzing import THOROUGH, fuzzing
 from tests.support.lifecycle import DEADLINE_ACTIONS
+from tests.support.list_keys import assert_keys_follow_trials
 from trialhub.clock import MovableClock
 from trialhub.domain.errors import TrialhubError
 from trialhub.domain.states import TRANSITIONS, TrialStatus
@@ -243,6 +244,12 @@ class Lifecycle(RuleBasedStateMachine):
         assert [k for k, n in once.items() if n > 1] == []
         failed = self._scalar("select count(*) from due_events where attempts > 0")
         assert failed == 0, self._rows("select kind, last_error from due_events where attempts > 0")
+
+    @invariant()
+    def list_keys_follow_the_trials(self) -> None:
+        """The customer list's sort keys and status rows (decision 0019) are what the trials
+        say, after any operation or clock move, whichever path wrote the trials."""
+        assert_keys_follow_trials(self.ctx.db.engine)
 
     @invariant()
     def labels_follow_statuses(self) -> None:

@@ -38,6 +38,7 @@ WRITES = (
     "purge",
     "claim",
     "lock",
+    "replace",
 )
 UNSCOPED_NAMES = ("_unscoped", "_for_worker", "_any_partner")
 USES_SCOPE = ("self._scoped(", "self._scoped_by_trial(", "self.scope")
@@ -133,7 +134,10 @@ def _reads(uow: UnitOfWork, a: World, trial: TrialView, endpoint: str) -> dict[s
         "customers.for_org": uow.customers.for_org(a.partner_id, trial.org_id),
         "customers.search": [r.id for r in rows if r.id == trial.customer_id],
         "customers.trials_of": uow.customers.trials_of(trial.customer_id),
-        "customers.soonest_open_ends": uow.customers.soonest_open_ends([trial.customer_id])[
+        "customers.list_keys": uow.customers.list_keys([trial.customer_id])[
+            trial.customer_id
+        ].statuses,
+        "customers.listed_statuses": uow.customers.listed_statuses([trial.customer_id])[
             trial.customer_id
         ],
         "trials.get": uow.trials.get(trial.id),

@@ -14,6 +14,7 @@ from sqlalchemy import insert, text
 
 from tests.conftest import START, World, _reset_pg, make_world
 from tests.support.lifecycle import applied_actions, start_trials
+from tests.support.list_keys import assert_keys_follow_trials
 from tests.support.statements import statements
 from trialhub.bootstrap import make_context
 from trialhub.clock import MovableClock
@@ -243,7 +244,9 @@ def test_a_batch_of_trial_ends_reads_its_customers_sort_keys_at_once(
         trials = [uow.trials.get(i) for i in ids]
         customers = [uow.customers.get(t.customer_id) for t in trials if t is not None]
         assert all(t is not None and t.status == "expired" for t in trials)
-        ends = uow.customers.soonest_open_ends([c.id for c in customers if c is not None])
+        keys = uow.customers.list_keys([c.id for c in customers if c is not None])
         for customer in customers:
             assert customer is not None
-            assert ends[customer.id] == customer.sort_end  # in grace: still the trial's end
+            assert keys[customer.id].soonest_end == customer.sort_end  # in grace: its end
+            assert keys[customer.id].statuses == {"expired"}
+    assert_keys_follow_trials(ctx.db.engine)  # the status rows too, in the same batch

@@ -15,6 +15,7 @@ from sqlalchemy import insert, text
 
 from tests.conftest import World, make_world, new_customer_body
 from tests.support.apps import app_for
+from tests.support.list_keys import assert_keys_follow_trials, fill_status_rows
 from tests.support.statements import statements as counting
 from trialhub.bootstrap import build_context
 from trialhub.domain.records import ScheduledDeadline
@@ -89,6 +90,7 @@ def seed(ctx: Context, world: World, n: int, start: datetime) -> int:
     with ctx.db.engine.begin() as conn:
         for table, values in rows.items():
             conn.execute(insert(getattr(tables, table)), values)
+        fill_status_rows(conn)  # the list's status rows, as the app would have them
     return len(rows["due_events"])
 
 
@@ -139,6 +141,7 @@ def test_a_year_and_two_months_over_many_trials(sandbox_ctx: Context) -> None:
             assert per_trial[(f"trl_s{i:05d}", action)] == 1, (i, action)
     instants = [at for _, _, at in events]
     assert instants == sorted(instants)  # applied in time order across all trials
+    assert_keys_follow_trials(ctx.db.engine)  # every customer's list keys followed
 
 
 def test_a_deadline_made_on_the_way_runs_in_its_place(

@@ -17,6 +17,7 @@ from trialhub.store.repositories.customers import (
     CustomerFilter,
     CustomerRepository,
     CustomerRow,
+    ListKeys,
 )
 from trialhub.store.repositories.deadlines import DeadlineRepository
 from trialhub.store.repositories.devices import ShipmentRepository
@@ -42,6 +43,7 @@ __all__ = [
     "DeadlineRepository",
     "EmailOwner",
     "IdempotencyRepository",
+    "ListKeys",
     "MailboxRepository",
     "OrderRepository",
     "OrganizationRepository",

@@ -6,7 +6,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm.util import identity_key
 
 from trialhub.domain.organization import Customer, CustomerAssignment, CustomerState
@@ -19,9 +19,17 @@ from trialhub.store.repositories.customer_list import (
     OPEN_VALUES,
     CustomerFilter,
     CustomerRow,
+    ListedStatuses,
+    ListKeys,
 )
 
-__all__ = ["NO_OPEN_TRIAL", "CustomerFilter", "CustomerRepository", "CustomerRow"]
+__all__ = [
+    "NO_OPEN_TRIAL",
+    "CustomerFilter",
+    "CustomerRepository",
+    "CustomerRow",
+    "ListKeys",
+]
 
 
 class CustomerRepository(Repository):
@@ -76,21 +84,53 @@ class CustomerRepository(Repository):
         stmt = select(tables.organizations.c.id).where(tables.organizations.c.id == org_id)
         self._session.execute(dialect.locked(stmt, dialect.name_of(self._session)))
 
-    def soonest_open_ends(self, customer_ids: Collection[str]) -> dict[str, datetime | None]:
-        """Each customer's soonest open trial end (None: no open trial with an end), in one
-        query for all of them (a worker's batch of expiries, issue 11)."""
+    def list_keys(self, customer_ids: Collection[str]) -> dict[str, ListKeys]:
+        """Each customer's list keys as its trials stand: the soonest end of an open trial
+        and the statuses its trials are in, in one query for all of them (a worker's batch
+        of expiries, issue 11)."""
         t = tables.trials
         name = dialect.name_of(self._session)
         stmt = (
-            select(t.c.customer_id, func.min(t.c.ends_at))
+            select(t.c.customer_id, t.c.status, func.min(t.c.ends_at))
             .where(dialect.among(t.c.customer_id, customer_ids, name))
-            .where(t.c.status.in_(OPEN_VALUES))
-            .group_by(t.c.customer_id)
+            .group_by(t.c.customer_id, t.c.status)
         )
-        found: dict[str, datetime | None] = dict.fromkeys(customer_ids)
-        for customer_id, end in self._session.execute(self._scoped(stmt, t.c.partner_id)):
-            found[customer_id] = end if isinstance(end, datetime) else None
+        ends: dict[str, list[datetime]] = {i: [] for i in customer_ids}
+        statuses: dict[str, set[str]] = {i: set() for i in customer_ids}
+        for customer_id, status, end in self._session.execute(self._scoped(stmt, t.c.partner_id)):
+            statuses[customer_id].add(status)
+            if status in OPEN_VALUES and isinstance(end, datetime):
+                ends[customer_id].append(end)
+        return {
+            i: ListKeys(min(ends[i], default=None), frozenset(statuses[i])) for i in customer_ids
+        }
+
+    def listed_statuses(self, customer_ids: Collection[str]) -> dict[str, ListedStatuses]:
+        """The status rows the list holds for these customers: {status: (end, name)}."""
+        s = tables.customer_statuses.c
+        name = dialect.name_of(self._session)
+        stmt = select(s.customer_id, s.status, s.sort_end, s.sort_name).where(
+            dialect.among(s.customer_id, customer_ids, name)
+        )
+        found: dict[str, ListedStatuses] = {i: {} for i in customer_ids}
+        for customer_id, status, end, sort_name in self._session.execute(
+            self._scoped(stmt, s.partner_id)
+        ):
+            found[customer_id][status] = (end, sort_name)
         return found
+
+    def replace_listed_statuses(
+        self, customer_ids: Collection[str], rows: list[dict[str, Any]]
+    ) -> None:
+        """Writes the list's status rows of these customers anew (decision 0019): theirs
+        are deleted, `rows` inserted; at most two statements for a whole batch."""
+        table = tables.customer_statuses
+        if customer_ids:
+            name = dialect.name_of(self._session)
+            self._session.execute(
+                delete(table).where(dialect.among(table.c.customer_id, customer_ids, name))
+            )
+        dialect.insert_many(self._session, table, rows)
 
     def search(
         self, flt: CustomerFilter, *, now: datetime, limit: int, cursor: str | None

@@ -132,6 +132,23 @@ customers = Table(
     Index("ix_customers_list", "partner_id", "sort_end", "sort_name", "id"),
 )
 
+# The customer list filtered by a trial status: one row per customer and status that one of
+# its trials is in, with a copy of the customer's list sort key, so that `status=` and
+# `expiring_within_days=` are a keyset walk of one index, however many customers match
+# (issue 11, decision 0019). Kept by the same unit-of-work hook as the sort key.
+customer_statuses = Table(
+    "customer_statuses",
+    metadata,
+    Column("customer_id", ID, ForeignKey("customers.id"), primary_key=True),
+    Column("status", String(30), primary_key=True),
+    Column("partner_id", ID, ForeignKey("partners.id"), nullable=False),
+    Column("sort_end", UTCDateTime(), nullable=False),
+    Column("sort_name", String(200), nullable=False),
+    Index(
+        "ix_customer_statuses_list", "partner_id", "status", "sort_end", "sort_name", "customer_id"
+    ),
+)
+
 customer_assignments = Table(
     "customer_assignments",
     metadata,
