@@ -296,3 +296,61 @@ def test_0010_makes_managed_organizations_customers_of_their_partner(empty_url: 
         ("pa", "new", "customer.added", "migration 0010"),
         ("pb", "gone", "customer.added", "migration 0010"),
     ]
+
+
+def test_0013_fills_the_list_status_rows_from_the_trials(empty_url: str) -> None:
+    """Decision 0019: the status rows of existing data, one per customer and status its
+    trials are in, with the customer's sort key as it stood; a customer without trials has
+    none. Then the rows follow the app's hook (tests/support/list_keys.py checks both)."""
+    upgrade(empty_url, "0012")
+    t0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    end = t0 + timedelta(days=30)
+    engine = create_engine(empty_url)
+    trial = {"partner_id": "pa", "kind": "new_customer", "duration_days": 30}
+    trial |= {"user_licenses": 1, "setup": "now", "created_at": t0, "updated_at": t0}
+    trial |= {"version": 1, "ends_at": end}
+    rows = {
+        "partners": [{"id": "pa", "name": "A", "tier": 1, "certified": True, "created_at": t0}],
+        "organizations": [
+            {"id": o, "name": o.title(), "kind": "customer", "country": "FR", "region": "EU"}
+            | {"created_at": t0}
+            for o in ("one", "two", "bare")
+        ],
+        "customers": [
+            {"id": f"c_{o}", "partner_id": "pa", "org_id": o, "state": "active"}
+            | {"access": "full", "created_at": t0, "sort_end": e, "sort_name": o.title()}
+            for o, e in (("one", end), ("two", NO_END), ("bare", NO_END))
+        ],
+        "trials": [
+            trial | {"id": "t1", "org_id": "one", "customer_id": "c_one", "status": "active"},
+            trial | {"id": "t2", "org_id": "one", "customer_id": "c_one", "status": "lapsed"},
+            trial | {"id": "t3", "org_id": "one", "customer_id": "c_one", "status": "lapsed"},
+            trial | {"id": "t4", "org_id": "two", "customer_id": "c_two", "status": "converted"},
+        ],
+    }
+    meta = MetaData()
+    meta.reflect(engine, only=list(rows))
+    with engine.begin() as conn:
+        for table, values in rows.items():
+            conn.execute(meta.tables[table].insert(), values)
+    engine.dispose()
+    upgrade(empty_url)
+    assert _diff(empty_url) == []
+    engine = create_engine(empty_url)
+    with engine.connect() as conn:
+        found = conn.execute(
+            text(
+                "select customer_id, status, partner_id, sort_end, sort_name"
+                " from customer_statuses order by 1, 2"
+            )
+        ).all()
+    engine.dispose()
+    assert [(r[0], r[1], r[2], str(r[3])[:10], r[4]) for r in found] == [
+        ("c_one", "active", "pa", "2026-04-01", "One"),
+        ("c_one", "lapsed", "pa", "2026-04-01", "One"),
+        ("c_two", "converted", "pa", "9999-12-31", "Two"),
+    ]
+    downgrade(empty_url, "0012")
+    engine = create_engine(empty_url)
+    assert "customer_statuses" not in inspect(engine).get_table_names()
+    engine.dispose()

@@ -188,9 +188,9 @@ trials = Table(
     Column("deleted_at", UTCDateTime(), nullable=True),
     Column("numbers_release_at", UTCDateTime(), nullable=True),
     Column("version", Integer, nullable=False),
-    # the customer list's status and expiring filters probe a customer's trials (0012)
+    # the customer list's expiring filter probes a customer's trials (0012); its status
+    # filter walks customer_statuses (0013 dropped ix_trials_partner_status, unread since)
     Index("ix_trials_customer_status", "customer_id", "status", "ends_at"),
-    Index("ix_trials_partner_status", "partner_id", "status", "customer_id"),
 )
 
 trial_services = Table(

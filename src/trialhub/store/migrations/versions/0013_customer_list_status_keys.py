@@ -1,5 +1,6 @@
 """the customer list's status keys: one row per customer and trial status, with a copy of
-the customer's list sort key, so that the list filtered by a status is a walk of one index
+the customer's list sort key, so that the list filtered by a status is a walk of one index;
+ix_trials_partner_status (0012), which the status filter read before, goes
 
 Revision ID: 0013
 Revises: 0012
@@ -55,9 +56,15 @@ def upgrade() -> None:
             ["partner_id", "status", "sort_end", "sort_name", "customer_id"],
             unique=False,
         )
+    with op.batch_alter_table("trials", schema=None) as batch_op:
+        batch_op.drop_index("ix_trials_partner_status")
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("trials", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_trials_partner_status", ["partner_id", "status", "customer_id"], unique=False
+        )
     with op.batch_alter_table("customer_statuses", schema=None) as batch_op:
         batch_op.drop_index("ix_customer_statuses_list")
     op.drop_table("customer_statuses")
