@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from tests.conftest import IN_CI, World
 from tests.support.apps import app_for
 from tests.support.factories import links, make_org, request_consent
+from tests.support.statements import statements
 from trialhub.api.app import create_app
 from trialhub.bootstrap import build_rate_storage, make_context
 from trialhub.clock import MovableClock
@@ -112,6 +113,20 @@ def test_the_hourly_limit_outlasts_the_minute(sqlite_ctx: Context, clock: Movabl
         assert codes == [401] * hour.failures + [429] * (3 * minute.failures - hour.failures)
         wait = int(client.get("/v1/me", headers=BAD).headers["Retry-After"])
         assert wait == hour.seconds - 3 * minute.seconds  # the hour began with the first one
+
+
+def test_an_authenticated_request_reads_its_limits_in_one_query(
+    app_of: dict[tuple[str, int], TestClient], sqlite_world: World
+) -> None:
+    """Issue 11: every bearer request checks the address's limits (a minute's and an
+    hour's) before looking the token up: one query for both, not one each; a locked
+    address is still refused by the second one alone (the test above covers the minute)."""
+    client = app_of[ATTACKER]
+    with statements(sqlite_world.ctx.db.engine) as sent:
+        assert client.get("/v1/me", headers=sqlite_world.sales_full.headers).status_code == 200
+    reads = [q for q in sent if "rate_limit_counters" in q]
+    assert len(reads) == 1, reads
+    assert len(DEFAULT_POLICY.failures_per_address) == 2  # both in that one query
 
 
 def test_forwarded_for_is_believed_only_from_a_configured_proxy(sqlite_ctx: Context) -> None:

@@ -21,7 +21,9 @@ from trialhub.services.kernel import Actor, Context, idempotency
 _bearer = HTTPBearer(auto_error=False, description="An API token: `Authorization: Bearer th_…`")
 
 
-def get_context(request: Request) -> Context:
+async def get_context(request: Request) -> Context:
+    """Async: it only reads the app's state, so it runs on the event loop; a plain `def`
+    would cost every request a hop to the thread pool and back (issue 11)."""
     ctx: Context = request.app.state.ctx
     return ctx
 
