@@ -7,7 +7,6 @@ gets `FOR UPDATE` (and `SKIP LOCKED` where racing workers should take other rows
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
@@ -31,6 +30,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
+
+from trialhub.store import writer_queue
 
 POSTGRESQL = "postgresql"
 SQLITE = "sqlite"
@@ -58,55 +59,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # crash of the process) can lose the last commits, never corrupt the database
     # (docs/operations.md); FULL cost an fsync per transaction
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
+    cursor.execute(f"PRAGMA busy_timeout={writer_queue.SQLITE_BUSY_SECONDS * 1000}")
     cursor.close()
-
-
-# SQLite's busy timeout; a writer waits this long for this process's writer lock too
-SQLITE_BUSY_SECONDS = 10
-_WRITES = ("INSERT", "UPDATE", "DELETE")
-_HOLDS_WRITER = "trialhub_holds_writer_lock"
-
-
-def _serialize_writers(engine: Engine) -> None:
-    """One writing transaction at a time per process on SQLite, queued on a Python lock
-    taken at the first INSERT, UPDATE or DELETE and released when the transaction ends.
-
-    SQLite allows one writer per file anyway; without this, concurrent requests of one
-    process wait in SQLite's busy handler, which sleeps in growing steps (up to 100 ms) and
-    is not first come, first served: a p99 many times the median (issue 11). Reads are not
-    serialized (WAL readers never wait). Other processes still meet the busy handler."""
-    lock = threading.Lock()
-
-    def take(conn: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
-        info = conn.info
-        if not info.get(_HOLDS_WRITER) and statement.lstrip()[:6].upper() in _WRITES:
-            # past the timeout, go on without it: SQLite's own busy timeout decides
-            info[_HOLDS_WRITER] = lock.acquire(timeout=SQLITE_BUSY_SECONDS)
-
-    def release(info: dict[Any, Any]) -> None:
-        if info.pop(_HOLDS_WRITER, False):
-            lock.release()
-
-    def ended(conn: Connection) -> None:
-        release(conn.info)
-
-    # a connection returned, closed or invalidated without either ends its transaction too
-    def reset(_dbapi: Any, record: Any, _state: Any) -> None:
-        release(record.info)
-
-    def closed(_dbapi: Any, record: Any) -> None:
-        release(record.info)
-
-    def invalidated(_dbapi: Any, record: Any, _error: Any) -> None:
-        release(record.info)
-
-    event.listen(engine, "before_cursor_execute", take)
-    event.listen(engine, "commit", ended)
-    event.listen(engine, "rollback", ended)
-    event.listen(engine.pool, "reset", reset)
-    event.listen(engine.pool, "close", closed)
-    event.listen(engine.pool, "invalidate", invalidated)
 
 
 def _note_checkin(_dbapi_connection: Any, record: Any) -> None:
@@ -142,7 +96,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             kwargs["poolclass"] = NullPool
         engine = create_engine(parsed, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
-        _serialize_writers(engine)
+        writer_queue.queue_writers(engine, writer_queue.lock_file_of(database))
         return engine
     if parsed.get_backend_name() == POSTGRESQL and parsed.drivername == POSTGRESQL:
         parsed = parsed.set(drivername="postgresql+psycopg")

@@ -19,7 +19,8 @@ def test_a_new_customer_start_reads_nothing_back(world: World) -> None:
     cmd = StartTrial.model_validate(new_customer_body())
     with statements(world.ctx.db.engine) as sent:
         trials.start_trial(world.ctx, world.sales_full.actor, cmd)
-    for table in ("due_events", "device_shipments", "customers", "customer_assignments"):
+    tables = ("due_events", "device_shipments", "customers", "customer_assignments")
+    for table in (*tables, "customer_statuses"):  # a new customer's status rows: from memory
         assert selects(sent, table) == [], table
     assert selects(sent, "outbox") == []  # the welcome's cause is a new organization's
     assert len(selects(sent, "org_admins")) == 1  # the email's owner: one query (rule C3)
@@ -38,4 +39,5 @@ def test_adding_a_trial_reads_the_customer_once(world: World) -> None:
         trials.start_trial(ctx, actor, cmd)
     assert len(selects(sent, "customers")) == 1  # classify's; the sort-key hook reuses it
     assert selects(sent, "due_events") == []  # the new trial's rows are not read back
+    assert len(selects(sent, "customer_statuses")) == 1  # the list's status rows (0019)
     assert len(selects(sent, "trials")) == 1  # the soonest open end: the only one it needs
