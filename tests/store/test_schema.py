@@ -6,11 +6,12 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import MetaData, create_engine, inspect, text
+from sqlalchemy import Engine, MetaData, create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
 from tests.conftest import IN_CI, PG_URL, _pg_reachable
@@ -181,6 +182,19 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         admin.dispose()
 
 
+def _insert_then_upgrade(engine: Engine, url: str, rows: dict[str, list[dict[str, Any]]]) -> None:
+    """Writes `rows` with the tables as the database has them now, then migrates to head,
+    which must then match the models."""
+    meta = MetaData()
+    meta.reflect(engine, only=list(rows))
+    with engine.begin() as conn:
+        for table, values in rows.items():
+            conn.execute(meta.tables[table].insert(), values)
+    engine.dispose()
+    upgrade(url)
+    assert _diff(url) == []
+
+
 def test_0010_makes_managed_organizations_customers_of_their_partner(empty_url: str) -> None:
     # rule A1: a subscription a partner manages puts the organization in that partner's list
     upgrade(empty_url, "0006")
@@ -270,14 +284,7 @@ def test_0010_makes_managed_organizations_customers_of_their_partner(empty_url: 
             },
         ],
     }
-    meta = MetaData()
-    meta.reflect(engine, only=list(rows))
-    with engine.begin() as conn:
-        for table, values in rows.items():
-            conn.execute(meta.tables[table].insert(), values)
-    engine.dispose()
-    upgrade(empty_url)
-    assert _diff(empty_url) == []
+    _insert_then_upgrade(engine, empty_url, rows)
     engine = create_engine(empty_url)
     with engine.connect() as conn:
         found = conn.execute(
@@ -328,14 +335,7 @@ def test_0013_fills_the_list_status_rows_from_the_trials(empty_url: str) -> None
             trial | {"id": "t4", "org_id": "two", "customer_id": "c_two", "status": "converted"},
         ],
     }
-    meta = MetaData()
-    meta.reflect(engine, only=list(rows))
-    with engine.begin() as conn:
-        for table, values in rows.items():
-            conn.execute(meta.tables[table].insert(), values)
-    engine.dispose()
-    upgrade(empty_url)
-    assert _diff(empty_url) == []
+    _insert_then_upgrade(engine, empty_url, rows)
     engine = create_engine(empty_url)
     with engine.connect() as conn:
         found = conn.execute(

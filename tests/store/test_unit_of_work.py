@@ -4,13 +4,19 @@ reading back what cannot exist yet, so `created()` must be exact, savepoints inc
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from sqlalchemy import event, func, select
 
+from tests.conftest import World
+from tests.support.lifecycle import start_trials
 from trialhub.domain.events import DomainEvent
 from trialhub.domain.organization import Organization, OrgKind
+from trialhub.services.accounts import authenticate_token
+from trialhub.services.customers import list_customers
 from trialhub.services.kernel.context import Context
-from trialhub.store import dialect
+from trialhub.store import dialect, tables
 from trialhub.store.repositories import Scope
 from trialhub.store.uow import UnitOfWork, WrittenEvent
 
@@ -83,3 +89,57 @@ def test_the_audit_rows_of_a_commit_come_back_with_their_ids_in_order(ctx: Conte
             assert row.after == {"i": i, "name": "Zoë \t'quoted' \\ back", "when": at.isoformat()}
             assert row.before is None
             assert row.partner_id is None
+
+
+def _in_a_transaction(dbapi_connection: object) -> bool:
+    """Whether the driver wraps statements in a transaction of its own (BEGIN ... ROLLBACK:
+    two more round trips on PostgreSQL) or runs each alone (autocommit)."""
+    if hasattr(dbapi_connection, "autocommit"):  # psycopg
+        return not dbapi_connection.autocommit
+    return dbapi_connection.isolation_level is not None  # type: ignore[attr-defined]  # sqlite3
+
+
+@pytest.mark.both_backends  # the round trips saved are PostgreSQL's
+def test_reading_requests_run_without_a_transaction_around_them(world: World) -> None:
+    """Issue 11: authenticating a bearer token and the customer list only read; their
+    statements go in autocommit (no BEGIN and ROLLBACK around them), while a use case
+    that writes keeps its transaction."""
+    ctx = world.ctx
+    seen: list[tuple[str, bool]] = []
+
+    def note(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append((statement.split()[0], _in_a_transaction(conn.connection.dbapi_connection)))
+
+    event.listen(ctx.db.engine, "before_cursor_execute", note)
+    try:
+        start_trials(ctx, world.sales_full.actor, 1)
+        writes = list(seen)
+        seen.clear()
+        token = world.sales_full.headers["Authorization"].split()[1]
+        authenticate_token(ctx, token, address="198.51.100.9")
+        list_customers(ctx, world.sales_full.actor, status="active", limit=5)
+    finally:
+        event.remove(ctx.db.engine, "before_cursor_execute", note)
+    assert all(in_transaction for _, in_transaction in writes)  # the start writes in one
+    selects = [in_transaction for s, in_transaction in seen if s.upper() == "SELECT"]
+    assert len(selects) == 4  # the limits, the token, the page, its trials
+    assert not any(selects)
+    # the token's first use is written, in a transaction of its own (once a minute at most)
+    assert [t for s, t in seen if s.upper() != "SELECT"] == [True]
+
+
+def test_a_read_only_unit_of_work_refuses_to_write(ctx: Context) -> None:
+    """A reader has no transaction to undo a write with: it refuses one before sending it."""
+
+    def organizations() -> int:
+        with ctx.db.engine.connect() as conn:
+            return conn.scalar(select(func.count()).select_from(tables.organizations)) or 0
+
+    before = organizations()
+    with ctx.reader(Scope.system()) as uow:
+        uow.organizations.add(new_org(ctx))
+        with pytest.raises(RuntimeError, match="read-only"):
+            uow.flush()
+    with ctx.reader(Scope.system()) as uow, pytest.raises(RuntimeError, match="read-only"):
+        uow.commit()
+    assert organizations() == before

@@ -71,7 +71,7 @@ class DatabaseStorage(Storage):
 
     def get(self, key: str) -> int:
         table = tables.rate_limit_counters
-        with self._db.engine.connect() as conn:
+        with self._db.read_engine.connect() as conn:
             hits = conn.execute(
                 select(table.c.hits).where(table.c.key == key, table.c.expires_at > self._now())
             ).scalar()
@@ -82,7 +82,7 @@ class DatabaseStorage(Storage):
         three limits before every secret it verifies (issue 11: one statement, not one a
         limit, on every authenticated request)."""
         table = tables.rate_limit_counters
-        with self._db.engine.connect() as conn:
+        with self._db.read_engine.connect() as conn:  # one statement: no transaction
             rows = conn.execute(
                 select(table.c.key, table.c.hits).where(
                     table.c.key.in_(keys), table.c.expires_at > self._now()
@@ -95,7 +95,7 @@ class DatabaseStorage(Storage):
         """When the key's window ends (seconds since the epoch, on the application's clock)."""
         table = tables.rate_limit_counters
         now = self._now()
-        with self._db.engine.connect() as conn:
+        with self._db.read_engine.connect() as conn:
             ends = conn.execute(
                 select(table.c.expires_at).where(table.c.key == key, table.c.expires_at > now)
             ).scalar()

@@ -145,9 +145,11 @@ class UnitOfWork:
         *,
         before_commit: Sequence[BeforeCommit] = (),
         after_audit: Sequence[AfterAudit] = (),
+        read_only: bool = False,
     ) -> None:
         self._session_factory = session_factory
         self.scope = scope
+        self.read_only = read_only
         self._session: Session | None = None
         self.extra_events: list[DomainEvent] = []
         self._before_commit = before_commit
@@ -170,7 +172,9 @@ class UnitOfWork:
         # the identity map holds objects weakly: an entity that recorded an event but changed
         # no column could vanish before commit, its events with it, so keep every loaded one
         self._loaded: list[object] = []
-        sa_event.listen(self._session, "before_flush", self._track)
+        sa_event.listen(
+            self._session, "before_flush", self._refuse if self.read_only else self._track
+        )
         sa_event.listen(self._session, "loaded_as_persistent", self._keep)
         s, scope = self._session, self.scope
         self.partners = PartnerRepository(s, scope)
@@ -216,6 +220,10 @@ class UnitOfWork:
         finally:
             session.close()
             self._session = None
+
+    def _refuse(self, session: Session, _context: object, _instances: object) -> None:
+        if session.new or session.dirty or session.deleted:
+            raise RuntimeError("a read-only unit of work cannot write: use ctx.uow()")
 
     def _keep(self, _session: Session, instance: object) -> None:
         self._loaded.append(instance)
@@ -288,6 +296,8 @@ class UnitOfWork:
 
     def commit(self) -> None:
         """Write the audit rows for every recorded event, then commit in one transaction."""
+        if self.read_only:
+            raise RuntimeError("a read-only unit of work has nothing to commit: use ctx.uow()")
         session = self._live()
         try:
             for hook in self._before_commit:

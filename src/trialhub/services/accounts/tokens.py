@@ -58,19 +58,22 @@ def authenticate_token(ctx: Context, raw: str, *, address: str) -> Actor:
     looked up, valid or not, or a guess that hit would still be answered (rule X1).
     """
     attempt = Attempt(Secret.BEARER_TOKEN, address)
-    with checking(ctx, attempt, failure=Unauthenticated), ctx.uow(Scope.system("auth")) as uow:
+    with checking(ctx, attempt, failure=Unauthenticated), ctx.reader(Scope.system("auth")) as uow:
         found = uow.admins.token_with_owner_unscoped(hash_token(raw))
         if found is None:
             raise Unauthenticated("The bearer token is not valid.")
         token, admin, partner = found
         if token.revoked_at is not None or admin.disabled_at is not None:
             raise Unauthenticated("The bearer token is not valid.")
-        now = ctx.now()
-        stale = now - ctx.policy.token_touch_interval
-        if token.last_used_at is None or token.last_used_at <= stale:
-            uow.admins.touch_token(token.id, now, unless_since=stale)
-            uow.commit()
-        return Actor.of(admin, partner)
+        actor = Actor.of(admin, partner)
+        token_id, last_used_at = token.id, token.last_used_at
+    now = ctx.now()
+    stale = now - ctx.policy.token_touch_interval
+    if last_used_at is None or last_used_at <= stale:  # once a minute at most
+        with ctx.uow(Scope.system("auth")) as writing:
+            writing.admins.touch_token(token_id, now, unless_since=stale)
+            writing.commit()
+    return actor
 
 
 def actor_for_email(ctx: Context, email: str) -> Actor:
@@ -84,7 +87,7 @@ def actor_for_email(ctx: Context, email: str) -> Actor:
 
 
 def me(ctx: Context, actor: Actor) -> MeView:
-    with ctx.uow(actor.scope) as uow:
+    with ctx.reader(actor.scope) as uow:
         admin = uow.admins.get_self()
         assert admin is not None
         partner = uow.partners.get(admin.partner_id) if admin.partner_id else None

@@ -43,7 +43,7 @@ def activity(
     size = paging.page_size(ctx.policy, limit, errors)
     paging.one_of(errors, "kind", kind, ACTIVITY_KINDS, "E1")
     errors.raise_if_any()
-    with ctx.uow(actor.scope) as uow:
+    with ctx.reader(actor.scope) as uow:
         org_id, name = None, None
         if customer_id is not None:
             customer = load_customer(uow, customer_id, field="customer_id")

@@ -21,7 +21,7 @@ from trialhub.store.uow import UnitOfWork
 def get_customer(ctx: Context, actor: Actor, customer_id: str) -> CustomerDetail:
     """One customer: its organization, purchased services and who manages each, its trials,
     and which services it may still trial and why not (rules A1, S3)."""
-    with ctx.uow(actor.scope) as uow:
+    with ctx.reader(actor.scope) as uow:
         return _customer_detail(ctx, uow, actor, customer_id)
 
 
@@ -80,7 +80,7 @@ def list_events(
     errors = ErrorCollector()
     size = paging.page_size(ctx.policy, limit, errors)
     errors.raise_if_any()
-    with ctx.uow(actor.scope) as uow:
+    with ctx.reader(actor.scope) as uow:
         events = uow.audit.since(
             after=after, limit=size + 1, trial_id=trial_id, reach_admin_id=reach_admin_id
         )

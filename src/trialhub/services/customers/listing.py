@@ -47,7 +47,7 @@ def list_customers(
         expiring_within_days=expiring_within_days,
         reach_admin_id=actor.admin_id if got is Reach.OWN else None,
     )
-    with ctx.uow(actor.scope) as uow:
+    with ctx.reader(actor.scope) as uow:
         try:
             rows, next_cursor = uow.customers.search(flt, now=now, limit=size, cursor=cursor)
         except (ValueError, TypeError, KeyError) as error:

@@ -69,6 +69,12 @@ class Context:
             after_audit=self.hooks.after_audit,
         )
 
+    def reader(self, scope: Scope) -> UnitOfWork:
+        """A unit of work that only reads (a list, a lookup): its statements run in
+        autocommit, without a transaction around them (`Database.read_engine`); a write or
+        a commit in it is refused."""
+        return UnitOfWork(self.db.read_session_factory, scope, read_only=True)
+
     def now(self) -> datetime:
         return self.clock.now()
 

@@ -22,7 +22,7 @@ from trialhub.services.trials.schemas import (
 
 def timeline(ctx: Context, actor: Actor, trial_id: str) -> TimelineView:
     """What happened to the trial, and every deadline still ahead of it."""
-    with ctx.uow(actor.scope) as uow:
+    with ctx.reader(actor.scope) as uow:
         trial = load_trial(uow, actor, trial_id, Action.READ_CUSTOMERS)
         events = uow.audit.since(after=None, limit=10_000, trial_id=trial.id)
         return _timeline_of(ctx, trial, events, uow.shipments.for_trial(trial.id))
@@ -31,7 +31,7 @@ def timeline(ctx: Context, actor: Actor, trial_id: str) -> TimelineView:
 def customer_timelines(ctx: Context, actor: Actor, customer_id: str) -> list[TimelineView]:
     """The timeline of each trial of a customer in reach, in a bounded number of queries
     (the customer page): the same events and deadlines as `timeline` gives one by one."""
-    with ctx.uow(actor.scope) as uow:
+    with ctx.reader(actor.scope) as uow:
         customer = load_customer(uow, customer_id)
         require_reach(actor, Action.READ_CUSTOMERS, customer)
         trials = uow.customers.trials_of(customer.id)

@@ -99,7 +99,7 @@ def start_trial(ctx: Context, actor: Actor, cmd: StartTrial) -> TrialView:
 
 
 def get_trial(ctx: Context, actor: Actor, trial_id: str) -> TrialView:
-    with ctx.uow(actor.scope) as uow:
+    with ctx.reader(actor.scope) as uow:
         trial = load_trial(uow, actor, trial_id, Action.READ_CUSTOMERS)
         return trial_view(ctx.catalog, trial, ctx.now())
 
