@@ -11,7 +11,7 @@ from alembic.config import Config
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from trialhub.store.dialect import make_engine
+from trialhub.store.dialect import SQLITE, make_engine
 from trialhub.store.mapping import start_mappers
 
 
@@ -51,11 +51,14 @@ class Database:
 
     @cached_property
     def read_engine(self) -> Engine:
-        """The engine's pool in autocommit: each statement its own transaction, with no
-        BEGIN and ROLLBACK around them (on PostgreSQL, a round trip each: a read-only
-        request sent three where it needs one, issue 11). PostgreSQL's READ COMMITTED gives
-        each statement its own snapshot anyway; on SQLite statements of one read may see a
-        commit land between them."""
+        """The engine's pool in autocommit on PostgreSQL: each statement its own
+        transaction, with no BEGIN and ROLLBACK around them (a round trip each: a read-only
+        request sent three where it needs one, issue 11); READ COMMITTED gives each
+        statement its own snapshot anyway. SQLite's driver runs a SELECT outside any
+        transaction already (it begins one only before a write), and SQLAlchemy's autocommit
+        there costs a PRAGMA each time a connection goes back to the pool: the engine as is."""
+        if self.engine.dialect.name == SQLITE:
+            return self.engine
         return self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @cached_property
