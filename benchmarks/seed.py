@@ -121,7 +121,7 @@ def drop(url: str) -> None:
     """Removes a copy made by `dataset` (never the cached original)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        for suffix in ("", "-wal", "-shm"):
+        for suffix in ("", "-wal", "-shm", ".writer-lock"):  # the last: store/writer_queue.py
             Path(f"{parsed.database}{suffix}").unlink(missing_ok=True)
         return
     admin = create_engine(PG_BASE, isolation_level="AUTOCOMMIT")
@@ -141,6 +141,7 @@ def _sqlite_copy(key: str, customers: int, per: int) -> str:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         engine.dispose()
         building.rename(original)
+        Path(f"{building}.writer-lock").unlink(missing_ok=True)
     copy = CACHE / f"run-{uuid.uuid4().hex[:8]}.db"
     shutil.copyfile(original, copy)
     return f"sqlite:///{copy}"
