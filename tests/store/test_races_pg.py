@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import text
 
-from tests.conftest import LiveServer, make_world, new_customer_body
+from tests.conftest import LiveServer, World, make_world, new_customer_body
+from tests.support.list_keys import assert_keys_follow_trials
+from trialhub.clock import MovableClock
+from trialhub.services.kernel.context import Context
+from trialhub.services.trials import start as trials
+from trialhub.services.trials.schemas import StartTrial
+from trialhub.store.repositories import Scope
+from trialhub.store.uow import UnitOfWork
 
 pytestmark = pytest.mark.postgres
 
@@ -116,3 +125,56 @@ def test_concurrent_orders_of_one_device_type_leave_one_shipment(
             text("select count(*) from device_shipments where trial_id = :t"), {"t": trial["id"]}
         ).scalar_one()
     assert count == 1
+
+
+@pytest.mark.parametrize("db_backend", ["postgresql"])
+def test_two_transactions_ending_one_customers_trials_leave_its_list_keys_right(
+    world: World, clock: MovableClock
+) -> None:
+    """Decision 0019: two transactions each expire one of a customer's two trials at once
+    (two workers' batches). The second computes the customer's list keys only once the
+    first has committed, from both changes: before the customer lock it computed them from
+    a snapshot without the first's, and its status rows collided with the first's."""
+    ctx, actor = world.ctx, world.sales_full.actor
+    first = trials.start_trial(ctx, actor, StartTrial.model_validate(new_customer_body()))
+    add = {"customer_id": first.customer_id, "services": [{"code": "calling"}], "user_licenses": 5}
+    second = trials.start_trial(ctx, actor, StartTrial.model_validate(add))
+    clock.advance(timedelta(days=120))  # both past their end
+    holding, go = threading.Event(), threading.Event()
+
+    def hold(_uow: UnitOfWork) -> None:  # after every other hook: locks held, not committed
+        holding.set()
+        assert go.wait(30)
+
+    assert ctx.hooks is not None
+    slow = replace(ctx, hooks=replace(ctx.hooks, before_commit=(*ctx.hooks.before_commit, hold)))
+    errors: list[BaseException] = []
+
+    def expire(context: Context, trial_id: str) -> None:
+        try:
+            with context.uow(Scope.system("test")) as uow:
+                trial = uow.trials.get(trial_id)
+                assert trial is not None
+                trial.expire(context.now())
+                uow.commit()
+        except BaseException as error:
+            errors.append(error)
+
+    one = threading.Thread(target=expire, args=(slow, first.id))
+    one.start()
+    assert holding.wait(30)
+    other = threading.Thread(target=expire, args=(ctx, second.id))
+    other.start()
+    other.join(0.5)
+    assert other.is_alive()  # waiting for the first's customer lock
+    go.set()
+    one.join(30)
+    other.join(30)
+    assert errors == []
+    assert_keys_follow_trials(ctx.db.engine)
+    with ctx.db.engine.connect() as conn:
+        rows = conn.execute(
+            text("select status from customer_statuses where customer_id = :c"),
+            {"c": first.customer_id},
+        ).scalars()
+        assert sorted(rows) == ["expired"]

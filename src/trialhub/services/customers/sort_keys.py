@@ -37,6 +37,8 @@ def refresh_customer_keys(uow: UnitOfWork) -> None:
     existing = [c.id for c in customers if not uow.created(c)]
     if existing:
         uow.flush()  # the trials' new states first
+        # one transaction at a time per customer, each reading the other's committed trials
+        uow.customers.lock_for_keys([c for c in customers if not uow.created(c)])
     keys = uow.customers.list_keys(existing) if existing else {}
     listed = uow.customers.listed_statuses(existing) if existing else {}
     stale: list[str] = []

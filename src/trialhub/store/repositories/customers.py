@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, delete, func, select
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from trialhub.domain.organization import Customer, CustomerAssignment, CustomerState
@@ -83,6 +84,28 @@ class CustomerRepository(Repository):
         """Serializes starts for one organization (PostgreSQL row lock; SQLite locks the file)."""
         stmt = select(tables.organizations.c.id).where(tables.organizations.c.id == org_id)
         self._session.execute(dialect.locked(stmt, dialect.name_of(self._session)))
+
+    def lock_for_keys(self, customers: Collection[Customer]) -> None:
+        """Locks these customers' rows until the transaction ends (PostgreSQL; SQLite's
+        writer lock serializes whole transactions), in id order, and takes their stored
+        sort keys as the loaded ones. Two transactions touching one customer's trials at
+        once (two workers' batches, a request beside the worker) then compute its list
+        keys one after the other, each from the other's committed trials: without it the
+        second wrote keys from a snapshot that missed the first's change, and its status
+        rows collided with the first's (decision 0019)."""
+        if not customers or dialect.name_of(self._session) != dialect.POSTGRESQL:
+            return
+        c = tables.customers.c
+        held = {customer.id: customer for customer in customers}
+        stmt = (
+            select(c.id, c.sort_end, c.sort_name)
+            .where(dialect.among(c.id, sorted(held), dialect.POSTGRESQL))
+            .order_by(c.id)
+            .with_for_update()
+        )
+        for customer_id, sort_end, sort_name in self._session.execute(stmt):
+            set_committed_value(held[customer_id], "sort_end", sort_end)
+            set_committed_value(held[customer_id], "sort_name", sort_name)
 
     def list_keys(self, customer_ids: Collection[str]) -> dict[str, ListKeys]:
         """Each customer's list keys as its trials stand: the soonest end of an open trial
