@@ -177,3 +177,22 @@ def test_a_forked_process_holds_its_own_turn(tmp_path: Path) -> None:
 
 def _try_lock(lock: writer_queue.FileLock) -> None:
     os._exit(2 if lock.acquire(timeout=0.1) else 3)
+
+
+def test_a_link_planted_as_the_lock_file_is_not_followed(tmp_path: Path) -> None:
+    """The lock file is opened without following a link: one planted in its place (by
+    whoever can write the directory) neither gets locked through nor stops the writes;
+    they go on, queued within the process only."""
+    target = tmp_path / "precious"
+    target.write_text("keep")
+    (tmp_path / "t.db.writer-lock").symlink_to(target)
+    engine = dialect.make_engine(f"sqlite:///{tmp_path}/t.db")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (x INTEGER)"))
+    with engine.connect() as conn:
+        conn.execute(text("INSERT INTO t VALUES (1)"))
+        assert _other_process_can_lock(target)  # mid-write: not locked through the link
+        conn.commit()
+        assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 1
+    assert target.read_text() == "keep"
+    engine.dispose()

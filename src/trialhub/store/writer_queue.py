@@ -19,6 +19,7 @@ without: SQLite's own busy timeout then decides, as before. Programs other than 
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -26,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, event
+
+log = logging.getLogger("trialhub.store")
 
 try:  # POSIX; elsewhere processes meet SQLite's busy handler
     import fcntl
@@ -53,7 +56,9 @@ class FileLock:
 
     def _file(self) -> int:
         if self._fd is None or self._pid != os.getpid():
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            # never through a link planted in its place: the file is only ever locked
+            flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+            self._fd = os.open(self.path, flags, 0o600)
             self._pid = os.getpid()
         return self._fd
 
@@ -95,7 +100,10 @@ def queue_writers(engine: Engine, lock_file: Path | None) -> None:
         # past the timeout, go on without it: SQLite's own busy timeout decides
         info[_HOLDS_WRITER] = lock.acquire(timeout=SQLITE_BUSY_SECONDS)
         if across is not None and info[_HOLDS_WRITER]:
-            info[_HOLDS_FILE] = across.acquire(timeout=SQLITE_BUSY_SECONDS)
+            try:
+                info[_HOLDS_FILE] = across.acquire(timeout=SQLITE_BUSY_SECONDS)
+            except OSError as error:  # unreadable, or a link planted in its place
+                log.warning("no writer queue across processes (%s): %s", across.path, error)
 
     def release(info: dict[Any, Any]) -> None:
         if info.pop(_HOLDS_FILE, False) and across is not None:
