@@ -10,6 +10,7 @@ import os
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, event, text
@@ -196,3 +197,48 @@ def test_a_link_planted_as_the_lock_file_is_not_followed(tmp_path: Path) -> None
         assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 1
     assert target.read_text() == "keep"
     engine.dispose()
+
+
+def test_a_process_that_just_had_its_turn_lets_a_waiting_one_go_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Across processes the turn went to whoever asked first, and a process whose next
+    writer was already queued asked first every time (the p99 of `serve --workers 2` on
+    SQLite). A process that just released the turn now lets a process that waits take it."""
+    monkeypatch.setattr(writer_queue, "_YIELD_SECONDS", 5.0)  # a slow machine: no race
+    path = tmp_path / "w.lock"
+    lock = writer_queue.FileLock(path)
+    assert lock.acquire(timeout=0)
+    forked = multiprocessing.get_context("fork")
+    took = forked.Event()
+    child = forked.Process(target=_take_and_hold, args=(path, took))
+    child.start()
+    while not _someone_waits(path):  # the child polls, marked as waiting
+        time.sleep(0.01)
+    lock.release()
+    assert lock.acquire(timeout=10)  # asked again at once, as a queued writer does
+    assert took.is_set()  # the waiting process went first
+    lock.release()
+    child.join(10)
+    assert child.exitcode == 0
+
+
+def _take_and_hold(path: Path, took: Any) -> None:
+    lock = writer_queue.FileLock(path)
+    if lock.acquire(timeout=10):
+        took.set()
+        time.sleep(0.2)
+        lock.release()
+    os._exit(0)
+
+
+def _someone_waits(path: Path) -> bool:
+    """Another process's waiting mark, seen from this one (what the queue itself checks)."""
+    fd = os.open(path, os.O_RDWR)
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, 1)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return False

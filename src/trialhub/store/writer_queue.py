@@ -8,11 +8,12 @@ writers instead:
 - in one process, on a `threading.Lock` (the threads of a server);
 - across processes (`serve --workers N`, the lifecycle worker, a CLI command), on an
   advisory `flock` of a file beside the database (`<database>.writer-lock`), polled every
-  millisecond or so: the next writer goes within a millisecond of the last one's end.
+  millisecond or so: the next writer goes within a millisecond of the last one's end, and
+  a process that just had its turn lets a process that waits go first.
 
 Each is taken at the transaction's first INSERT, UPDATE or DELETE and released when it ends
-(once committed, or rolled back, or the connection returned, closed or invalidated); reads are never
-queued (WAL readers do not wait). A lock not had within `SQLITE_BUSY_SECONDS` is gone on
+(once committed, or rolled back, or the connection returned, closed or invalidated); reads
+are never queued (WAL readers do not wait). A lock not had within `SQLITE_BUSY_SECONDS` is gone on
 without: SQLite's own busy timeout then decides, as before. Programs other than trialhub
 (the sqlite3 shell) do not queue; they meet the busy handler as before.
 """
@@ -41,6 +42,7 @@ _WRITES = ("INSERT", "UPDATE", "DELETE")
 _HOLDS_WRITER = "trialhub_holds_writer_lock"
 _HOLDS_FILE = "trialhub_holds_writer_file"
 _POLL_SECONDS = (0.0002, 0.0005, 0.001)  # then every millisecond
+_YIELD_SECONDS = 0.005  # a process that just had its turn lets waiters go first this long
 
 
 class FileLock:
@@ -53,6 +55,7 @@ class FileLock:
         self.path = path
         self._fd: int | None = None
         self._pid = 0
+        self._released_at = float("-inf")
 
     def _file(self) -> int:
         if self._fd is None or self._pid != os.getpid():
@@ -63,22 +66,55 @@ class FileLock:
         return self._fd
 
     def acquire(self, timeout: float) -> bool:
-        """True once held; False if another process held it for `timeout` seconds."""
+        """True once held; False if another process held it for `timeout` seconds.
+
+        A process that waits says so while it polls (a shared record lock on byte 1 of
+        the file); one that just had its turn lets such a waiter go first, for a few
+        milliseconds at most, instead of taking the turn again at once because it asked
+        first (its next writer was already queued in-process: under load, one process
+        could keep the file for many turns in a row)."""
         fd = self._file()
         deadline = time.monotonic() + timeout
-        for attempt in range(1_000_000_000):
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return True
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    return False
-                time.sleep(_POLL_SECONDS[min(attempt, len(_POLL_SECONDS) - 1)])
-        return False  # pragma: no cover
+        self._let_waiters_go_first(fd, deadline)
+        waiting = False
+        try:
+            for attempt in range(1_000_000_000):
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return True
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        return False
+                    waiting = waiting or _mark(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                    time.sleep(_POLL_SECONDS[min(attempt, len(_POLL_SECONDS) - 1)])
+            return False  # pragma: no cover
+        finally:
+            if waiting:
+                _mark(fd, fcntl.LOCK_UN)
+
+    def _let_waiters_go_first(self, fd: int, deadline: float) -> None:
+        if time.monotonic() - self._released_at > _YIELD_SECONDS:
+            return  # not chaining turns: nobody to let go first
+        until = min(deadline, time.monotonic() + _YIELD_SECONDS)
+        while time.monotonic() < until and not _mark(fd, fcntl.LOCK_EX | fcntl.LOCK_NB):
+            time.sleep(_POLL_SECONDS[0])  # another process waits: its turn first
+        _mark(fd, fcntl.LOCK_UN)
 
     def release(self) -> None:
         if self._fd is not None and self._pid == os.getpid():
             fcntl.flock(self._fd, fcntl.LOCK_UN)
+            self._released_at = time.monotonic()
+
+
+def _mark(fd: int, command: int) -> bool:
+    """A record lock on byte 1 of the file (POSIX locks: per process, never in conflict
+    with the process's own, and apart from `flock`'s): shared by the processes waiting for
+    the turn; taken exclusively, it says whether any other process waits."""
+    try:
+        fcntl.lockf(fd, command, 1, 1)
+    except OSError:  # held by another process the other way
+        return False
+    return True
 
 
 def lock_file_of(database: str) -> Path | None:
