@@ -32,6 +32,10 @@ class DeadlineKind(StrEnum):
     DEVICE_OVERDUE = "device_overdue"  # rule D7: not returned in time, flagged
 
 
+# the deadlines whose handling reads the organization's users: rule T6 writes to each of
+# them, rule T7 moves them to the free organization (the worker loads users only for these)
+READS_PEOPLE: frozenset[str] = frozenset({DeadlineKind.USER_NOTICE, DeadlineKind.GRACE_END})
+
 DEADLINE_LABELS: dict[DeadlineKind, str] = {
     DeadlineKind.CONSENT_EXPIRY: "Consent request expires; the trial is cancelled (rule K6)",
     DeadlineKind.NOTICE_BEFORE_END: "Expiry notice to customer and partner admins (rule T4)",

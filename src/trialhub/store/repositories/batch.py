@@ -23,9 +23,12 @@ from trialhub.store import dialect
 T = TypeVar("T")
 
 
-def load_many(session: Session, cls: type[T], ids: Collection[Any]) -> list[T]:
+def load_many(
+    session: Session, cls: type[T], ids: Collection[Any], *, skip: Collection[str] = ()
+) -> list[T]:
     """The entities of `cls` with these primary keys, each with its one-to-many and
-    one-to-one parts loaded (many-to-one references are left to the identity map)."""
+    one-to-one parts loaded (many-to-one references are left to the identity map), but
+    the parts named in `skip`: those load when read, or by `fill`."""
     if not ids:
         return []
     mapper: Mapper[T] = inspect(cls)
@@ -34,9 +37,16 @@ def load_many(session: Session, cls: type[T], ids: Collection[Any]) -> list[T]:
     stmt = select(cls).options(lazyload("*")).where(dialect.among(key, ids, name))
     found = list(session.scalars(stmt))
     for part in mapper.relationships:
-        if part.direction.name != "MANYTOONE":
+        if part.direction.name != "MANYTOONE" and part.key not in skip:
             _fill(session, found, part, name)
     return found
+
+
+def fill(session: Session, parents: Sequence[Any], part: str) -> None:
+    """Loads the part `part` of these entities (all of one class), in one query."""
+    if parents:
+        relationship = inspect(type(parents[0])).relationships[part]
+        _fill(session, parents, relationship, dialect.name_of(session))
 
 
 def _fill(
