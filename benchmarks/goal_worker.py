@@ -14,7 +14,8 @@ points at the server (default: the local one).
 
 Run the old code side by side with the same file: `PYTHONPATH=/path/to/main/src python
 benchmarks/goal_worker.py` (the worker processes inherit the path);
-`TRIALHUB_BENCH_WORKER_DUE=2000` makes the due batch smaller (the old code is slow).
+`TRIALHUB_BENCH_WORKER_DUE=2000` makes the due batch smaller (the old code is slow);
+`TRIALHUB_BENCH_WORKER_USERS=50` gives every organization 50 users.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ PG_URL = os.environ.get(
     "TRIALHUB_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 CACHE = Path(os.environ.get("TRIALHUB_BENCH_CACHE", "/tmp/trialhub-bench"))
+# users in every organization of the throughput run (the notices must not read them)
+USERS = int(os.environ.get("TRIALHUB_BENCH_WORKER_USERS", "0"))
 
 # one worker process: waits for "go" on stdin, ticks until nothing is due, prints its times
 WORKER = """
@@ -95,7 +98,7 @@ def _throughput(backend: str, n: int) -> list[Row]:
     out = []
     for procs in (1, 2):
         with _fresh_database(backend) as url:
-            seed_due(url, n, NOW)
+            seed_due(url, n, NOW, users=USERS)
             took, cpu = _apply_with(url, procs)
             fired = _fired_once(url, n)
         rates[procs] = n / took

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, insert, text
+from sqlalchemy import Table, insert, select, text
 
 from trialhub.bootstrap import make_context
 from trialhub.clock import MovableClock
@@ -22,11 +22,12 @@ from trialhub.store.db import Database, upgrade
 CHUNK = 20_000
 
 
-def seed_due(url: str, n: int, now: datetime) -> None:
+def seed_due(url: str, n: int, now: datetime, *, users: int = 0) -> None:
     """n active trials whose 7-day expiry notice (rule T4) is due now, a few seconds apart;
-    each organization has one administrator, and one partner administrator manages them
-    all: each notice is one audit event and two emails. Their later deadlines are in the
-    schedule too, in the future, as the schedule hook would have written them."""
+    each organization has one administrator (and `users` users), and one partner
+    administrator manages them all: each notice is one audit event and two emails. Their
+    later deadlines are in the schedule too, in the future, as the schedule hook would have
+    written them."""
     partner_id, admin_id, db = _partner(url, now)
 
     def trial_rows() -> Iterator[dict[str, Any]]:
@@ -44,6 +45,26 @@ def seed_due(url: str, n: int, now: datetime) -> None:
         ]
 
     _insert_all(db, n, trial_rows, dues, now, with_admins=True)
+    if users:
+        _add_users(url, users, now)
+
+
+def _add_users(url: str, users: int, now: datetime) -> None:
+    """`users` users in every customer organization (the worker must not read them for a
+    notice: issue 11)."""
+    db = Database.open(url)
+    o, u = tables.organizations.c, tables.org_users
+    with db.engine.begin() as conn:
+        orgs = conn.execute(select(o.id).where(o.kind == "customer")).scalars().all()
+        for first in range(0, len(orgs), CHUNK):
+            rows = [
+                {"id": f"usr_{org}_{k}", "org_id": org, "email": f"user{k}@{org}.example"}
+                | {"name": f"User {k}", "created_at": now}
+                for org in orgs[first : first + CHUNK]
+                for k in range(users)
+            ]
+            _bulk(conn, u, rows)
+    db.dispose()
 
 
 def seed_idle(url: str, n: int, now: datetime) -> None:
