@@ -34,11 +34,12 @@ def refresh_customer_keys(uow: UnitOfWork) -> None:
     if not ids:
         return
     customers = _customers(uow, sorted(ids), held)
-    existing = [c.id for c in customers if not uow.created(c)]
+    older = [c for c in customers if not uow.created(c)]
+    existing = [c.id for c in older]
     if existing:
         uow.flush()  # the trials' new states first
         # one transaction at a time per customer, each reading the other's committed trials
-        uow.customers.lock_for_keys([c for c in customers if not uow.created(c)])
+        uow.customers.lock_for_keys(older)
     keys = uow.customers.list_keys(existing) if existing else {}
     listed = uow.customers.listed_statuses(existing) if existing else {}
     stale: list[str] = []
@@ -47,16 +48,16 @@ def refresh_customer_keys(uow: UnitOfWork) -> None:
         if uow.created(customer):
             mine = [t for t in trials[customer.id] if uow.created(t)]
             ends = [t.ends_at for t in mine if t.is_open and t.ends_at]
-            now = ListKeys(min(ends, default=None), frozenset(t.status for t in mine))
+            current = ListKeys(min(ends, default=None), frozenset(t.status for t in mine))
         else:
-            now = keys[customer.id]
-        end = now.soonest_end or NO_END
+            current = keys[customer.id]
+        end = current.soonest_end or NO_END
         if customer.sort_end != end:
             customer.sort_end = end
         if not customer.sort_name:
             org = customer.organization or uow.organizations.get(customer.org_id)
             customer.sort_name = org.name if org else ""
-        wanted = {status: (end, customer.sort_name) for status in now.statuses}
+        wanted = {status: (end, customer.sort_name) for status in current.statuses}
         if listed.get(customer.id, {}) != wanted:
             if not uow.created(customer):
                 stale.append(customer.id)
