@@ -20,6 +20,7 @@ without: SQLite's own busy timeout then decides, as before. Programs other than 
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import threading
@@ -78,7 +79,7 @@ class FileLock:
         self._let_waiters_go_first(fd, deadline)
         waiting = False
         try:
-            for attempt in range(1_000_000_000):
+            for attempt in itertools.count():
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     return True
@@ -87,7 +88,7 @@ class FileLock:
                         return False
                     waiting = waiting or _mark(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
                     time.sleep(_POLL_SECONDS[min(attempt, len(_POLL_SECONDS) - 1)])
-            return False  # pragma: no cover
+            raise AssertionError("unreachable")  # pragma: no cover
         finally:
             if waiting:
                 _mark(fd, fcntl.LOCK_UN)
