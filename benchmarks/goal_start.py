@@ -121,10 +121,13 @@ def capture(bench: setup.Bench) -> tuple[Plan, list[str]]:
         result = _args[-1]
         if not (isinstance(clause, Insert) and isinstance(clause.table, Table)):
             return
-        if clause._returning:  # the audit rows: their values as given, the id numbered
+        keys = result.inserted_primary_key_rows if not clause._returning else []
+        if clause._returning or any(None in pk for pk in keys):
+            # rows written in a batch (audit, deadlines): their values as given, the id
+            # numbered by the database
             given.extend((clause.table, dict(row)) for row in multiparams)
         else:
-            inserted.extend((clause.table, tuple(pk)) for pk in result.inserted_primary_key_rows)
+            inserted.extend((clause.table, tuple(pk)) for pk in keys)
 
     local = f"x-{uuid.uuid4().hex}"
     event.listen(bench.engine, "after_execute", after)

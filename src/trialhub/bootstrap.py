@@ -25,8 +25,10 @@ def wire(ctx: Context) -> Context:
     offers its audit events to webhook subscribers (rule E1)."""
     ctx.hooks = Hooks(
         before_commit=(
-            schedule_hook(ctx.policy, ctx.catalog, ctx.clock.now),
+            # the keys first: a new customer's are set before its row is first written,
+            # not by an UPDATE after (issue 11)
             refresh_customer_keys,
+            schedule_hook(ctx.policy, ctx.catalog, ctx.clock.now),
         ),
         after_audit=(fan_out,),
     )

@@ -166,10 +166,18 @@ def insert_many(
     row (the worker's batches, issue 11); elsewhere, and for a few rows, INSERT."""
     if not rows:
         return []
-    if name_of(session) != POSTGRESQL or len(rows) < COPY_FROM:
+    name = name_of(session)
+    if name != POSTGRESQL or len(rows) < COPY_FROM:
         if not ids:
             session.execute(insert(table), list(rows))
             return []
+        if name == SQLITE:
+            # SQLAlchemy cannot batch RETURNING in parameter order on SQLite (no sentinel):
+            # it sent one INSERT a row. The transaction holds SQLite's only write lock, so
+            # the rows of one multi-row INSERT are numbered in their order: the ids sorted
+            # are the rows' (as COPY's ids from the sequence are).
+            stmt = insert(table).returning(table.c.id)
+            return sorted(int(i) for i in session.execute(stmt, list(rows)).scalars())
         stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
         return [int(i) for i in session.execute(stmt, list(rows)).scalars()]
     return _copy(session, table, rows, ids=ids)

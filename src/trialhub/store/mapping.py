@@ -98,6 +98,11 @@ def _map_trials() -> None:
         ),
         extensions=relationship(trial_parts.Extension, order_by=t.extensions.c.at, lazy="selectin"),
         site=relationship(trial_parts.MeetingsSite, uselist=False, lazy="selectin"),
+        # never read or set: they tell the unit of work that a trial's row goes in after its
+        # customer's and organization's, so that a new customer and its first trial go in
+        # one flush (issue 11; decision 0001 flushed parents first, one flush each)
+        _customer_row=relationship(organization.Customer, lazy="raise"),
+        _organization_row=relationship(organization.Organization, lazy="raise"),
     )
     _map_versioned(
         devices.DeviceShipment,

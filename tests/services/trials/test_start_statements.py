@@ -5,10 +5,13 @@ one query. Pinned as statement counts, so that they do not grow."""
 
 from __future__ import annotations
 
+from sqlalchemy import func, select
+
 from tests.conftest import World, new_customer_body
 from tests.support.statements import statements
 from trialhub.services.trials import start as trials
 from trialhub.services.trials.schemas import StartTrial
+from trialhub.store import tables
 
 
 def selects(sent: list[str], table: str) -> list[str]:
@@ -41,3 +44,35 @@ def test_adding_a_trial_reads_the_customer_once(world: World) -> None:
     assert selects(sent, "due_events") == []  # the new trial's rows are not read back
     assert len(selects(sent, "customer_statuses")) == 1  # the list's status rows (0019)
     assert len(selects(sent, "trials")) == 1  # the soonest open end: the only one it needs
+
+
+def test_a_new_customer_start_writes_each_table_in_one_statement(world: World) -> None:
+    """Issue 11: the organization, its administrator, the customer, the trial and its parts
+    go in at commit in one flush, ordered by the mapping; a trial's deadlines and the audit
+    rows go in one statement each, however many (the ORM sent one INSERT a row on SQLite);
+    the customer's sort key is set before its row is written, not by an UPDATE after."""
+    ctx = world.ctx
+    cmd = StartTrial.model_validate(new_customer_body())
+    with statements(ctx.db.engine) as sent:
+        view = trials.start_trial(ctx, world.sales_full.actor, cmd)
+    writes = [s for s in sent if not s.lstrip().upper().startswith("SELECT")]
+    assert all(s.lstrip().upper().startswith("INSERT INTO") for s in writes), writes
+    written = [s.split()[2] for s in writes]
+    assert len(written) == len(set(written)), written  # no table twice
+    assert {"organizations", "customers", "trials", "due_events", "audit_events"} <= set(written)
+    with ctx.db.engine.connect() as conn:
+        deadlines = conn.execute(
+            select(func.count()).where(tables.due_events.c.trial_id == view.id)
+        ).scalar_one()
+        events = conn.execute(
+            select(func.count()).where(tables.audit_events.c.trial_id == view.id)
+        ).scalar_one()
+        customer = conn.execute(
+            select(tables.customers.c.sort_end, tables.customers.c.sort_name).where(
+                tables.customers.c.id == view.customer_id
+            )
+        ).one()
+    assert deadlines >= 3  # many rows, one statement
+    assert events >= 2
+    assert customer.sort_end == view.ends_at  # the key went in with the row
+    assert customer.sort_name == cmd.customer.company_name  # type: ignore[union-attr]

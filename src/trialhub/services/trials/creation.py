@@ -162,7 +162,8 @@ def start_for_existing_org(s: Starting) -> Trial:
         )
     check_services(s, org, ErrorCollector())
     customer = _pending_customer(s.uow, s.actor, org, customer, s.now)
-    trial = _new_trial(s, customer, consent_email=s.start.fields.admin_email)
+    trial = _new_trial(s, customer, org, consent_email=s.start.fields.admin_email)
+    s.uow.flush()  # rule S3 and S2 races surface here as rule errors, before the emails
     recipients = send_consent_request(
         s.ctx, s.uow, trial, org, s.actor.partner_name or "", s.now, cause=f"consent:{trial.id}:0"
     )
@@ -206,9 +207,9 @@ def start_for_new_customer(s: Starting) -> Trial:
         at=s.now,
     )
     s.uow.customers.add(customer)
-    # the mapping has no relationships between these aggregates, so the parents go first
-    s.uow.flush()
-    return _new_trial(s, customer)
+    # everything goes in at commit, in one flush (issue 11): the mapping orders the rows
+    # (organization, customer, trial) and the commit turns an S2 race into a rule error
+    return _new_trial(s, customer, org)
 
 
 def _new_organization(uow: UnitOfWork, actor: Actor, start: Start, now: datetime) -> Organization:
@@ -255,7 +256,8 @@ def add_to_customer(s: Starting) -> Trial:
     if s.cmd.customer is not None or s.cmd.confirm_existing_org_id is not None:
         errors.add("customer_id", "Give either customer_id or the customer's details, not both.")
     check_services(s, org, errors)
-    trial = _new_trial(s, customer)
+    trial = _new_trial(s, customer, org)
+    s.uow.flush()  # rule S3 and S2 races surface here as rule errors, before the emails
     # rule A1: every customer administrator learns that the trial started
     payload = {"organization": org.name, "partner": s.actor.partner_name, "services": s.form.codes}
     for admin in org.admins:
@@ -265,7 +267,9 @@ def add_to_customer(s: Starting) -> Trial:
     return trial
 
 
-def _new_trial(s: Starting, customer: Customer, consent_email: str | None = None) -> Trial:
+def _new_trial(
+    s: Starting, customer: Customer, org: Organization, consent_email: str | None = None
+) -> Trial:
     trial = Trial.new(
         partner_id=s.partner_id,
         org_id=customer.org_id,
@@ -282,16 +286,16 @@ def _new_trial(s: Starting, customer: Customer, consent_email: str | None = None
         consent_email=consent_email,
     )
     s.uow.trials.add(trial)
-    welcome(s.uow, trial, s.now)
-    s.uow.flush()  # rule S3 and S2 races surface here as rule errors, not at commit
+    welcome(s.uow, trial, s.now, org)
     return trial
 
 
-def welcome(uow: UnitOfWork, trial: Trial, now: datetime) -> None:
-    """Rule T2: once provisioned, a new customer's administrators get the welcome email, once."""
+def welcome(uow: UnitOfWork, trial: Trial, now: datetime, org: Organization | None = None) -> None:
+    """Rule T2: once provisioned, a new customer's administrators get the welcome email, once.
+    `org` is the trial's organization when the caller holds it (a new one is not read back)."""
     if not trial.welcomes_customer:
         return
-    org = org_of(uow, trial.org_id)
+    org = org if org is not None else org_of(uow, trial.org_id)
     payload = {"organization": org.name, "services": [s.service for s in trial.services]}
     for admin in org.full_admins():
         queue_trial_email(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from trialhub.catalog import Catalog
 from trialhub.domain.deadlines import trial_deadlines
@@ -82,19 +83,30 @@ def schedule_hook(
         old = [i for i in changed if i not in new]
         due = uow.deadlines.for_trials(old) if old else {}
         shipments = uow.shipments.for_trials(old) if old else {}
+        rows: list[dict[str, Any]] = []
         for trial_id in changed:
+            if trial_id not in new:
+                sync_trial(
+                    uow,
+                    changed[trial_id],
+                    policy,
+                    catalog,
+                    now,
+                    existing=due[trial_id],
+                    shipments=shipments[trial_id],
+                )
+                continue
             held = sorted(
                 (o for o in shipped if o.trial_id == trial_id and uow.created(o)),
                 key=lambda o: (o.ordered_at is None, o.ordered_at or now, o.id),
             )
-            sync_trial(
-                uow,
-                changed[trial_id],
-                policy,
-                catalog,
-                now,
-                existing=[] if trial_id in new else due[trial_id],
-                shipments=held if trial_id in new else shipments[trial_id],
+            # all of a new trial's deadlines are new: rows, not entities, in the deadlines'
+            # order, in one statement for every new trial (issue 11: the ORM sent one INSERT
+            # a row on SQLite, five for a start)
+            rows.extend(
+                {"trial_id": trial_id, "kind": d.kind.value, "due_at": d.at, "created_at": now}
+                for d in trial_deadlines(changed[trial_id], policy, catalog, shipments=held)
             )
+        uow.deadlines.add_rows(rows)
 
     return hook

@@ -42,6 +42,11 @@ class DeadlineRepository(Repository):
     def add(self, event: ScheduledDeadline) -> None:
         self._session.add(event)
 
+    def add_rows(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """New deadlines as rows (trial_id, kind, due_at, created_at), in one statement, their
+        ids in the rows' order (the worker takes rows due at one instant by id)."""
+        dialect.insert_many(self._session, tables.due_events, rows)
+
     def delete(self, event: ScheduledDeadline) -> None:
         self._session.delete(event)
 
