@@ -5,12 +5,16 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session
 
 from tests.conftest import World
 from tests.support.statements import statements
 from trialhub.clock import MovableClock
+from trialhub.domain.errors import Unauthenticated
+from trialhub.services.accounts import authenticate_token
 from trialhub.store import tables
 
 WRITES = ("INSERT", "UPDATE", "DELETE")
@@ -46,3 +50,53 @@ def test_a_fresh_token_is_not_written_and_a_stale_one_is(
     clock.advance(interval / 2 + timedelta(seconds=1))
     assert len(get_writes(client, world)) == 1  # stale again: marked once more
     assert last_used(world) == clock.now()
+
+
+def test_authenticating_is_two_statements_and_no_session(world: World) -> None:
+    """Issue 11: every API request authenticates. The token, its administrator and partner
+    are one statement on a plain connection, after the rate limits' one (rule X1); no ORM
+    session is opened (a unit of work was a quarter of an authenticated GET's CPU)."""
+    ctx = world.ctx
+    token = world.sales_full.headers["Authorization"].split()[1]
+    authenticate_token(ctx, token, address="198.51.100.7")  # marks the token: no write next
+    orm: list[object] = []
+
+    def note(state: object) -> None:
+        orm.append(state)
+
+    event.listen(Session, "do_orm_execute", note)
+    try:
+        with statements(ctx.db.engine) as sent:
+            actor = authenticate_token(ctx, token, address="198.51.100.7")
+    finally:
+        event.remove(Session, "do_orm_execute", note)
+    assert actor.admin_id == world.sales_full.actor.admin_id
+    assert actor == world.sales_full.actor  # the same caller as the entities gave
+    assert orm == []
+    assert len(sent) == 2, sent  # the limits, the token with its owner
+    assert "rate_limit_counters" in sent[0]
+    assert "api_tokens" in sent[1]
+
+
+@pytest.mark.parametrize("column", ["revoked", "disabled"])
+def test_a_revoked_token_or_a_disabled_administrator_authenticates_nobody(
+    world: World, column: str
+) -> None:
+    """The one statement reads both: a token revoked, or its administrator disabled, is
+    refused like an unknown one, and counted as a failed guess (rule X1)."""
+    ctx = world.ctx
+    token = world.sales_full.headers["Authorization"].split()[1]
+    admin_id = world.sales_full.actor.admin_id
+    if column == "revoked":
+        stmt = tables.api_tokens.update().where(tables.api_tokens.c.admin_id == admin_id)
+        stmt = stmt.values(revoked_at=ctx.now())
+    else:
+        stmt = tables.admins.update().where(tables.admins.c.id == admin_id)
+        stmt = stmt.values(disabled_at=ctx.now())
+    with ctx.db.engine.begin() as conn:
+        conn.execute(stmt)
+    with pytest.raises(Unauthenticated, match="not valid"):
+        authenticate_token(ctx, token, address="198.51.100.8")
+    with ctx.db.engine.connect() as conn:
+        hits = conn.execute(select(func.sum(tables.rate_limit_counters.c.hits))).scalar()
+    assert hits  # the failure counted against the address

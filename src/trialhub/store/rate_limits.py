@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from limits.storage import Storage
-from sqlalchemy import case, delete, literal, select
+from sqlalchemy import bindparam, case, delete, literal, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from trialhub.store import dialect, tables
@@ -19,6 +19,12 @@ from trialhub.store.db import Database
 from trialhub.store.types import UTCDateTime
 
 _SWEEP_BATCH = 500
+_c = tables.rate_limit_counters.c
+# built once: every API request reads its limits (issue 11)
+_HITS = select(_c.key, _c.hits).where(
+    _c.key.in_(bindparam("keys", expanding=True)),
+    _c.expires_at > bindparam("now", type_=UTCDateTime()),
+)
 
 
 class DatabaseStorage(Storage):
@@ -81,13 +87,8 @@ class DatabaseStorage(Storage):
         """Each key's hits in its current window, in one query: a request checks two or
         three limits before every secret it verifies (issue 11: one statement, not one a
         limit, on every authenticated request)."""
-        table = tables.rate_limit_counters
         with self._db.read_engine.connect() as conn:  # one statement: no transaction
-            rows = conn.execute(
-                select(table.c.key, table.c.hits).where(
-                    table.c.key.in_(keys), table.c.expires_at > self._now()
-                )
-            )
+            rows = conn.execute(_HITS, {"keys": keys, "now": self._now()})
             found = {key: hits for key, hits in rows}
         return [int(found.get(key) or 0) for key in keys]
 

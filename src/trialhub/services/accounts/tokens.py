@@ -13,6 +13,7 @@ from trialhub.services.kernel.context import Context
 from trialhub.services.kernel.security import hash_token, new_token
 from trialhub.services.kernel.throttle import Attempt, Secret, checking
 from trialhub.services.kernel.views import view_of
+from trialhub.store.credentials import token_owner
 from trialhub.store.repositories import Scope
 
 
@@ -58,15 +59,12 @@ def authenticate_token(ctx: Context, raw: str, *, address: str) -> Actor:
     looked up, valid or not, or a guess that hit would still be answered (rule X1).
     """
     attempt = Attempt(Secret.BEARER_TOKEN, address)
-    with checking(ctx, attempt, failure=Unauthenticated), ctx.reader(Scope.system("auth")) as uow:
-        found = uow.admins.token_with_owner_unscoped(hash_token(raw))
-        if found is None:
+    with checking(ctx, attempt, failure=Unauthenticated):
+        found = token_owner(ctx.db, hash_token(raw))  # one statement, no session (issue 11)
+        if found is None or not found.usable:
             raise Unauthenticated("The bearer token is not valid.")
-        token, admin, partner = found
-        if token.revoked_at is not None or admin.disabled_at is not None:
-            raise Unauthenticated("The bearer token is not valid.")
-        actor = Actor.of(admin, partner)
-        token_id, last_used_at = token.id, token.last_used_at
+    actor = Actor.of_token(found)
+    token_id, last_used_at = found.token_id, found.last_used_at
     now = ctx.now()
     stale = now - ctx.policy.token_touch_interval
     if last_used_at is None or last_used_at <= stale:  # once a minute at most

@@ -8,6 +8,7 @@ from trialhub.domain.accounts import Admin, Partner
 from trialhub.domain.errors import Forbidden, NotCertified, NotFound
 from trialhub.domain.organization import Customer
 from trialhub.domain.roles import PARTNER_ROLES, WRITE_ACTIONS, Action, Reach, Role, reach
+from trialhub.store.credentials import TokenOwner
 from trialhub.store.repositories import Scope
 
 
@@ -37,6 +38,21 @@ class Actor:
             partner_tier=partner.tier if partner else None,
             partner_certified=bool(partner and partner.certified),
             distributor_id=admin.distributor_id,
+        )
+
+    @classmethod
+    def of_token(cls, owner: TokenOwner) -> Actor:
+        """The caller a bearer token authenticates, from the token's one row."""
+        return cls(
+            admin_id=owner.admin_id,
+            email=owner.email,
+            name=owner.name,
+            roles=frozenset(Role(r) for r in owner.roles),
+            partner_id=owner.partner_id,
+            partner_name=owner.partner_name,
+            partner_tier=owner.partner_tier,
+            partner_certified=owner.partner_certified,
+            distributor_id=owner.distributor_id,
         )
 
     @property

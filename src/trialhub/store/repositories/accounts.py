@@ -112,21 +112,6 @@ class AdminRepository(Repository):
     def add_token(self, token: ApiToken) -> None:
         self._session.add(token)
 
-    def token_with_owner_unscoped(
-        self, token_hash: str
-    ) -> tuple[ApiToken, Admin, Partner | None] | None:
-        """Unscoped: a token with its administrator and partner, in one query (every API
-        request authenticates: three round trips were a third of a GET's statements)."""
-        t, a = tables.api_tokens.c, tables.admins.c
-        stmt = (
-            select(ApiToken, Admin, Partner)
-            .join(Admin, a.id == t.admin_id)
-            .outerjoin(Partner, tables.partners.c.id == a.partner_id)
-            .where(t.token_hash == token_hash)
-        )
-        row = self._session.execute(stmt).one_or_none()
-        return None if row is None else (row[0], row[1], row[2])
-
     def tokens_of(self, admin_id: str) -> list[ApiToken]:
         """An administrator's tokens, newest first; within the caller's partner (rule P3)."""
         stmt = self._tokens(admin_id).order_by(
