@@ -109,4 +109,12 @@ def _respond(result: BaseModel | None, status_code: int) -> JSONResponse:
     return JSONResponse(content, status_code=status_code)
 
 
-IdempotentDep = Annotated[Idempotent, Depends(Idempotent)]
+async def idempotent(
+    request: Request, ctx: ContextDep, actor: CurrentActor, key: IdempotencyKey = None
+) -> Idempotent:
+    """Async: it only bundles what the request resolved. As a class dependency its plain
+    `__init__` ran in the thread pool: a hop there and back on every write (issue 11)."""
+    return Idempotent(request, ctx, actor, key)
+
+
+IdempotentDep = Annotated[Idempotent, Depends(idempotent)]
