@@ -15,7 +15,9 @@ def fan_out(uow: UnitOfWork, events: list[WrittenEvent]) -> None:
     partners = {e.event.partner_id for e in events if e.event.partner_id}
     if not partners:
         return
-    endpoints = uow.webhooks.active_of_partners_unscoped(partners)
+    endpoints = uow.webhooks.subscriptions_of_partners_unscoped(partners)
+    if not endpoints:
+        return
     messages: list[dict[str, Any]] = []
     for written in events:
         event = written.event
@@ -24,7 +26,7 @@ def fan_out(uow: UnitOfWork, events: list[WrittenEvent]) -> None:
                 continue
             if "*" not in endpoint.event_types and event.action not in endpoint.event_types:
                 continue
-            messages.append(_message(endpoint.id, written))
+            messages.append(_message(endpoint.endpoint_id, written))
     uow.outbox.add_new_rows(messages)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import literal, select, union_all
+from sqlalchemy import bindparam, literal, select, union_all
 from sqlalchemy.orm import lazyload
 
 from trialhub.domain.organization import OrgAdmin, Organization, OrgKind, OrgUser
@@ -22,6 +22,15 @@ class EmailOwner:
     organization: Organization
     is_admin: bool
     is_full_admin: bool
+
+
+_a, _u = tables.org_admins.c, tables.org_users.c
+_OWNERS = union_all(
+    select(_a.org_id, literal(True).label("is_admin"), _a.full).where(
+        _a.email == bindparam("email")
+    ),
+    select(_u.org_id, literal(False), literal(False)).where(_u.email == bindparam("email")),
+)
 
 
 class OrganizationRepository(Repository):
@@ -50,13 +59,11 @@ class OrganizationRepository(Repository):
         return self._session.scalars(stmt).one_or_none()
 
     def owner_of_email(self, email: str) -> EmailOwner | None:
-        """One query over administrators and users (an administrator wins, rule C3)."""
-        a, u = tables.org_admins.c, tables.org_users.c
-        stmt = union_all(
-            select(a.org_id, literal(True).label("is_admin"), a.full).where(a.email == email),
-            select(u.org_id, literal(False), literal(False)).where(u.email == email),
+        """One query over administrators and users (an administrator wins, rule C3); built
+        once, as every start asks it (issue 11)."""
+        rows = sorted(
+            self._session.execute(_OWNERS, {"email": email}).all(), key=lambda r: not r.is_admin
         )
-        rows = sorted(self._session.execute(stmt).all(), key=lambda r: not r.is_admin)
         if not rows:
             return None
         org = self._session.get(Organization, rows[0].org_id)

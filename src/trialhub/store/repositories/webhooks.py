@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import NamedTuple
+
+from sqlalchemy import bindparam, select
 
 from trialhub.domain.records import WebhookDelivery, WebhookEndpoint
 from trialhub.store import dialect, tables
 from trialhub.store.repositories.base import (
     Repository,
+)
+
+
+class Subscription(NamedTuple):
+    """An active endpoint as the fan-out matches events with it."""
+
+    endpoint_id: str
+    partner_id: str
+    event_types: list[str]
+
+
+_e = tables.webhook_endpoints.c
+_ACTIVE = select(_e.id, _e.partner_id, _e.event_types).where(
+    _e.partner_id.in_(bindparam("partner_ids", expanding=True)), _e.disabled_at.is_(None)
 )
 
 
@@ -32,13 +48,14 @@ class WebhookRepository(Repository):
             self._session.scalars(self._scoped(stmt, tables.webhook_endpoints.c.partner_id))
         )
 
-    def active_of_partners_unscoped(self, partner_ids: set[str]) -> list[WebhookEndpoint]:
-        """Unscoped: the fan-out hook serves every partner an event belongs to."""
-        stmt = select(WebhookEndpoint).where(
-            tables.webhook_endpoints.c.partner_id.in_(partner_ids),
-            tables.webhook_endpoints.c.disabled_at.is_(None),
-        )
-        return list(self._session.scalars(stmt))
+    def subscriptions_of_partners_unscoped(self, partner_ids: set[str]) -> list[Subscription]:
+        """Unscoped: the fan-out hook serves every partner an event belongs to. Only what it
+        matches events with, by a statement built once: it runs at every commit that
+        records an event, and usually finds nothing (issue 11)."""
+        return [
+            Subscription(*row)
+            for row in self._session.execute(_ACTIVE, {"partner_ids": sorted(partner_ids)})
+        ]
 
     def for_delivery_for_worker(self, endpoint_id: str) -> WebhookEndpoint | None:
         """The endpoint, locked on PostgreSQL: two senders must not both count a failure."""
