@@ -18,19 +18,19 @@ from trialhub.store.db import Database
 _t, _a, _p = tables.api_tokens.c, tables.admins.c, tables.partners.c
 _OWNER = (
     select(
-        _t.id,
+        _t.id.label("token_id"),
         _t.last_used_at,
         _t.revoked_at,
-        _a.id,
+        _a.id.label("admin_id"),
         _a.email,
         _a.name,
         _a.roles,
         _a.partner_id,
         _a.distributor_id,
         _a.disabled_at,
-        _p.name,
-        _p.tier,
-        _p.certified,
+        _p.name.label("partner_name"),
+        _p.tier.label("partner_tier"),
+        _p.certified.label("partner_certified"),
     )
     .select_from(
         tables.api_tokens.join(tables.admins, _a.id == _t.admin_id).outerjoin(
@@ -71,21 +71,6 @@ def token_owner(db: Database, token_hash: str) -> TokenOwner | None:
         row = conn.execute(_OWNER, {"token_hash": token_hash}).one_or_none()
     if row is None:
         return None
-    token_id, used, revoked, admin_id, email, name, roles, partner_id, distributor_id, disabled = (
-        row[:10]
-    )
-    return TokenOwner(
-        token_id,
-        used,
-        revoked,
-        admin_id,
-        email,
-        name,
-        roles,
-        partner_id,
-        distributor_id,
-        disabled,
-        partner_name=row[10],
-        partner_tier=row[11],
-        partner_certified=bool(row[12]),
-    )
+    fields = row._asdict()  # the labels are the record's fields
+    fields["partner_certified"] = bool(fields["partner_certified"])  # no partner: NULL
+    return TokenOwner(**fields)
