@@ -90,6 +90,34 @@ def test_concurrent_new_customers_with_one_email_create_one(pg_live_server: Live
     assert open_rows(pg_live_server, "messaging") == 1
 
 
+def test_concurrent_new_customers_with_one_site_name_hold_it_once(
+    pg_live_server: LiveServer,
+) -> None:  # rule S2
+    """A new customer's rows go in at commit, in one flush (issue 11): a site name taken by a
+    racing start between the check and the commit still answers a rule error, not a 500,
+    and leaves nothing of the loser behind."""
+    world = make_world(pg_live_server.ctx)
+    site = {"site_url": "racing-site.webex.com", "time_zone": "Europe/Paris"}
+    calls = [(new_customer_body(meetings=site), world.sales_full.headers) for _ in range(RACERS)]
+    answers = race(pg_live_server.url, calls)
+    codes = Counter(r.status_code for r in answers)
+    assert codes[201] == 1, codes
+    assert set(codes) <= {201, 409, 422}, codes
+    for r in answers:
+        if r.status_code != 201:
+            assert r.json()["rule"] == "S2", r.json()
+    with pg_live_server.ctx.db.engine.connect() as conn:
+        held = conn.execute(
+            text("select count(*) from meetings_sites where name = 'racing-site'")
+        ).scalar_one()
+        names = [body["customer"]["company_name"] for body, _ in calls]
+        orgs = conn.execute(
+            text("select count(*) from organizations where name = any(:names)"), {"names": names}
+        ).scalar_one()
+    assert held == 1
+    assert orgs == 1  # the losers' organizations were rolled back with them
+
+
 def test_concurrent_retries_with_one_key_create_one_trial(pg_live_server: LiveServer) -> None:
     world = make_world(pg_live_server.ctx)
     body = new_customer_body(services=[{"code": "messaging"}], meetings=None, user_licenses=5)
