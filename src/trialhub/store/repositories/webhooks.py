@@ -13,7 +13,7 @@ from trialhub.store.repositories.base import (
 )
 
 
-class Subscription(NamedTuple):
+class EndpointSubscription(NamedTuple):
     """An active endpoint as the fan-out matches events with it."""
 
     endpoint_id: str
@@ -48,12 +48,14 @@ class WebhookRepository(Repository):
             self._session.scalars(self._scoped(stmt, tables.webhook_endpoints.c.partner_id))
         )
 
-    def subscriptions_of_partners_unscoped(self, partner_ids: set[str]) -> list[Subscription]:
+    def subscriptions_of_partners_unscoped(
+        self, partner_ids: set[str]
+    ) -> list[EndpointSubscription]:
         """Unscoped: the fan-out hook serves every partner an event belongs to. Only what it
         matches events with, by a statement built once: it runs at every commit that
         records an event, and usually finds nothing (issue 11)."""
         return [
-            Subscription(*row)
+            EndpointSubscription(*row)
             for row in self._session.execute(_ACTIVE, {"partner_ids": sorted(partner_ids)})
         ]
 
