@@ -57,3 +57,37 @@ def test_a_batch_loads_the_same_aggregates_as_the_mapping(world: World) -> None:
         assert [_shape(loaded[i], trial_parts) for i in ids] == expected_trials
         assert [_shape(orgs[i], org_parts) for i in org_ids] == expected_orgs
         assert len(session.identity_map) == held  # nothing loaded lazily after
+
+
+def test_an_entity_the_transaction_holds_is_answered_from_the_identity_map(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 11: the worker asks for each trial of its batch several times; a trial,
+    customer or organization already held costs a dict lookup, not `Session.get`. One
+    expired, deleted or never loaded is still `Session.get`'s to answer."""
+    ctx, actor = world.ctx, world.sales_full.actor
+    view = trials.start_trial(ctx, actor, StartTrial.model_validate(new_customer_body()))
+    with ctx.uow(Scope.system("test")) as uow:
+        session = uow._live()
+        trial = uow.trials.get(view.id)
+        assert trial is not None
+        customer = uow.customers.get(trial.customer_id)
+        org = uow.organizations.get(trial.org_id)
+        asked: list[Any] = []
+        real_get = type(session).get
+
+        def counting_get(self: Any, entity: Any, ident: Any, **kw: Any) -> Any:
+            asked.append((entity.__name__, ident))
+            return real_get(self, entity, ident, **kw)
+
+        monkeypatch.setattr(type(session), "get", counting_get)
+        assert uow.trials.get(view.id) is trial
+        assert uow.customers.get(trial.customer_id) is customer
+        assert uow.organizations.get(trial.org_id) is org
+        assert asked == []  # all three from the identity map
+        session.expire(trial)
+        assert uow.trials.get(view.id) is trial  # reloaded by Session.get, the same object
+        assert asked == [("Trial", view.id)]
+        assert trial.status == view.status
+        assert uow.trials.get("trl_nonexistent") is None
+        assert asked[-1] == ("Trial", "trl_nonexistent")

@@ -49,6 +49,10 @@ DEADLINE_LABELS: dict[DeadlineKind, str] = {
 }
 
 
+# deadlines at one instant come in the order above (a trial's end before its grace notices)
+_ORDER: dict[DeadlineKind, int] = {kind: i for i, kind in enumerate(DeadlineKind)}
+
+
 @dataclass(frozen=True)
 class Deadline:
     """An instant a trial will meet, and what happens then."""
@@ -99,6 +103,5 @@ def trial_deadlines(
         for at in shipment.reminder_instants(policy):
             out.append(Deadline(DeadlineKind.DEVICE_REMINDER, at))
         out.append(Deadline(DeadlineKind.DEVICE_OVERDUE, shipment.return_due_at))
-    order = list(DeadlineKind)
     # two shipments due back together share their deadlines
-    return sorted(set(out), key=lambda d: (d.at, order.index(d.kind)))
+    return sorted(set(out), key=lambda d: (d.at, _ORDER[d.kind]))

@@ -42,7 +42,7 @@ class CustomerRepository(Repository):
 
     def get(self, customer_id: str, *, include_removed: bool = False) -> Customer | None:
         if self.scope.unrestricted:  # the identity map first: a loaded customer costs no query
-            found = self._session.get(Customer, customer_id)
+            found = self._by_id(Customer, customer_id)
             removed = found is not None and found.state == CustomerState.REMOVED.value
             return None if removed and not include_removed else found
         stmt = select(Customer).where(tables.customers.c.id == customer_id)

@@ -42,7 +42,7 @@ class OrganizationRepository(Repository):
         self._session.add(org)
 
     def get(self, org_id: str) -> Organization | None:
-        return self._session.get(Organization, org_id)
+        return self._by_id(Organization, org_id)
 
     def add_member(self, member: OrgAdmin | OrgUser | Any) -> None:
         self._session.add(member)

@@ -21,7 +21,7 @@ class TrialRepository(Repository):
 
     def get(self, trial_id: str) -> Trial | None:
         if self.scope.unrestricted:  # the identity map first: a loaded trial costs no query
-            return self._session.get(Trial, trial_id)
+            return self._by_id(Trial, trial_id)
         stmt = select(Trial).where(tables.trials.c.id == trial_id)
         return self._session.scalars(self._scoped(stmt, tables.trials.c.partner_id)).one_or_none()
 
@@ -103,4 +103,4 @@ class ConsentRepository(Repository):
 
     def trial_unscoped(self, trial_id: str) -> Trial | None:
         """The trial a consent link belongs to: the link is the credential (rule K2)."""
-        return self._session.get(Trial, trial_id)
+        return self._by_id(Trial, trial_id)
