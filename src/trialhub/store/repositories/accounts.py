@@ -24,14 +24,14 @@ class PartnerRepository(Repository):
     def get(self, partner_id: str) -> Partner | None:
         if not self.scope.unrestricted and partner_id != self.scope.partner_id:
             return None
-        return self._session.get(Partner, partner_id)
+        return self._by_id(Partner, partner_id)
 
     def add_distributor(self, distributor: Distributor) -> None:
         self._session.add(distributor)
 
     def get_any_partner(self, partner_id: str) -> Partner | None:
         """Unscoped: another partner's name where it manages a service (rule A1)."""
-        return self._session.get(Partner, partner_id)
+        return self._by_id(Partner, partner_id)
 
     def get_distributor_unscoped(self, distributor_id: str) -> Distributor | None:
         return self._session.get(Distributor, distributor_id)
