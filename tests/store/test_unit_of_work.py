@@ -153,3 +153,36 @@ def test_a_read_only_unit_of_work_refuses_to_write(ctx: Context) -> None:
     with ctx.reader(Scope.system()) as uow, pytest.raises(RuntimeError, match="read-only"):
         uow.commit()
     assert organizations() == before
+
+
+def test_untouched_is_nothing_added_changed_or_deleted_flushed_or_not(world: World) -> None:
+    """Issue 11: the worker skips computing a trial's deadlines again when nothing they come
+    from was touched; a change flushed early (a query's autoflush) still counts."""
+    ctx = world.ctx
+    a, b, c = start_trials(ctx, world.sales_full.actor, 3)
+    with ctx.uow(Scope.system()) as uow:
+        trial_a, trial_b, trial_c = (uow.trials.get(i) for i in (a, b, c))
+        assert trial_a is not None
+        assert trial_b is not None
+        assert trial_c is not None
+        service = trial_a.services[0]
+        assert uow.untouched(trial_a, service, trial_b, trial_c)
+        trial_b.user_licenses = 7
+        assert not uow.untouched(trial_b)  # changed, not flushed
+        assert uow.untouched(trial_a, service, trial_c)
+        uow.flush()
+        assert not uow.untouched(trial_b)  # still: flushed, not undone
+        service.quantity = 3
+        assert not uow.untouched(service)
+        assert uow.untouched(trial_a)  # a part's change is the part's
+        org = new_org(ctx)
+        uow.organizations.add(org)
+        assert not uow.untouched(org)  # added
+        uow.flush()
+        assert not uow.untouched(org)
+        uow.deadlines.delete(uow.deadlines.for_trial(c)[0])
+        row = next(iter(uow._live().deleted))
+        assert not uow.untouched(row)  # deleted, not flushed
+        uow.flush()
+        assert not uow.untouched(row)
+        assert uow.untouched(trial_c)

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import event as sa_event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.orm.exc import StaleDataError
 
 from trialhub.domain.errors import Conflict, TrialhubError
@@ -193,6 +194,7 @@ class UnitOfWork:
             raise RuntimeError("the request's transaction is held: use that unit of work")
         self._session = self._session_factory(info={_UOW: self})
         self._touched: list[object] = []
+        self._touched_ids: set[int] = set()  # id() of those, and of the ones deleted, flushed
         self._created: set[int] = set()  # id() of the objects this transaction inserted
         # the identity map holds objects weakly: an entity that recorded an event but changed
         # no column could vanish before commit, its events with it, so keep every loaded one
@@ -247,13 +249,14 @@ class UnitOfWork:
             raise RuntimeError("a read-only unit of work cannot write: use ctx.uow()")
 
     def _track(self, session: Session) -> None:
-        seen = {id(o) for o in self._touched}
+        seen = self._touched_ids
         for obj in session.new:
             self._created.add(id(obj))
         for obj in (*session.new, *session.dirty):
             if id(obj) not in seen:
                 self._touched.append(obj)
                 seen.add(id(obj))
+        seen.update(id(obj) for obj in session.deleted)
 
     def touched(self) -> list[object]:
         """Every object added or changed in this transaction, flushed or not."""
@@ -262,6 +265,20 @@ class UnitOfWork:
         seen = {id(o) for o in out}
         out.extend(o for o in (*session.new, *session.dirty) if id(o) not in seen)
         return out
+
+    def untouched(self, *entities: object) -> bool:
+        """Whether none of these entities was added, changed or deleted in this transaction,
+        flushed or not: what is computed from them alone is what it was when they were
+        loaded (the worker then need not compute a trial's deadlines again, issue 11).
+        Changes made around the session, by a statement of its own, are not seen."""
+        deleted = self._live().deleted
+        for entity in entities:
+            if id(entity) in self._touched_ids or entity in deleted:
+                return False
+            state = instance_state(entity)
+            if state.modified or state.pending:
+                return False
+        return True
 
     def created(self, obj: object) -> bool:
         """Whether this transaction inserted `obj` (flushed or not) and still holds it: its

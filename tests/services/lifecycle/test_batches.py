@@ -20,6 +20,7 @@ from trialhub.bootstrap import make_context
 from trialhub.clock import MovableClock
 from trialhub.services.kernel.context import Context
 from trialhub.services.lifecycle import registry as lifecycle
+from trialhub.services.lifecycle import runner
 from trialhub.services.lifecycle.runner import TickReport
 from trialhub.store import tables
 from trialhub.store.db import Database
@@ -267,3 +268,40 @@ def test_a_batch_reads_organizations_users_only_for_the_deadlines_that_need_them
         report = lifecycle.tick(ctx, batch=100)
     assert report.applied == 6 * 4  # notice on the day, end, users notice, lapse
     assert len([s for s in sent if "FROM org_users" in s]) == 1  # the whole batch's, once
+
+
+def test_a_batch_of_notices_computes_no_trials_deadlines(
+    world: World, clock: MovableClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 11: an expiry notice (rule T4) changes nothing a trial's deadlines come from,
+    so the batch neither computes them before and after each row (11 % of its time) nor
+    reads the schedule back; the schedule it leaves is the one it found."""
+    ctx = world.ctx
+    start_trials(ctx, world.sales_full.actor, 6, days=30)
+    clock.advance(timedelta(days=24))  # the 7-day notices only
+    computed: list[str] = []
+    real = runner.trial_deadlines
+
+    def counting(trial: Any, *args: Any, **kwargs: Any) -> Any:
+        computed.append(trial.id)
+        return real(trial, *args, **kwargs)
+
+    monkeypatch.setattr(runner, "trial_deadlines", counting)
+    before = _schedule(ctx)
+    with statements(ctx.db.engine) as sent:
+        report = lifecycle.tick(ctx, batch=100)
+    assert report.applied == 6
+    assert computed == []
+    schedule_reads = [s for s in sent if "FROM due_events" in s and "earlier" not in s]
+    assert schedule_reads == []  # the claims' reads only
+    assert _schedule(ctx) == before
+    clock.advance(timedelta(days=7))  # the notice on the day, then the end: it changes
+    report = lifecycle.tick(ctx, batch=100)
+    assert report.applied == 12
+    assert_keys_follow_trials(ctx.db.engine)
+
+
+def _schedule(ctx: Context) -> list[tuple[str, str, Any]]:
+    with ctx.db.engine.connect() as conn:
+        rows = conn.execute(text("select trial_id, kind, due_at from due_events"))
+        return sorted((r[0], r[1], str(r[2])) for r in rows)

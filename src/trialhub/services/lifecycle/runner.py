@@ -202,24 +202,43 @@ class _BatchSchedule:
         self._ids = list(dict.fromkeys(r.trial_id for r in rows))
         self._shipments: dict[str, list[DeviceShipment]] = uow.shipments.for_trials(self._ids)
         self._due: dict[str, list[ScheduledDeadline]] | None = None  # loaded when needed
-        self._watched: tuple[str, list[Deadline]] | None = None
+        # the trial watched and its deadlines before the row; None for the deadlines when
+        # nothing they are computed from was touched yet in this transaction
+        self._watched: tuple[str, list[Deadline] | None] | None = None
 
     def _deadlines(self, trial: Trial) -> list[Deadline]:
         policy, catalog = self._ctx.policy, self._ctx.catalog
         return trial_deadlines(trial, policy, catalog, shipments=self._shipments[trial.id])
 
+    def _untouched(self, trial: Trial) -> bool:
+        """Nothing the trial's deadlines are computed from (the trial, its services, its
+        shipments) was added, changed or deleted in this transaction."""
+        return self._uow.untouched(trial, *trial.services, *self._shipments[trial.id])
+
     def watch(self, trial_id: str) -> None:
-        """Notes the trial's deadlines before a row is applied to it."""
+        """Notes the trial's deadlines before a row is applied to it; for a trial nothing
+        touched yet, only that (its deadlines are still the ones its schedule holds)."""
         trial = self._uow.trials.get(trial_id)
-        self._watched = None if trial is None else (trial_id, self._deadlines(trial))
+        if trial is None:
+            self._watched = None
+        elif self._untouched(trial):
+            self._watched = (trial_id, None)
+        else:
+            self._watched = (trial_id, self._deadlines(trial))
 
     def resync(self, trial_id: str, now: datetime) -> bool:
         """Rewrites the trial's schedule if the row changed its deadlines (most rows, an
-        expiry notice say, change none: the batch then never loads its schedule)."""
+        expiry notice say, change nothing they are computed from: their deadlines are not
+        computed at all, and the batch never loads its schedule). Says whether it made a
+        deadline due now."""
         trial = self._uow.trials.get(trial_id)
         if trial is None:
             return False
-        if self._watched == (trial_id, self._deadlines(trial)):
+        if self._watched == (trial_id, None):
+            if self._untouched(trial):
+                return False
+            # touched by this row: its schedule, as stored, is what it was before
+        elif self._watched == (trial_id, self._deadlines(trial)):
             return False
         if self._due is None:
             self._due = self._uow.deadlines.for_trials(self._ids)
