@@ -186,3 +186,8 @@ def test_untouched_is_nothing_added_changed_or_deleted_flushed_or_not(world: Wor
         uow.flush()
         assert not uow.untouched(row)
         assert uow.untouched(trial_c)
+        # the objects touched are held, so their ids are theirs for the transaction; a
+        # deleted one is not: were its id among theirs, a new object that came to reuse it
+        # would be missed by `touched()` and by the commit hooks reading it
+        assert uow._touched_ids == {id(o) for o in uow._touched}
+        assert id(row) not in uow._touched_ids

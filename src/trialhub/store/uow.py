@@ -194,7 +194,10 @@ class UnitOfWork:
             raise RuntimeError("the request's transaction is held: use that unit of work")
         self._session = self._session_factory(info={_UOW: self})
         self._touched: list[object] = []
-        self._touched_ids: set[int] = set()  # id() of those, and of the ones deleted, flushed
+        self._touched_ids: set[int] = set()  # id() of those (held: never reused meanwhile)
+        # id() of the objects deleted, flushed: not held, so a new object may come to reuse
+        # one; only `untouched` reads them, and errs towards "touched" then
+        self._deleted_ids: set[int] = set()
         self._created: set[int] = set()  # id() of the objects this transaction inserted
         # the identity map holds objects weakly: an entity that recorded an event but changed
         # no column could vanish before commit, its events with it, so keep every loaded one
@@ -256,7 +259,7 @@ class UnitOfWork:
             if id(obj) not in seen:
                 self._touched.append(obj)
                 seen.add(id(obj))
-        seen.update(id(obj) for obj in session.deleted)
+        self._deleted_ids.update(id(obj) for obj in session.deleted)
 
     def touched(self) -> list[object]:
         """Every object added or changed in this transaction, flushed or not."""
@@ -273,7 +276,9 @@ class UnitOfWork:
         Changes made around the session, by a statement of its own, are not seen."""
         deleted = self._live().deleted
         for entity in entities:
-            if id(entity) in self._touched_ids or entity in deleted:
+            if id(entity) in self._touched_ids or id(entity) in self._deleted_ids:
+                return False
+            if entity in deleted:
                 return False
             state = instance_state(entity)
             if state.modified or state.pending:
