@@ -15,6 +15,7 @@ from sqlalchemy import text
 from tests.conftest import LiveServer, World, make_world, new_customer_body
 from tests.support.list_keys import assert_keys_follow_trials
 from trialhub.clock import MovableClock
+from trialhub.domain.errors import Conflict
 from trialhub.services.kernel.context import Context
 from trialhub.services.trials import start as trials
 from trialhub.services.trials.schemas import StartTrial
@@ -206,3 +207,25 @@ def test_two_transactions_ending_one_customers_trials_leave_its_list_keys_right(
             {"c": first.customer_id},
         ).scalars()
         assert sorted(rows) == ["expired"]
+
+
+def test_a_lost_update_is_a_conflict_not_a_crash(world: World) -> None:
+    """Two transactions change one trial at once: the second's version is stale. Its commit
+    hooks flush it first (the customer's list keys), and that flush's lost update escaped
+    as SQLAlchemy's StaleDataError (a 500 over HTTP); it is the commit's conflict."""
+    ctx, actor = world.ctx, world.sales_full.actor
+    trial = trials.start_trial(ctx, actor, StartTrial.model_validate(new_customer_body()))
+    with ctx.uow(Scope.system("test")) as first, ctx.uow(Scope.system("test")) as second:
+        one, two = first.trials.get(trial.id), second.trials.get(trial.id)
+        assert one is not None
+        assert two is not None
+        one.user_licenses = 7
+        first.commit()
+        two.user_licenses = 8
+        with pytest.raises(Conflict) as raised:
+            second.commit()
+        assert raised.value.code == "conflict.concurrent_update"
+    with ctx.reader(Scope.system("test")) as uow:
+        stored = uow.trials.get(trial.id)
+        assert stored is not None
+        assert stored.user_licenses == 7

@@ -19,6 +19,7 @@ from trialhub.domain.errors import Conflict, TrialhubError
 from trialhub.domain.events import DomainEvent, EventSource
 from trialhub.store import dialect, tables
 from trialhub.store.held import active_hold
+from trialhub.store.insert_flush import insert_new
 from trialhub.store.repositories import (
     AdminRepository,
     AuditRepository,
@@ -327,25 +328,34 @@ class UnitOfWork:
         return sorted(events, key=lambda e: e.at)
 
     def flush(self) -> None:
-        """Send pending changes now, turning constraint violations into rule errors."""
-        try:
-            self._live().flush()
-        except IntegrityError as error:
-            self._live().rollback()
-            raise translate_integrity_error(error) from error
+        """Send pending changes now, turning constraint violations and lost updates into
+        rule errors."""
+        session = self._live()
+        with _translated(session):
+            self._flush(session)
+
+    def _flush(self, session: Session) -> None:
+        """New entities alone go in by table, as multi-row INSERTs (`insert_flush`);
+        anything else is SQLAlchemy's flush. Either way the entities are tracked first."""
+        if session.new and not self.read_only:
+            self._track(session)
+            try:
+                if insert_new(session):
+                    return
+            except BaseException:
+                # as a failed flush outside a savepoint does: the transaction is over
+                session.rollback()
+                raise
+        session.flush()
 
     def commit(self) -> None:
         """Write the audit rows for every recorded event, then commit in one transaction."""
         if self.read_only:
             raise RuntimeError("a read-only unit of work has nothing to commit: use ctx.uow()")
         session = self._live()
-        try:
+        with _translated(session):
             for hook in self._before_commit:
                 hook(self)
-        except IntegrityError as error:
-            session.rollback()
-            raise translate_integrity_error(error) from error
-        try:
             written = self._write_audit(session)
             if written:
                 for after in self._after_audit:
@@ -353,17 +363,8 @@ class UnitOfWork:
             if self._hold is None:
                 session.commit()
             else:  # checked now (constraints, versions), committed with the request's answer
-                session.flush()
+                self._flush(session)
                 self._hold.take(self)
-        except IntegrityError as error:
-            session.rollback()
-            raise translate_integrity_error(error) from error
-        except StaleDataError as error:
-            session.rollback()
-            raise Conflict(
-                "Someone else changed this trial at the same time; reload and try again.",
-                code="conflict.concurrent_update",
-            ) from error
 
     def rollback(self) -> None:
         self._live().rollback()
@@ -372,7 +373,7 @@ class UnitOfWork:
         """One audit row per recorded event (rule E1), written after the entities they name
         (a flush) in one multi-row INSERT that returns their ids in order."""
         events = self._drain_events()
-        session.flush()
+        self._flush(session)
         if not events:
             return []
         rows: list[dict[str, Any]] = [
@@ -396,6 +397,23 @@ class UnitOfWork:
             WrittenEvent(int(i), e, row["actor_label"], row["before"], row["after"])
             for i, e, row in zip(ids, events, rows, strict=True)
         ]
+
+
+@contextmanager
+def _translated(session: Session) -> Iterator[None]:
+    """A constraint violated or an update lost (a version that moved meanwhile, in a hook's
+    flush as at commit) ends the transaction and is a rule error, never a 500."""
+    try:
+        yield
+    except IntegrityError as error:
+        session.rollback()
+        raise translate_integrity_error(error) from error
+    except StaleDataError as error:
+        session.rollback()
+        raise Conflict(
+            "Someone else changed this trial at the same time; reload and try again.",
+            code="conflict.concurrent_update",
+        ) from error
 
 
 def _jsonable(value: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -1,0 +1,220 @@
+"""A flush of new entities only, one multi-row INSERT per table (issue 11).
+
+SQLAlchemy's unit of work plans every flush: it builds the graph of the mappers' and
+relationships' dependencies, looks for cycles in it, sorts it, and walks each state through
+its save actions. For a new customer's five entities that plan is most of the flush's cost,
+and the flush two fifths of a start. The rows themselves need far less:
+
+- the domain gives every entity its id and its foreign keys (cosmicpython style: no
+  relationship sets a column), so nothing is synchronized at flush;
+- the tables' own foreign keys order them (`MetaData.sorted_tables`).
+
+`insert_new` writes such a flush itself: the same rows, with the same values, as SQLAlchemy
+would (a value of None left to the column's default, a version column numbered by the
+mapper's generator), in table order, then makes the entities persistent as a flush does
+(`Session._register_persistent`: in the identity map, their state committed, and expunged
+again if the transaction rolls back). It declines, leaving the flush to SQLAlchemy, when
+anything asks for more than that: a changed or deleted entity in the session, a mapper
+with inheritance, several tables or a self-referencing table, a column value that is a SQL
+expression, a column whose default the database or the mapper would have to supply, or a
+relationship whose foreign key the domain left unset or set otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Column, Table
+from sqlalchemy.orm import Mapper, Session
+from sqlalchemy.orm.attributes import instance_state
+from sqlalchemy.orm.base import MANYTOONE, ONETOMANY
+from sqlalchemy.orm.state import InstanceState
+
+from trialhub.store.dialect import insert_many
+
+
+@dataclass(frozen=True, slots=True)
+class _Link:
+    """A relationship as pairs of attribute keys, (the parent's, the child's): the rows
+    agree when each child's value equals its parent's."""
+
+    key: str
+    pairs: tuple[tuple[str, str], ...]
+    parent: bool  # this entity is the parent (one-to-many), else the child (many-to-one)
+    uselist: bool  # the attribute holds a collection
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What writing one mapper's new entities takes, computed once per mapper."""
+
+    table: Table
+    order: int  # the table's place in the foreign keys' order
+    columns: tuple[tuple[str, str], ...]  # (attribute key, column key), version excluded
+    defaulted: frozenset[str]  # attributes whose absence the database would fill
+    evaluates_none: frozenset[str]  # attributes whose None is a value (JSON null)
+    version: tuple[str, str] | None  # (attribute key, column key) of the version counter
+    next_version: Callable[[Any], Any] | None  # the mapper's version generator
+    pks: frozenset[str]  # attribute keys
+    numbered: str | None  # the attribute of an id the database numbers, if it has one
+    links: tuple[_Link, ...]
+
+
+_plans: dict[Mapper[Any], _Plan | None] = {}
+
+
+def insert_new(session: Session) -> bool:
+    """Writes the session's new entities if it holds nothing else to flush, and says whether
+    it did (False: nothing was written, the caller flushes as usual)."""
+    pending = list(session.new)
+    if not pending or session.deleted or session.dirty or session.in_nested_transaction():
+        return False  # a savepoint's failed flush rolls back to it: SQLAlchemy's to do
+    states: list[tuple[InstanceState[Any], _Plan, dict[str, Any]]] = []
+    for obj in pending:
+        state = instance_state(obj)
+        plan = _plan_of(state.mapper)
+        if plan is None:
+            return False
+        params = _params(plan, state.dict)
+        if params is None or not _consistent(plan, state.dict):
+            return False
+        states.append((state, plan, params))
+    states.sort(key=lambda s: s[1].order)  # stable: within a table, in the order added
+    batches: dict[tuple[Table, bool], list[tuple[InstanceState[Any], _Plan, dict[str, Any]]]]
+    batches = {}
+    for state, plan, params in states:
+        numbered = plan.numbered is not None and "id" not in params
+        batches.setdefault((plan.table, numbered), []).append((state, plan, params))
+    for (table, numbered), batch in batches.items():
+        with session.no_autoflush:  # the flush is this
+            ids = insert_many(session, table, [p for _, _, p in batch], ids=numbered)
+        for i, (state, plan, params) in enumerate(batch):
+            if numbered:
+                assert plan.numbered is not None
+                state.dict[plan.numbered] = ids[i]
+            if plan.version is not None:
+                key, column = plan.version
+                state.dict[key] = params[column]
+    # what a flush does with the states it inserted: identity keys, the identity map, the
+    # committed state, and the transaction's list of what a rollback expunges
+    session._register_persistent({s for s, _, _ in states})
+    return True
+
+
+def _params(plan: _Plan, values: dict[str, Any]) -> dict[str, Any] | None:
+    """The INSERT's values, as SQLAlchemy's flush makes them; None to decline."""
+    params: dict[str, Any] = {}
+    for key, column in plan.columns:
+        if key == plan.numbered and values.get(key) is None:
+            continue  # the database numbers it
+        if key in values:
+            value = values[key]
+            if value is None and key not in plan.evaluates_none:
+                if key in plan.defaulted or key in plan.pks:
+                    return None  # left to a default, which SQLAlchemy would then read
+            elif hasattr(value, "__clause_element__"):
+                return None  # a SQL expression, evaluated by the database
+        elif key in plan.defaulted or key in plan.evaluates_none or key in plan.pks:
+            return None
+        else:
+            value = None
+        params[column] = value
+    if plan.version is not None:
+        assert plan.next_version is not None
+        params[plan.version[1]] = plan.next_version(None)  # what a flush numbers it
+    return params
+
+
+def _consistent(plan: _Plan, values: dict[str, Any]) -> bool:
+    """Every related entity the state holds agrees with the foreign keys as set."""
+    for link in plan.links:
+        related = values.get(link.key)
+        if related is None:
+            continue
+        for other in related if link.uselist else (related,):
+            theirs = instance_state(other).dict
+            parent, child = (values, theirs) if link.parent else (theirs, values)
+            for parent_key, child_key in link.pairs:
+                value = parent.get(parent_key)
+                if value is None or child.get(child_key) != value:
+                    return False
+    return True
+
+
+def _plan_of(mapper: Mapper[Any]) -> _Plan | None:
+    if mapper not in _plans:
+        _plans[mapper] = _make_plan(mapper)
+    return _plans[mapper]
+
+
+def _make_plan(mapper: Mapper[Any]) -> _Plan | None:
+    table = mapper.local_table
+    if (
+        mapper.inherits is not None
+        or len(mapper.tables) != 1
+        or not isinstance(table, Table)
+        or any(fk.column.table is table for fk in table.foreign_keys)
+        or (mapper.version_id_col is not None and mapper.version_id_generator is False)
+        or any(getattr(mapper, "_insert_orm_defaults", {}).get(table, ()))
+    ):
+        return None
+    version_col = mapper.version_id_col
+    columns: list[tuple[str, str]] = []
+    defaulted: set[str] = set()
+    evaluates_none: set[str] = set()
+    for prop in mapper.column_attrs:
+        if len(prop.columns) != 1 or prop.columns[0].table is not table:
+            return None
+        column = prop.columns[0]
+        if column is version_col:
+            continue
+        columns.append((prop.key, str(column.key)))
+        if isinstance(column, Column) and (
+            column.default is not None or column.server_default is not None
+        ):
+            defaulted.add(prop.key)
+        if column.type.should_evaluate_none:
+            evaluates_none.add(prop.key)
+    links: list[_Link] = []
+    for rel in mapper.relationships:
+        if rel.viewonly:
+            continue
+        this_parent = rel.direction is ONETOMANY
+        if (
+            rel.secondary is not None
+            or rel.post_update
+            or rel.direction not in (ONETOMANY, MANYTOONE)
+            or (rel.uselist and not this_parent)
+        ):
+            return None
+        parent, child = (mapper, rel.mapper) if this_parent else (rel.mapper, mapper)
+        pairs = tuple(
+            (
+                parent.get_property_by_column(parent_col).key,
+                child.get_property_by_column(child_col).key,
+            )
+            for parent_col, child_col in rel.synchronize_pairs
+        )
+        links.append(_Link(rel.key, pairs, this_parent, bool(rel.uselist)))
+    numbered = None
+    auto = table.autoincrement_column
+    if auto is not None and auto.key == "id" and list(table.primary_key.columns) == [auto]:
+        numbered = mapper.get_property_by_column(auto).key
+    version, next_version = None, None
+    if version_col is not None:
+        version = (mapper.get_property_by_column(version_col).key, str(version_col.key))
+        next_version = mapper.version_id_generator or None
+    return _Plan(
+        table=table,
+        order=table.metadata.sorted_tables.index(table),
+        columns=tuple(columns),
+        defaulted=frozenset(defaulted),
+        evaluates_none=frozenset(evaluates_none),
+        version=version,
+        next_version=next_version,
+        pks=frozenset(mapper.get_property_by_column(c).key for c in mapper.primary_key),
+        links=tuple(links),
+        numbered=numbered,
+    )
