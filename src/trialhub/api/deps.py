@@ -68,12 +68,17 @@ class Idempotent:
         self.key = key
 
     def run(
-        self, fn: Callable[[], BaseModel | None], *, status_code: int = 200, body: Any = None
+        self,
+        fn: Callable[[], BaseModel | None],
+        *,
+        status_code: int = 200,
+        body: Callable[[], Any] = lambda: None,
     ) -> JSONResponse:
+        """`body` gives what of the request a retry must repeat; asked only with a key."""
         if not self.key:
             return _respond(fn(), status_code)
         fingerprint = json.dumps(
-            [self.request.method, self.request.url.path, str(self.request.url.query), body],
+            [self.request.method, self.request.url.path, str(self.request.url.query), body()],
             sort_keys=True,
             default=str,
         )

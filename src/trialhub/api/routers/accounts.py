@@ -24,7 +24,7 @@ def create_partner(cmd: CreatePartner, run: IdempotentDep) -> JSONResponse:
     return run.run(
         lambda: accounts.create_partner(run.ctx, run.actor, cmd),
         status_code=201,
-        body=cmd.model_dump(),
+        body=lambda: cmd.model_dump(),
     )
 
 
@@ -38,7 +38,7 @@ def create_partner_admin(partner_id: str, cmd: CreateAdmin, run: IdempotentDep) 
     return run.run(
         lambda: accounts.create_admin(run.ctx, run.actor, partner_id, cmd),
         status_code=201,
-        body=cmd.model_dump(exclude={"password"}),
+        body=lambda: cmd.model_dump(exclude={"password"}),
     )
 
 
@@ -52,7 +52,7 @@ def create_admin(cmd: CreateAdmin, run: IdempotentDep) -> JSONResponse:
     return run.run(
         lambda: accounts.create_admin(run.ctx, run.actor, None, cmd),
         status_code=201,
-        body=cmd.model_dump(exclude={"password"}),
+        body=lambda: cmd.model_dump(exclude={"password"}),
     )
 
 
@@ -66,7 +66,7 @@ def issue_token(admin_id: str, cmd: IssueToken, run: IdempotentDep) -> JSONRespo
     return run.run(
         lambda: accounts.issue_token(run.ctx, run.actor, admin_id, cmd),
         status_code=201,
-        body=cmd.model_dump(),
+        body=lambda: cmd.model_dump(),
     )
 
 

@@ -84,7 +84,7 @@ def assign(customer_id: str, cmd: AssignCustomer, run: IdempotentDep) -> JSONRes
     """Assign the customer to one of your administrators (full administrators, rule P2)."""
     return run.run(
         lambda: customers.assign_customer(run.ctx, run.actor, customer_id, cmd.admin_id),
-        body=cmd.model_dump(),
+        body=lambda: cmd.model_dump(),
     )
 
 

@@ -30,7 +30,7 @@ def order_shipment(trial_id: str, cmd: OrderShipment, run: IdempotentDep) -> JSO
     return run.run(
         lambda: devices.order_shipment(run.ctx, run.actor, trial_id, cmd),
         status_code=201,
-        body=cmd.model_dump(),
+        body=lambda: cmd.model_dump(),
     )
 
 
@@ -52,7 +52,7 @@ def dispatch(shipment_id: str, cmd: DispatchShipment, run: IdempotentDep) -> JSO
     customer gets the EULA email with the device due date (rule D7)."""
     return run.run(
         lambda: devices.dispatch_shipment(run.ctx, run.actor, shipment_id, cmd),
-        body=cmd.model_dump(mode="json"),
+        body=lambda: cmd.model_dump(mode="json"),
     )
 
 
@@ -61,7 +61,7 @@ def record_return(shipment_id: str, cmd: RecordReturn, run: IdempotentDep) -> JS
     """Trials team: take the devices back; the serial numbers must match (rule D8)."""
     return run.run(
         lambda: devices.record_return(run.ctx, run.actor, shipment_id, cmd),
-        body=cmd.model_dump(),
+        body=lambda: cmd.model_dump(),
     )
 
 
@@ -100,7 +100,7 @@ def request_device_extension(
     return run.run(
         lambda: devices.request_extension(run.ctx, run.actor, trial_id, cmd),
         status_code=201,
-        body=cmd.model_dump(mode="json"),
+        body=lambda: cmd.model_dump(mode="json"),
     )
 
 
@@ -132,5 +132,5 @@ def decide_device_extension(
     refused (rules D5, D6)."""
     return run.run(
         lambda: devices.decide_extension_request(run.ctx, run.actor, request_id, cmd),
-        body=cmd.model_dump(),
+        body=lambda: cmd.model_dump(),
     )

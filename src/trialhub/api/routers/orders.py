@@ -34,7 +34,7 @@ def convert(trial_id: str, cmd: ConvertTrial, run: IdempotentDep) -> JSONRespons
     return run.run(
         lambda: conversion.convert_trial(run.ctx, run.actor, trial_id, cmd),
         status_code=202 if tier_two else 201,
-        body=cmd.model_dump(),
+        body=lambda: cmd.model_dump(),
     )
 
 
@@ -66,5 +66,5 @@ def decide(order_id: str, cmd: DecideConversion, run: IdempotentDep) -> JSONResp
     """Distributor: process (convert) or decline a tier-2 partner's request (rule V1)."""
     return run.run(
         lambda: conversion.decide_request(run.ctx, run.actor, order_id, cmd),
-        body=cmd.model_dump(),
+        body=lambda: cmd.model_dump(),
     )

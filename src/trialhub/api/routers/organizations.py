@@ -23,7 +23,7 @@ def create_organization(cmd: CreateOrganization, run: IdempotentDep) -> JSONResp
     return run.run(
         lambda: customers.create_organization(run.ctx, run.actor, cmd),
         status_code=201,
-        body=cmd.model_dump(),
+        body=lambda: cmd.model_dump(),
     )
 
 
@@ -38,7 +38,7 @@ def add_admin(org_id: str, cmd: AddOrgAdmin, run: IdempotentDep) -> JSONResponse
     return run.run(
         lambda: customers.add_org_admin(run.ctx, run.actor, org_id, cmd),
         status_code=201,
-        body=cmd.model_dump(),
+        body=lambda: cmd.model_dump(),
     )
 
 
@@ -48,7 +48,7 @@ def add_user(org_id: str, cmd: AddOrgUser, run: IdempotentDep) -> JSONResponse:
     return run.run(
         lambda: customers.add_org_user(run.ctx, run.actor, org_id, cmd),
         status_code=201,
-        body=cmd.model_dump(),
+        body=lambda: cmd.model_dump(),
     )
 
 
@@ -58,5 +58,5 @@ def add_subscription(org_id: str, cmd: AddSubscription, run: IdempotentDep) -> J
     return run.run(
         lambda: customers.add_subscription(run.ctx, run.actor, org_id, cmd),
         status_code=201,
-        body=cmd.model_dump(),
+        body=lambda: cmd.model_dump(),
     )

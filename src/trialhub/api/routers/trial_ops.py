@@ -28,7 +28,7 @@ def provision(trial_id: str, run: IdempotentDep, cmd: ProvisionTrial | None = No
     body = cmd or ProvisionTrial()
     return run.run(
         lambda: trials.provision_trial(run.ctx, run.actor, trial_id, body),
-        body=body.model_dump(),
+        body=lambda: body.model_dump(),
     )
 
 
@@ -37,7 +37,7 @@ def change_services(trial_id: str, cmd: ChangeServices, run: IdempotentDep) -> J
     """Add services (subject to rule S3) or remove them; the last one stays (rule S4)."""
     return run.run(
         lambda: trials.change_services(run.ctx, run.actor, trial_id, cmd),
-        body=cmd.model_dump(),
+        body=lambda: cmd.model_dump(),
     )
 
 
@@ -48,7 +48,7 @@ def extend(trial_id: str, run: IdempotentDep, cmd: ExtendTrial | None = None) ->
     body = cmd or ExtendTrial()
     return run.run(
         lambda: trials.extend_trial(run.ctx, run.actor, trial_id, body),
-        body=body.model_dump(),
+        body=lambda: body.model_dump(),
     )
 
 
@@ -73,7 +73,7 @@ def delete(
     """End the trial at once and release what it held (rule T9)."""
     return run.run(
         lambda: trials.delete_trial(run.ctx, run.actor, trial_id, confirm=confirm),
-        body={"confirm": confirm},
+        body=lambda: {"confirm": confirm},
     )
 
 
@@ -89,5 +89,5 @@ def set_up_user(customer_id: str, cmd: SetUpUser, run: IdempotentDep) -> JSONRes
     return run.run(
         lambda: customers.set_up_user(run.ctx, run.actor, customer_id, cmd),
         status_code=201,
-        body=cmd.model_dump(),
+        body=lambda: cmd.model_dump(),
     )

@@ -24,7 +24,7 @@ def start_trial(cmd: StartTrial, run: IdempotentDep) -> JSONResponse:
     return run.run(
         lambda: trials.start_trial(run.ctx, run.actor, cmd),
         status_code=201,
-        body=cmd.model_dump(),
+        body=lambda: cmd.model_dump(),
     )
 
 

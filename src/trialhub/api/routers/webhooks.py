@@ -20,7 +20,7 @@ def create(cmd: CreateWebhook, run: IdempotentDep) -> JSONResponse:
     return run.run(
         lambda: messaging.create_endpoint(run.ctx, run.actor, cmd),
         status_code=201,
-        body=cmd.model_dump(),
+        body=lambda: cmd.model_dump(),
     )
 
 
