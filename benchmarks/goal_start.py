@@ -139,15 +139,15 @@ def capture(bench: setup.Bench) -> tuple[Plan, list[str]]:
     inserted: list[tuple[Table, tuple[Any, ...]]] = []
     given: list[tuple[Table, dict[str, Any]]] = []  # rows of an INSERT ... RETURNING
 
-    def after(_conn: Any, clause: Any, multiparams: Any, _params: Any, *_args: Any) -> None:
+    def after(_conn: Any, clause: Any, multiparams: Any, params: Any, *_args: Any) -> None:
         result = _args[-1]
         if not (isinstance(clause, Insert) and isinstance(clause.table, Table)):
             return
         keys = result.inserted_primary_key_rows if not clause._returning else []
         if clause._returning or any(None in pk for pk in keys):
-            # rows written in a batch (audit, deadlines): their values as given, the id
-            # numbered by the database
-            given.extend((clause.table, dict(row)) for row in multiparams)
+            # rows whose id the database numbers (audit, deadlines, outbox): their values
+            # as given (one row comes as `params`, several as `multiparams`)
+            given.extend((clause.table, dict(row)) for row in multiparams or [params])
         else:
             inserted.extend((clause.table, tuple(pk)) for pk in keys)
 
