@@ -311,3 +311,23 @@ def test_a_constraint_it_breaks_is_a_rule_error_and_nothing_is_written(
         assert planned_flushes == []
     assert count(ctx, tables.organizations) == 0
     assert count(ctx, tables.org_admins) == 0
+
+
+def test_a_listener_of_a_mappers_inserts_is_called_by_sqlalchemys_flush(
+    ctx: Context, planned_flushes: list[int]
+) -> None:
+    heard: list[str] = []
+
+    def before_insert(_mapper: Any, _connection: Any, target: Organization) -> None:
+        heard.append(target.name)
+
+    event.listen(Organization, "before_insert", before_insert)
+    try:
+        with ctx.uow(Scope.system()) as uow:
+            uow.organizations.add(new_org(ctx))
+            uow.flush()
+            uow.rollback()
+    finally:
+        event.remove(Organization, "before_insert", before_insert)
+    assert heard == ["Initech"]
+    assert planned_flushes == [1]

@@ -14,10 +14,11 @@ would (a value of None left to the column's default, a version column numbered b
 mapper's generator), in table order, then makes the entities persistent as a flush does
 (`Session._register_persistent`: in the identity map, their state committed, and expunged
 again if the transaction rolls back). It declines, leaving the flush to SQLAlchemy, when
-anything asks for more than that: a changed or deleted entity in the session, a mapper
-with inheritance, several tables or a self-referencing table, a column value that is a SQL
-expression, a column whose default the database or the mapper would have to supply, or a
-relationship whose foreign key the domain left unset or set otherwise.
+anything asks for more than that: a changed or deleted entity in the session, a savepoint,
+a listener of a mapper's inserts, a mapper with inheritance, several tables or a
+self-referencing table, a column value that is a SQL expression, a column whose default
+the database or the mapper would have to supply, or a relationship whose foreign key the
+domain left unset or set otherwise (decision 0021).
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def insert_new(session: Session) -> bool:
     for obj in pending:
         state = instance_state(obj)
         plan = _plan_of(state.mapper)
-        if plan is None:
+        if plan is None or _listened(state.mapper):
             return False
         params = _params(plan, state.dict)
         if params is None or not _consistent(plan, state.dict):
@@ -101,6 +102,12 @@ def insert_new(session: Session) -> bool:
     # committed state, and the transaction's list of what a rollback expunges
     session._register_persistent({s for s, _, _ in states})
     return True
+
+
+def _listened(mapper: Mapper[Any]) -> bool:
+    """Whether something listens to the mapper's inserts: only a flush calls it."""
+    events = mapper.dispatch
+    return bool(events.before_insert or events.after_insert)
 
 
 def _params(plan: _Plan, values: dict[str, Any]) -> dict[str, Any] | None:
