@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from tests.conftest import World
 from tests.support.statements import statements
 from trialhub.clock import MovableClock
-from trialhub.domain.errors import Unauthenticated
+from trialhub.domain.errors import RateLimited, Unauthenticated
 from trialhub.services.accounts import authenticate_token
 from trialhub.store import tables
 
@@ -52,10 +52,12 @@ def test_a_fresh_token_is_not_written_and_a_stale_one_is(
     assert last_used(world) == clock.now()
 
 
-def test_authenticating_is_two_statements_and_no_session(world: World) -> None:
-    """Issue 11: every API request authenticates. The token, its administrator and partner
-    are one statement on a plain connection, after the rate limits' one (rule X1); no ORM
-    session is opened (a unit of work was a quarter of an authenticated GET's CPU)."""
+@pytest.mark.both_backends
+def test_authenticating_is_one_statement_and_no_session(world: World) -> None:
+    """Issue 11: every API request authenticates. The address's rate-limit counts (rule
+    X1) and the token with its administrator and partner are one statement on a plain
+    connection: one round trip; no ORM session is opened (a unit of work was a quarter of
+    an authenticated GET's CPU)."""
     ctx = world.ctx
     token = world.sales_full.headers["Authorization"].split()[1]
     authenticate_token(ctx, token, address="198.51.100.7")  # marks the token: no write next
@@ -73,9 +75,9 @@ def test_authenticating_is_two_statements_and_no_session(world: World) -> None:
     assert actor.admin_id == world.sales_full.actor.admin_id
     assert actor == world.sales_full.actor  # the same caller as the entities gave
     assert orm == []
-    assert len(sent) == 2, sent  # the limits, the token with its owner
+    assert len(sent) == 1, sent  # the limits' counts and the token with its owner
     assert "rate_limit_counters" in sent[0]
-    assert "api_tokens" in sent[1]
+    assert "api_tokens" in sent[0]
 
 
 @pytest.mark.parametrize("column", ["revoked", "disabled"])
@@ -100,3 +102,20 @@ def test_a_revoked_token_or_a_disabled_administrator_authenticates_nobody(
     with ctx.db.engine.connect() as conn:
         hits = conn.execute(select(func.sum(tables.rate_limit_counters.c.hits))).scalar()
     assert hits  # the failure counted against the address
+
+
+@pytest.mark.both_backends
+def test_past_the_limit_a_valid_token_is_refused_from_that_address(world: World) -> None:
+    """Rule X1 with the counts and the token read together: the counts decide first, so a
+    locked address gets 429 for a valid token too (a guess that hit is not told so), and
+    another address is not locked."""
+    ctx = world.ctx
+    token = world.sales_full.headers["Authorization"].split()[1]
+    (first, *_) = ctx.policy.failures_per_address
+    for _ in range(first.failures):
+        with pytest.raises(Unauthenticated):
+            authenticate_token(ctx, "th_not-a-token", address="203.0.113.9")
+    with pytest.raises(RateLimited) as refused:
+        authenticate_token(ctx, token, address="203.0.113.9")
+    assert 1 <= (refused.value.retry_after or 0) <= first.seconds
+    assert authenticate_token(ctx, token, address="203.0.113.10") == world.sales_full.actor

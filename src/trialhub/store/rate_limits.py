@@ -41,6 +41,11 @@ class DatabaseStorage(Storage):
         self._now = now
 
     @property
+    def db(self) -> Database:
+        """The database the counts are rows of (authentication reads them with the token)."""
+        return self._db
+
+    @property
     def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
         return SQLAlchemyError
 

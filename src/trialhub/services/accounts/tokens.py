@@ -13,7 +13,7 @@ from trialhub.services.kernel.context import Context
 from trialhub.services.kernel.security import hash_token, new_token
 from trialhub.services.kernel.throttle import Attempt, Secret, checking
 from trialhub.services.kernel.views import view_of
-from trialhub.store.credentials import token_owner
+from trialhub.store.credentials import TokenOwner, token_owner, token_owner_and_hits
 from trialhub.store.repositories import Scope
 
 
@@ -56,13 +56,22 @@ def authenticate_token(ctx: Context, raw: str, *, address: str) -> Actor:
     """The actor a bearer token belongs to; unknown, revoked or disabled -> Unauthenticated.
 
     Failures count against the client's address; past the limit no token from there is
-    looked up, valid or not, or a guess that hit would still be answered (rule X1).
+    answered, valid or not, or a guess that hit would still be told so (rule X1).
     """
     attempt = Attempt(Secret.BEARER_TOKEN, address)
-    with checking(ctx, attempt, failure=Unauthenticated):
-        found = token_owner(ctx.db, hash_token(raw))  # one statement, no session (issue 11)
-        if found is None or not found.usable:
-            raise Unauthenticated("The bearer token is not valid.")
+    throttle = ctx.throttle
+    if throttle.kept_in(ctx.db):
+        # one statement, no session (issue 11): the address's counts and the token together;
+        # the counts decide first, and past a limit the answer is 429 whatever the token
+        limits = throttle.limits(ctx.policy, attempt)
+        hits, found = token_owner_and_hits(
+            ctx.db, hash_token(raw), throttle.keys(limits), ctx.now()
+        )
+        with checking(ctx, attempt, failure=Unauthenticated, counts=(limits, hits)):
+            found = _usable(found)
+    else:  # the counts elsewhere (Redis): read first, then the token
+        with checking(ctx, attempt, failure=Unauthenticated):
+            found = _usable(token_owner(ctx.db, hash_token(raw)))
     actor = Actor.of_token(found)
     token_id, last_used_at = found.token_id, found.last_used_at
     now = ctx.now()
@@ -72,6 +81,12 @@ def authenticate_token(ctx: Context, raw: str, *, address: str) -> Actor:
             writing.admins.touch_token(token_id, now, unless_since=stale)
             writing.commit()
     return actor
+
+
+def _usable(found: TokenOwner | None) -> TokenOwner:
+    if found is None or not found.usable:
+        raise Unauthenticated("The bearer token is not valid.")
+    return found
 
 
 def actor_for_email(ctx: Context, email: str) -> Actor:

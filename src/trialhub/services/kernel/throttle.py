@@ -69,9 +69,29 @@ class Throttle:
 
     def ensure_allowed(self, policy: Policy, attempt: Attempt) -> None:
         """Refuses the attempt while its address or account has used up a limit."""
+        self._refuse(self._used_up(self.limits(policy, attempt)))
+
+    def limits(self, policy: Policy, attempt: Attempt) -> list[Limit]:
+        """The limits an attempt is checked against: its address's, its account's."""
+        return list(_limits(policy, attempt))
+
+    def keys(self, limits: list[Limit]) -> list[str]:
+        """The storage keys of these limits' current counts."""
+        return [item.key_for(*ids) for item, ids in limits]
+
+    def kept_in(self, db: object) -> bool:
+        """Whether the counts are rows of this database (its `DatabaseStorage`): a caller
+        may then read them with its own statement and pass them to `refuse_used_up`."""
+        return getattr(self._storage, "db", None) is db
+
+    def refuse_used_up(self, limits: list[Limit], hits: list[int]) -> None:
+        """`ensure_allowed` with the limits' counts read by the caller (`keys` order)."""
+        self._refuse(_with_none_left(limits, hits))
+
+    def _refuse(self, used_up: list[Limit]) -> None:
         waits = [
             self._limiter.get_window_stats(item, *ids).reset_time - self._now().timestamp()
-            for item, ids in self._used_up(list(_limits(policy, attempt)))
+            for item, ids in used_up
         ]
         if waits:
             raise RateLimited(
@@ -86,19 +106,32 @@ class Throttle:
         get_many = getattr(self._storage, "get_many", None)
         if get_many is None:
             return [(item, ids) for item, ids in limits if not self._limiter.test(item, *ids)]
-        hits = get_many([item.key_for(*ids) for item, ids in limits])
-        return [limit for limit, n in zip(limits, hits, strict=True) if n >= limit[0].amount]
+        return _with_none_left(limits, get_many(self.keys(limits)))
 
     def count_failure(self, policy: Policy, attempt: Attempt) -> None:
         for item, ids in _limits(policy, attempt):
             self._limiter.hit(item, *ids)
 
 
+def _with_none_left(limits: list[Limit], hits: list[int]) -> list[Limit]:
+    return [limit for limit, n in zip(limits, hits, strict=True) if n >= limit[0].amount]
+
+
 @contextmanager
-def checking(ctx: Context, attempt: Attempt, *, failure: type[TrialhubError]) -> Iterator[None]:
-    """Refuses the check before it runs if a limit is used up; counts it if it fails."""
+def checking(
+    ctx: Context,
+    attempt: Attempt,
+    *,
+    failure: type[TrialhubError],
+    counts: tuple[list[Limit], list[int]] | None = None,
+) -> Iterator[None]:
+    """Refuses the check before it runs if a limit is used up; counts it if it fails.
+    `counts`: the limits and their hits, when the caller read them already."""
     try:
-        ctx.throttle.ensure_allowed(ctx.policy, attempt)
+        if counts is None:
+            ctx.throttle.ensure_allowed(ctx.policy, attempt)
+        else:
+            ctx.throttle.refuse_used_up(*counts)
     except StorageError as error:  # the throttle is a guard, not a dependency: stay up
         log.warning("rate-limit storage unavailable, not throttling: %s", error)
     try:
