@@ -38,13 +38,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, Insert, Table, and_, event, insert, select
+from sqlalchemy import Engine, Table, insert, select
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks import start_setup as setup  # noqa: E402
 from benchmarks.report import Row  # noqa: E402
+from trialhub.store import tables  # noqa: E402
 
 SECONDS = {"smoke": 1, "full": 5}
 # rounds of every rate, HTTP and bare in turn; the medians are compared, as the issue measured
@@ -134,44 +135,38 @@ def _measure(backend: str, url: str, seconds: int, rounds: int) -> list[Row]:
 
 def capture(bench: setup.Bench) -> tuple[Plan, list[str]]:
     """The rows one real start writes, in their final state (a later UPDATE, such as the
-    customer's sort key, folded in), grouped by table in the order they were written; and
-    the values that must be fresh in each copy (the new ids and the new email)."""
-    inserted: list[tuple[Table, tuple[Any, ...]]] = []
-    given: list[tuple[Table, dict[str, Any]]] = []  # rows of an INSERT ... RETURNING
+    customer's sort key, folded in), read back: every table's rows after the start that
+    were not there before, tables in their foreign keys' order (however the app wrote
+    them: one statement a table, several tables in one, COPY). And the values that must
+    be fresh in each copy: the new email and the new rows' own ids (a one-column string
+    key; ids the database numbers are left out of the rows, it numbers them again)."""
 
-    def after(_conn: Any, clause: Any, multiparams: Any, params: Any, *_args: Any) -> None:
-        result = _args[-1]
-        if not (isinstance(clause, Insert) and isinstance(clause.table, Table)):
-            return
-        keys = result.inserted_primary_key_rows if not clause._returning else []
-        if clause._returning or any(None in pk for pk in keys):
-            # rows whose id the database numbers (audit, deadlines, outbox): their values
-            # as given (one row comes as `params`, several as `multiparams`)
-            given.extend((clause.table, dict(row)) for row in multiparams or [params])
-        else:
-            inserted.extend((clause.table, tuple(pk)) for pk in keys)
+    def rows() -> dict[Table, list[dict[str, Any]]]:
+        with bench.engine.connect() as conn:
+            return {
+                t: [dict(r) for r in conn.execute(select(t)).mappings()]
+                for t in tables.metadata.sorted_tables
+            }
 
+    def key(row: dict[str, Any]) -> str:
+        return json.dumps(row, sort_keys=True, default=str)
+
+    before = {t: {key(r) for r in found} for t, found in rows().items()}
     local = f"x-{uuid.uuid4().hex}"
-    event.listen(bench.engine, "after_execute", after)
-    try:
-        bench.start_in_process(f"{local}@bench.example")
-    finally:
-        event.remove(bench.engine, "after_execute", after)
-    plan: dict[Table, list[dict[str, Any]]] = {}
+    bench.start_in_process(f"{local}@bench.example")
+    plan: Plan = []
     tokens = [local]
-    with bench.engine.connect() as conn:
-        for table, pk in inserted:
-            where = and_(*(c == v for c, v in zip(table.primary_key.columns, pk, strict=True)))
-            row = dict(conn.execute(select(table).where(where)).mappings().one())
-            for column in table.primary_key.columns:
-                if isinstance(row[column.name], int):
-                    del row[column.name]  # the database numbers it
-                else:
-                    tokens.append(str(row[column.name]))
-            plan.setdefault(table, []).append(row)
-    for table, row in given:
-        plan.setdefault(table, []).append(row)
-    return list(plan.items()), tokens
+    for table, found in rows().items():
+        new = [r for r in found if key(r) not in before[table]]
+        (*pk,) = table.primary_key.columns
+        for row in new:
+            if len(pk) == 1 and isinstance(row[pk[0].name], int):
+                del row[pk[0].name]  # the database numbers it
+            elif len(pk) == 1:
+                tokens.append(str(row[pk[0].name]))
+        if new:
+            plan.append((table, new))
+    return plan, tokens
 
 
 def over_http(base: str, token: str, clients: int, seconds: int) -> tuple[float, list[float]]:
