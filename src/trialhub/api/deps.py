@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 from collections.abc import Callable
@@ -99,8 +98,12 @@ class Idempotent:
         except TrialhubError as error:
             claimed.held.rollback()  # an error changes nothing (rule E3)
             status, problem = problem_body(error)
-            with contextlib.suppress(Conflict):  # taken over meanwhile: the retry answers
+            try:
                 idempotency.finish(self.ctx, claimed, status, json.dumps(problem))
+            except Conflict as taken_over:
+                # a retry took the key over meanwhile: the key's outcome is the retry's, and
+                # this error may be the race with it (the retry's rows first): say so
+                raise taken_over from error
             raise
         except BaseException:
             idempotency.abandon(self.ctx, claimed)
