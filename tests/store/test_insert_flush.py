@@ -17,7 +17,13 @@ from tests.conftest import World
 from tests.support.factories import new_customer_body
 from tests.support.statements import statements
 from trialhub.domain.errors import Conflict
-from trialhub.domain.organization import Customer, CustomerState, Organization, OrgKind
+from trialhub.domain.organization import (
+    Customer,
+    CustomerState,
+    OrgAdmin,
+    Organization,
+    OrgKind,
+)
 from trialhub.domain.records import OutboxMessage
 from trialhub.services.kernel.context import Context
 from trialhub.services.trials import start as trials
@@ -25,6 +31,7 @@ from trialhub.services.trials.schemas import StartTrial
 from trialhub.store import dialect, tables
 from trialhub.store import uow as uow_module
 from trialhub.store.repositories import Scope
+from trialhub.store.uow import UnitOfWork
 
 pytestmark = pytest.mark.both_backends
 
@@ -64,6 +71,16 @@ def outbox_message(ctx: Context) -> OutboxMessage:
         created_at=ctx.now(),
         available_at=ctx.now(),
     )
+
+
+def new_customer_org(ctx: Context, uow: UnitOfWork) -> tuple[Organization, OrgAdmin, OutboxMessage]:
+    """A new organization, its full administrator and a welcome email to them, added."""
+    org = new_org(ctx)
+    uow.organizations.add(org)
+    admin = org.add_admin("ada@initech.example", "Ada", full=True, at=ctx.now())
+    message = outbox_message(ctx)
+    uow.outbox.add(message)
+    return org, admin, message
 
 
 def count(ctx: Context, table: Any) -> int:
@@ -151,11 +168,7 @@ def test_the_entities_are_persistent_after_it_as_after_a_flush(
     ctx: Context, planned_flushes: list[int]
 ) -> None:
     with ctx.uow(Scope.system()) as uow:
-        org = new_org(ctx)
-        uow.organizations.add(org)
-        admin = org.add_admin("ada@initech.example", "Ada", full=True, at=ctx.now())
-        message = outbox_message(ctx)
-        uow.outbox.add(message)
+        org, admin, message = new_customer_org(ctx, uow)
         uow.flush()
         assert planned_flushes == []
         assert inspect(org).persistent
@@ -201,11 +214,7 @@ def test_on_postgresql_one_row_a_table_goes_in_as_one_statement(
     """A new organization, its administrator and its welcome email: on PostgreSQL one
     statement (data-modifying CTEs, the email's id returned), on SQLite one a table."""
     with ctx.uow(Scope.system()) as uow:
-        org = new_org(ctx)
-        uow.organizations.add(org)
-        admin = org.add_admin("ada@initech.example", "Ada", full=True, at=ctx.now())
-        message = outbox_message(ctx)
-        uow.outbox.add(message)
+        org, admin, message = new_customer_org(ctx, uow)
         with statements(ctx.db.engine) as sent:
             uow.flush()
         assert planned_flushes == []
