@@ -335,8 +335,8 @@ class UnitOfWork:
             self._flush(session)
 
     def _flush(self, session: Session) -> None:
-        """New entities alone go in by table, as multi-row INSERTs (`insert_flush`);
-        anything else is SQLAlchemy's flush. Either way the entities are tracked first."""
+        """New entities alone go in as `insert_flush` writes them (decision 0021); anything
+        else is SQLAlchemy's flush. Either way the entities are tracked first."""
         if session.new and not self.read_only:
             self._track(session)
             try:
