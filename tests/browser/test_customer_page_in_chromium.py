@@ -114,6 +114,9 @@ def test_axe_on_the_customer_page_and_activity(
     assert readable(page, width) == []
     page.keyboard.press("Escape")
     page.get_by_role("link", name="Edit services").click()
+    # a link: until the services page is in, `page.url` is still the customer's (under load
+    # the next line then went to the customer page again, and found no convert form)
+    page.wait_for_url("**/services")
     assert readable(page, width) == []
     page.goto(page.url.replace("/services", "/convert"))  # the convert form
     assert page.get_by_role("heading", name="Convert to a paid order").is_visible()
