@@ -29,14 +29,16 @@ VALUES = st.one_of(
 def page_routes(app: Any) -> list[tuple[str, str]]:
     """Every page: the routes of each `trialhub.web` module's router, the app's own (the API
     reference) and the static files."""
-    found: list[Any] = [r for r in app.routes if isinstance(r, Route)]
+    found: list[Any] = []
     for module in pkgutil.iter_modules(trialhub.web.__path__):
         router = getattr(importlib.import_module(f"trialhub.web.{module.name}"), "router", None)
         found += router.routes if router is not None else []
+    # the app's own (the app's list holds every router's routes too: not the API's)
+    found += [r for r in app.routes if isinstance(r, Route) and not r.path.startswith("/v1/")]
     routes = [("GET", "/static/{path}")]
     for route in found:
         routes += [(m, route.path) for m in sorted(route.methods or ()) if m != "HEAD"]
-    return routes
+    return sorted(set(routes))
 
 
 def fill(path: str, value: str) -> str:

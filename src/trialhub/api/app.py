@@ -10,7 +10,7 @@ from starlette.types import ASGIApp
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from trialhub import __version__
-from trialhub.api import problems
+from trialhub.api import problems, routing
 from trialhub.api.routers import (
     accounts,
     consent,
@@ -130,9 +130,10 @@ def create_app(ctx: Context, *, forwarded_allow_ips: str | None = None) -> FastA
     errors.install(app)  # outside /v1 the same problems are shown as pages
     portal.install(app)  # pages redirect to sign-in; a form without its CSRF token is 403
     for router in (*API_ROUTERS, *PAGE_ROUTERS):
-        app.include_router(router)
+        routing.include_flat(app, router)
     # the pages' stylesheet and scripts, from packages: no CDN, nothing inline (CSP)
     app.mount("/static/swagger-ui", api_docs.swagger_ui_files(), name="swagger-ui")
     app.mount("/static", StaticFiles(packages=[("trialhub.web", "static")]), name="static")
     app.forwarded_allow_ips = forwarded_allow_ips
+    routing.install(app)  # a request tries the routes its path may match, not all of them
     return app
