@@ -55,16 +55,37 @@ IdempotencyKey = Annotated[
 ]
 
 
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
 class Idempotent:
-    """Runs a mutating call at most once per `Idempotency-Key` and replays its response."""
+    """Runs a mutating call at most once per `Idempotency-Key` and replays its response.
+
+    The caller is authenticated at the first use of `actor`, which `run` makes first: in the
+    endpoint's own trip to the thread pool. As a dependency of its own, authentication cost
+    every write a trip there and back of its own (issue 11). A request whose body is also
+    invalid is authenticated before its 422 is answered (`api.problems`): a caller who may
+    not write is told so first, whatever it sent, as before."""
 
     def __init__(
-        self, request: Request, ctx: ContextDep, actor: CurrentActor, key: IdempotencyKey = None
+        self,
+        request: Request,
+        ctx: Context,
+        credentials: HTTPAuthorizationCredentials | None,
+        key: str | None = None,
     ) -> None:
         self.request = request
         self.ctx = ctx
-        self.actor = actor
         self.key = key
+        self._credentials = credentials
+        self._actor: Actor | None = None
+
+    @property
+    def actor(self) -> Actor:
+        """The caller (blocking: a database read the first time)."""
+        if self._actor is None:
+            self._actor = get_actor(self.request, self.ctx, self._credentials)
+        return self._actor
 
     def run(
         self,
@@ -74,6 +95,7 @@ class Idempotent:
         body: Callable[[], Any] = lambda: None,
     ) -> JSONResponse:
         """`body` gives what of the request a retry must repeat; asked only with a key."""
+        self.actor  # noqa: B018  # who calls, before anything is claimed or done
         if not self.key:
             return _respond(fn(), status_code)
         fingerprint = json.dumps(
@@ -118,11 +140,21 @@ def _respond(result: BaseModel | None, status_code: int) -> JSONResponse:
 
 
 async def idempotent(
-    request: Request, ctx: ContextDep, actor: CurrentActor, key: IdempotencyKey = None
+    request: Request, ctx: ContextDep, credentials: Credentials, key: IdempotencyKey = None
 ) -> Idempotent:
     """Async: it only bundles what the request resolved. As a class dependency its plain
-    `__init__` ran in the thread pool: a hop there and back on every write (issue 11)."""
-    return Idempotent(request, ctx, actor, key)
+    `__init__` ran in the thread pool: a hop there and back on every write (issue 11). The
+    caller is authenticated later, in the endpoint's thread (`Idempotent`); until then the
+    request carries it for `api.problems`, which authenticates before answering a 422."""
+    run = Idempotent(request, ctx, credentials, key)
+    request.state.unauthenticated_caller = run
+    return run
+
+
+def caller_not_yet_authenticated(request: Request) -> Idempotent | None:
+    """A write's caller whose authentication waits for the endpoint (`idempotent`)."""
+    found = getattr(request.state, "unauthenticated_caller", None)
+    return found if isinstance(found, Idempotent) else None
 
 
 IdempotentDep = Annotated[Idempotent, Depends(idempotent)]

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from trialhub.domain.errors import (
@@ -123,12 +124,22 @@ def _plain_problem(code: str, title: str, status: int, detail: str) -> JSONRespo
 
 
 def install(app: FastAPI) -> None:
+    from trialhub.api import deps  # it answers with this module's problems
+
     @app.exception_handler(TrialhubError)
     async def _domain(_: Request, error: TrialhubError) -> JSONResponse:
         return problem_response(error)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+        # a write authenticates its caller in the endpoint's thread (`deps.Idempotent`); one
+        # that never got there is authenticated now: 401 or 429 come before 422 (rule X1)
+        caller = deps.caller_not_yet_authenticated(request)
+        if caller is not None:
+            try:
+                await run_in_threadpool(lambda: caller.actor)
+            except TrialhubError as refused:
+                return problem_response(refused)
         return problem_response(_validation_problem(request, error))
 
     @app.exception_handler(StarletteHTTPException)
