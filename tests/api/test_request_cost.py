@@ -86,3 +86,11 @@ def test_a_list_hops_to_the_thread_pool_three_times(
     r = client.get("/v1/customers", headers=world.sales_full.headers)
     assert r.status_code == 200, r.text
     assert len(hops) == 3, hops
+
+
+def test_the_health_check_never_hops(client: TestClient, hops: list[str]) -> None:
+    """A load balancer asks often; it reads nothing, so it answers on the event loop."""
+    r = client.get("/healthz")
+    assert r.status_code == 200
+    assert r.json() == {"status": "ok"}
+    assert hops == []
