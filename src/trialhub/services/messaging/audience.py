@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from trialhub.domain.organization import Customer
 from trialhub.domain.roles import Action, Reach, Role, reach
 from trialhub.store.uow import UnitOfWork
@@ -14,8 +16,14 @@ def managing_admin_emails(uow: UnitOfWork, customer: Customer) -> list[str]:
     for admin in uow.admins.list_for_partner(customer.partner_id):
         if admin.disabled_at is not None:
             continue
-        roles = frozenset(Role(r) for r in admin.roles)
-        got = reach(roles, Action.EDIT_TRIAL)
+        got = _edit_reach(tuple(admin.roles))
         if got is Reach.ALL or (got is Reach.OWN and customer.reachable_by(admin.id)):
             out.append(admin.email)
     return sorted(out)
+
+
+@functools.cache
+def _edit_reach(roles: tuple[str, ...]) -> Reach | None:
+    """How far these stored roles edit trials: the worker asks it for every administrator
+    of a partner at every notice (issue 11), and there are few sets of roles."""
+    return reach(frozenset(Role(r) for r in roles), Action.EDIT_TRIAL)
