@@ -22,7 +22,7 @@ def managing_admin_emails(uow: UnitOfWork, customer: Customer) -> list[str]:
     return sorted(out)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=256)
 def _edit_reach(roles: tuple[str, ...]) -> Reach | None:
     """How far these stored roles edit trials: the worker asks it for every administrator
     of a partner at every notice (issue 11), and there are few sets of roles."""
