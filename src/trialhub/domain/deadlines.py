@@ -35,6 +35,9 @@ class DeadlineKind(StrEnum):
 # the deadlines whose handling reads the organization's users: rule T6 writes to each of
 # them, rule T7 moves them to the free organization (the worker loads users only for these)
 READS_PEOPLE: frozenset[str] = frozenset({DeadlineKind.USER_NOTICE, DeadlineKind.GRACE_END})
+# the deadlines whose handling reads the organization's purchased services: rule T7 keeps
+# an organization with paid services (the worker loads subscriptions only for these)
+READS_SUBSCRIPTIONS: frozenset[str] = frozenset({DeadlineKind.GRACE_END})
 
 DEADLINE_LABELS: dict[DeadlineKind, str] = {
     DeadlineKind.CONSENT_EXPIRY: "Consent request expires; the trial is cancelled (rule K6)",

@@ -18,10 +18,12 @@ from tests.support.list_keys import assert_keys_follow_trials
 from tests.support.statements import statements
 from trialhub.bootstrap import make_context
 from trialhub.clock import MovableClock
+from trialhub.services import trials as trials_service
 from trialhub.services.kernel.context import Context
 from trialhub.services.lifecycle import registry as lifecycle
 from trialhub.services.lifecycle import runner
 from trialhub.services.lifecycle.runner import TickReport
+from trialhub.services.trials.schemas import ExtendTrial
 from trialhub.store import tables
 from trialhub.store.db import Database
 from trialhub.store.repositories import Scope
@@ -305,3 +307,35 @@ def _schedule(ctx: Context) -> list[tuple[str, str, Any]]:
     with ctx.db.engine.connect() as conn:
         rows = conn.execute(text("select trial_id, kind, due_at from due_events"))
         return sorted((r[0], r[1], str(r[2])) for r in rows)
+
+
+def _reads_of(sent: list[str], table: str) -> int:
+    return sum(1 for s in sent if s.lstrip().upper().startswith("SELECT") and f"FROM {table}" in s)
+
+
+@pytest.mark.both_backends
+def test_a_batch_reads_only_the_parts_its_deadlines_use(world: World, clock: MovableClock) -> None:
+    """Issue 11: no deadline reads a trial's extensions; an organization's users and
+    purchased services are read only for the deadlines that use them (rules T6, T7), once
+    for the whole batch. An extended trial's history stays as it was."""
+    ctx = world.ctx
+    ids = start_trials(ctx, world.sales_full.actor, 3)
+    extended = trials_service.extend_trial(
+        ctx, world.sales_full.actor, ids[0], ExtendTrial(reason="pilot")
+    )
+    assert len(extended.extensions) == 1
+    clock.advance(timedelta(days=23))  # notices only (the extended trial's come later)
+    with statements(ctx.db.engine) as sent:
+        assert lifecycle.tick(ctx, batch=100).applied == 2
+    assert _reads_of(sent, "extensions") == 0
+    assert _reads_of(sent, "subscriptions") == 0
+    assert _reads_of(sent, "org_users") == 0
+    clock.advance(timedelta(days=60))  # the others end, their users are told, they lapse
+    with statements(ctx.db.engine) as sent:
+        report = lifecycle.tick(ctx, batch=100)
+    assert "grace_end" in {kind for _, kind, _ in report.outcomes}
+    assert _reads_of(sent, "extensions") == 0
+    assert _reads_of(sent, "subscriptions") == 1
+    assert trials_service.get_trial(ctx, world.sales_full.actor, ids[0]).extensions == (
+        extended.extensions
+    )
