@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from tests.conftest import World
 from tests.support.factories import new_customer_body
 from tests.support.statements import statements
+from trialhub.domain.deadlines import trial_deadlines
 from trialhub.domain.errors import Conflict
 from trialhub.domain.organization import (
     Customer,
@@ -28,7 +29,7 @@ from trialhub.domain.records import OutboxMessage
 from trialhub.services.kernel.context import Context
 from trialhub.services.trials import start as trials
 from trialhub.services.trials.schemas import StartTrial
-from trialhub.store import dialect, tables
+from trialhub.store import dialect, insert_flush, tables
 from trialhub.store import uow as uow_module
 from trialhub.store.repositories import Scope
 from trialhub.store.uow import UnitOfWork
@@ -51,7 +52,7 @@ def planned_flushes() -> Iterator[list[int]]:
 
 
 def without_insert_flush(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(uow_module, "insert_new", lambda session: False)
+    monkeypatch.setattr(uow_module, "insert_new", lambda session, rows=None: False)
 
 
 def new_org(ctx: Context, name: str = "Initech") -> Organization:
@@ -127,8 +128,9 @@ def test_a_new_customers_start_writes_the_rows_sqlalchemys_flush_writes(
 ) -> None:
     """The same request, with fixed ids, once through the insert flush and once through
     SQLAlchemy's: every table gains the same rows, value for value. Two services and a
-    site (a table of several rows: one INSERT a table), or one service (on PostgreSQL the
-    entities' rows in one statement)."""
+    site (a table of several rows, from arrays on PostgreSQL), or one service. On
+    PostgreSQL the entities, the customer's status rows and the trial's deadlines go in
+    as one statement either way (`insert_at_flush`)."""
     ctx, actor = world.ctx, world.sales_full.actor
 
     def start(phase: int) -> Callable[[], object]:
@@ -145,7 +147,10 @@ def test_a_new_customers_start_writes_the_rows_sqlalchemys_flush_writes(
         fast = rows_written(ctx, start(0xA))
     assert planned_flushes == []  # issue 11: no flush planned for a new customer
     one_statement = [s for s in sent if s.startswith("WITH")]
-    assert len(one_statement) == (ctx.db.dialect == "postgresql" and one_service)
+    assert len(one_statement) == (ctx.db.dialect == "postgresql")
+    if one_statement:
+        for table in ("customer_statuses", "due_events", "trial_services"):
+            assert f"INSERT INTO {table} " in one_statement[0], table
     without_insert_flush(monkeypatch)
     planned = rows_written(ctx, start(0xB))
     assert len(planned_flushes) >= 1  # the reference did go through SQLAlchemy's flush
@@ -190,7 +195,8 @@ def test_the_entities_are_persistent_after_it_as_after_a_flush(
 def test_many_new_entities_go_in_by_table_in_order(
     ctx: Context, n: int, planned_flushes: list[int]
 ) -> None:
-    """One statement a table (COPY on PostgreSQL for a large batch), the rows as added."""
+    """One statement a table on SQLite; on PostgreSQL one for both (the users from
+    arrays), or COPY for a large batch; the rows as added."""
     with ctx.uow(Scope.system()) as uow:
         org = new_org(ctx)
         uow.organizations.add(org)
@@ -198,8 +204,8 @@ def test_many_new_entities_go_in_by_table_in_order(
         with statements(ctx.db.engine) as sent:
             uow.flush()
         assert planned_flushes == []
-        copied = ctx.db.dialect == "postgresql" and n >= dialect.COPY_FROM  # not a statement
-        assert len(sent) == (1 if copied else 2)
+        # PostgreSQL: one statement, or the organization's and a COPY (not a statement)
+        assert len(sent) == (2 if ctx.db.dialect == "sqlite" else 1)
         uow.commit()
     with ctx.db.engine.connect() as conn:
         stored = conn.execute(
@@ -400,3 +406,110 @@ def test_a_listener_of_a_mappers_inserts_is_called_by_sqlalchemys_flush(
         event.remove(Organization, "before_insert", before_insert)
     assert heard == ["Initech"]
     assert planned_flushes == [1]
+
+
+def status_rows(world: World, customer_id: str, statuses: list[str]) -> list[dict[str, Any]]:
+    return [
+        {
+            "customer_id": customer_id,
+            "status": status,
+            "partner_id": world.sales_full.actor.partner_id,
+            "sort_end": world.ctx.now(),
+            "sort_name": "Initrode",
+        }
+        for status in statuses
+    ]
+
+
+def stored_statuses(ctx: Context) -> list[tuple[str, str]]:
+    c = tables.customer_statuses.c
+    with ctx.db.engine.connect() as conn:
+        return sorted(
+            (r.customer_id, r.status) for r in conn.execute(select(c.customer_id, c.status))
+        )
+
+
+def test_rows_held_for_the_flush_go_in_after_the_entities_they_refer_to(
+    world: World, planned_flushes: list[int]
+) -> None:
+    """Rows held for the flush (`insert_at_flush`) wait for it, then go in after the new
+    entities they refer to: on PostgreSQL in their statement. Nothing is written before."""
+    ctx, actor = world.ctx, world.sales_full.actor
+    first = trials.start_trial(ctx, actor, StartTrial.model_validate(new_customer_body()))
+    with ctx.uow(Scope.system()) as uow:
+        customer = uow.customers.get(first.customer_id)
+        assert customer is not None
+        org = new_org(ctx, "Initrode")
+        uow.organizations.add(org)
+        with statements(ctx.db.engine) as sent:
+            insert_flush.insert_at_flush(
+                uow_module.UnitOfWork._live(uow),
+                tables.customer_statuses,
+                status_rows(world, customer.id, ["zz_one", "zz_two"]),
+            )
+        assert sent == []  # held
+        with statements(ctx.db.engine) as sent:
+            uow.flush()
+        assert len(sent) == (1 if ctx.db.dialect == "postgresql" else 2)
+        assert "INSERT INTO customer_statuses" in sent[-1]
+        uow.commit()
+    assert {("zz_one", "zz_two")} <= {
+        tuple(s for c, s in stored_statuses(ctx) if c == customer.id and s.startswith("zz_"))
+    }
+
+
+def test_rows_held_for_the_flush_are_dropped_by_a_rollback_and_not_held_in_a_savepoint(
+    world: World,
+) -> None:
+    """A rollback drops what was held (it never happened); inside a savepoint the rows go
+    in at once, so that the savepoint's rollback takes them along."""
+    ctx, actor = world.ctx, world.sales_full.actor
+    first = trials.start_trial(ctx, actor, StartTrial.model_validate(new_customer_body()))
+    before = stored_statuses(ctx)
+    with ctx.uow(Scope.system()) as uow:
+        session = uow_module.UnitOfWork._live(uow)
+        insert_flush.insert_at_flush(
+            session, tables.customer_statuses, status_rows(world, first.customer_id, ["zz_gone"])
+        )
+        uow.rollback()
+        sent: list[str] = []
+
+        def fail_in_a_savepoint() -> None:
+            with uow.savepoint(), statements(ctx.db.engine) as seen:
+                insert_flush.insert_at_flush(
+                    session,
+                    tables.customer_statuses,
+                    status_rows(world, first.customer_id, ["zz_undone"]),
+                )
+                sent.extend(seen)
+                raise RuntimeError("the savepoint fails")
+
+        with pytest.raises(RuntimeError):
+            fail_in_a_savepoint()
+        assert "INSERT INTO customer_statuses" in sent[-1]  # at once
+        insert_flush.insert_at_flush(
+            session, tables.customer_statuses, status_rows(world, first.customer_id, ["zz_kept"])
+        )
+        uow.commit()
+    after = stored_statuses(ctx)
+    assert [r for r in after if r not in before] == [(first.customer_id, "zz_kept")]
+
+
+def test_a_new_trials_deadlines_are_numbered_in_their_order(world: World) -> None:
+    """The worker takes deadlines due at one instant by id (rule T10): a new trial's rows,
+    written from arrays on PostgreSQL, are numbered in the deadlines' order."""
+    ctx, actor = world.ctx, world.sales_full.actor
+    view = trials.start_trial(ctx, actor, StartTrial.model_validate(new_customer_body()))
+    d = tables.due_events.c
+    with ctx.db.engine.connect() as conn:
+        stored = conn.execute(
+            select(d.kind, d.due_at).where(d.trial_id == view.id).order_by(d.id)
+        ).all()
+    with ctx.reader(Scope.system()) as uow:
+        trial = uow.trials.get(view.id)
+        assert trial is not None
+        expected = [
+            d.kind.value for d in trial_deadlines(trial, ctx.policy, ctx.catalog, shipments=[])
+        ]
+    assert len(stored) >= 3
+    assert [kind for kind, _ in stored] == expected

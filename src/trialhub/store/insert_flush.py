@@ -24,17 +24,18 @@ domain left unset or set otherwise (decision 0021).
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, Insert, Table, bindparam, insert
+from sqlalchemy import Column, Insert, Table, bindparam, func, insert, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapper, Session
 from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.orm.base import MANYTOONE, ONETOMANY
 from sqlalchemy.orm.state import InstanceState
 
-from trialhub.store.dialect import POSTGRESQL, insert_many, name_of
+from trialhub.store.dialect import COPY_FROM, POSTGRESQL, insert_many, name_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,9 +68,41 @@ class _Plan:
 _plans: dict[Mapper[Any], _Plan | None] = {}
 
 
-def insert_new(session: Session) -> bool:
-    """Writes the session's new entities if it holds nothing else to flush, and says whether
-    it did (False: nothing was written, the caller flushes as usual)."""
+Rows = list[tuple[Table, list[dict[str, Any]]]]
+_AT_FLUSH = "trialhub.rows_at_flush"
+
+
+def insert_at_flush(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Rows of one table (all with the same keys) written with the unit of work's next
+    flush, after its new entities: on PostgreSQL in the same statement as they are (a
+    commit's hooks add a new customer's status rows and a new trial's deadlines, two round
+    trips of a start, issue 11). Only for rows nothing reads before that flush, and whose
+    ids nobody needs. Inside a savepoint they are written at once: a savepoint rolled back
+    must take them along."""
+    if not rows:
+        return
+    if session.in_nested_transaction():
+        insert_many(session, table, rows)
+        return
+    session.info.setdefault(_AT_FLUSH, []).append((table, [dict(r) for r in rows]))
+
+
+def take_rows_at_flush(session: Session) -> Rows:
+    """The rows `insert_at_flush` holds for the next flush, which writes them (or the
+    transaction is rolled back)."""
+    taken: Rows = session.info.pop(_AT_FLUSH, [])
+    return taken
+
+
+def drop_rows_at_flush(session: Session) -> None:
+    """A rollback: the rows held for the flush never happened."""
+    session.info.pop(_AT_FLUSH, None)
+
+
+def insert_new(session: Session, rows: Rows | None = None) -> bool:
+    """Writes the session's new entities if it holds nothing else to flush, then `rows`,
+    and says whether it did (False: nothing was written, the caller flushes as usual and
+    writes `rows` itself)."""
     pending = list(session.new)
     if not pending or session.deleted or session.dirty or session.in_nested_transaction():
         return False  # a savepoint's failed flush rolls back to it: SQLAlchemy's to do
@@ -89,7 +122,8 @@ def insert_new(session: Session) -> bool:
     for state, plan, params in states:
         numbered = plan.numbered is not None and "id" not in params
         batches.setdefault((plan.table, numbered), []).append((state, plan, params))
-    ids_of = _in_one_statement(session, batches)
+    rows = rows or []
+    ids_of = _in_one_statement(session, batches, rows)
     for (table, numbered), batch in batches.items():
         if ids_of is not None:
             ids = ids_of.get(table, [])
@@ -106,57 +140,89 @@ def insert_new(session: Session) -> bool:
     # what a flush does with the states it inserted: identity keys, the identity map, the
     # committed state, and the transaction's list of what a rollback expunges
     session._register_persistent({s for s, _, _ in states})
+    if ids_of is None:
+        with session.no_autoflush:
+            for table, held in rows:
+                insert_many(session, table, held)
     return True
 
 
 def _in_one_statement(
     session: Session,
     batches: dict[tuple[Table, bool], list[tuple[InstanceState[Any], _Plan, dict[str, Any]]]],
+    rows: Rows,
 ) -> dict[Table, list[int]] | None:
-    """On PostgreSQL, one row in each of several tables as one statement: a one-row INSERT
-    a table, all but the last as data-modifying CTEs (foreign keys are checked at the
-    statement's end). One round trip where a new customer's start made six, and one
-    statement SQLAlchemy caches by its shape. Ids the database numbers come back for one
-    row at most (the last INSERT's RETURNING). None, nothing written, when it does not fit:
-    `insert_many` a table each then. Several rows of one table are that: the CTEs run in
-    no set order, and rows that tie on what a read orders them by (a trial's services, all
-    added at one instant) come back in the order they went in."""
-    if len(batches) < 2 or name_of(session) != POSTGRESQL:
+    """On PostgreSQL, the new entities and the rows held for the flush (`insert_at_flush`)
+    as one statement: an INSERT a table, all but the last as data-modifying CTEs (foreign
+    keys are checked at the statement's end). One round trip where a new customer's start
+    made eight, and one statement SQLAlchemy caches by its shape. A table's several rows
+    go in in their order, from arrays (`_rows_insert`): a trial's services, all added at
+    one instant, are read back in the order they were added. Ids the database numbers
+    come back for one entity at most, the last INSERT's (its RETURNING). None, nothing
+    written, when it does not fit: `insert_many` a table each then."""
+    if name_of(session) != POSTGRESQL or len(batches) + len(rows) < 2:
         return None
-    if any(len(batch) > 1 for batch in batches.values()) or len(batches) > _ONE_STATEMENT_ROWS:
+    if len(batches) + len(rows) > _ONE_STATEMENT_PARTS:
         return None
-    rows = [(table, n, params) for (table, n), batch in batches.items() for _, _, params in batch]
-    numbered = [row for row in rows if row[1]]
-    if len(numbered) > 1:
+    sizes = [len(batch) for batch in batches.values()] + [len(held) for _, held in rows]
+    if max(sizes) >= COPY_FROM:
         return None
-    rows = [row for row in rows if not row[1]] + numbered  # the numbered row last
-    shape = tuple((table, tuple(params), n) for table, n, params in rows)
+    numbered = [(table, batch) for (table, n), batch in batches.items() if n]
+    if len(numbered) > 1 or any(len(batch) > 1 for _, batch in numbered):
+        return None
+    # the entities first (the rows refer to them), the numbered one last (its RETURNING);
+    # a part's values: one row's, or several rows' as a list a column
+    groups = [(table, [p for _, _, p in batch]) for (table, n), batch in batches.items() if not n]
+    groups += rows
+    parts: list[tuple[Table, bool, bool, dict[str, Any]]] = [
+        (table, False, False, group[0])
+        if len(group) == 1
+        else (table, False, True, {key: [row[key] for row in group] for key in group[0]})
+        for table, group in groups
+    ]
+    parts += [(table, True, False, batch[0][2]) for table, batch in numbered]
+    shape = tuple((table, tuple(cols), n, several) for table, n, several, cols in parts)
     values = {
-        f"r{k}_{key}": v for k, (_, _, params) in enumerate(rows) for key, v in params.items()
+        f"r{k}_{key}": v for k, (_, _, _, cols) in enumerate(parts) for key, v in cols.items()
     }
     with session.no_autoflush:  # the flush is this
         result = session.execute(_statement(shape), values)
         return {numbered[0][0]: [int(result.scalar_one())]} if numbered else {}
 
 
-_ONE_STATEMENT_ROWS = 20
+_ONE_STATEMENT_PARTS = 20
 
 
 @functools.lru_cache(maxsize=128)
-def _statement(shape: tuple[tuple[Table, tuple[str, ...], bool], ...]) -> Insert:
-    """The one statement of `_in_one_statement` for rows of this shape (table, columns,
-    numbered), with a parameter `r<row>_<column>` for each value."""
+def _statement(shape: tuple[tuple[Table, tuple[str, ...], bool, bool], ...]) -> Insert:
+    """The one statement of `_in_one_statement` for parts of this shape (table, columns,
+    numbered, several rows), with a parameter `r<part>_<column>` for each value. Several
+    rows go in from arrays, one a column, zipped by `unnest` in their order: a statement of
+    the same text whatever their number, which SQLAlchemy caches (a multi-row VALUES it
+    compiles again at every execution)."""
     inserts = [
-        insert(table).values(
+        _rows_insert(table, keys, k)
+        if several
+        else insert(table).values(
             {key: bindparam(f"r{k}_{key}", type_=table.c[key].type) for key in keys}
         )
-        for k, (table, keys, _) in enumerate(shape)
+        for k, (table, keys, _, several) in enumerate(shape)
     ]
     *ctes, main = inserts
-    last, _, numbered = shape[-1]
+    last, _, numbered, _ = shape[-1]
     if numbered:
         main = main.returning(last.c.id)
     return main.add_cte(*(stmt.cte(f"insert_{k}") for k, stmt in enumerate(ctes)))
+
+
+def _rows_insert(table: Table, keys: tuple[str, ...], k: int) -> Insert:
+    """INSERT INTO table (keys) SELECT unnest(:r<k>_<key>), ...: PostgreSQL zips the arrays,
+    and the rows go in in their order (a serial id numbers them in it)."""
+    arrays = [
+        func.unnest(bindparam(f"r{k}_{key}", type_=postgresql.ARRAY(table.c[key].type)))
+        for key in keys
+    ]
+    return insert(table).from_select(list(keys), select(*arrays))
 
 
 def _listened(mapper: Mapper[Any]) -> bool:

@@ -19,7 +19,7 @@ from trialhub.domain.errors import Conflict, TrialhubError
 from trialhub.domain.events import DomainEvent, EventSource
 from trialhub.store import dialect, tables
 from trialhub.store.held import active_hold
-from trialhub.store.insert_flush import insert_new
+from trialhub.store.insert_flush import drop_rows_at_flush, insert_new, take_rows_at_flush
 from trialhub.store.repositories import (
     AdminRepository,
     AuditRepository,
@@ -241,8 +241,11 @@ class UnitOfWork:
         session = self._live()
         try:
             if commit:
+                for table, batch in take_rows_at_flush(session):  # none are left, as a rule
+                    dialect.insert_many(session, table, batch)
                 session.commit()
             else:
+                drop_rows_at_flush(session)
                 session.rollback()
         finally:
             session.close()
@@ -335,18 +338,22 @@ class UnitOfWork:
             self._flush(session)
 
     def _flush(self, session: Session) -> None:
-        """New entities alone go in as `insert_flush` writes them (decision 0021); anything
-        else is SQLAlchemy's flush. Either way the entities are tracked first."""
+        """New entities alone go in as `insert_flush` writes them (decision 0021), with the
+        rows held for this flush (`insert_at_flush`); anything else is SQLAlchemy's flush,
+        and the rows after it. Either way the entities are tracked first."""
+        rows = take_rows_at_flush(session)
         if session.new and not self.read_only:
             self._track(session)
             try:
-                if insert_new(session):
+                if insert_new(session, rows):
                     return
             except BaseException:
                 # as a failed flush outside a savepoint does: the transaction is over
                 session.rollback()
                 raise
         session.flush()
+        for table, batch in rows:
+            dialect.insert_many(session, table, batch)
 
     def commit(self) -> None:
         """Write the audit rows for every recorded event, then commit in one transaction."""
@@ -367,7 +374,9 @@ class UnitOfWork:
                 self._hold.take(self)
 
     def rollback(self) -> None:
-        self._live().rollback()
+        session = self._live()
+        drop_rows_at_flush(session)
+        session.rollback()
 
     def _write_audit(self, session: Session) -> list[WrittenEvent]:
         """One audit row per recorded event (rule E1), written after the entities they name

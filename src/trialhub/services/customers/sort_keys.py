@@ -63,7 +63,8 @@ def refresh_customer_keys(uow: UnitOfWork) -> None:
                 stale.append(customer.id)
             rows.extend(_rows(customer, wanted))
     if stale or rows:
-        uow.flush()  # the customers first: the rows refer to them
+        # the rows go in with the flush that writes a new customer, after it (one statement
+        # on PostgreSQL, issue 11)
         uow.customers.replace_listed_statuses(stale, rows)
 
 

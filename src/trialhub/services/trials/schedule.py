@@ -72,7 +72,6 @@ def schedule_hook(
         if not changed and not shipped:
             return
         now = clock_now()
-        uow.flush()  # new trials must exist before their due rows
         for trial_id in sorted({o.trial_id for o in shipped} - set(changed)):
             trial = uow.trials.get(trial_id)
             if trial is not None:

@@ -13,6 +13,7 @@ from sqlalchemy.orm.util import identity_key
 from trialhub.domain.organization import Customer, CustomerAssignment, CustomerState
 from trialhub.domain.trial import Trial
 from trialhub.store import dialect, tables
+from trialhub.store.insert_flush import insert_at_flush
 from trialhub.store.repositories import customer_list
 from trialhub.store.repositories.base import Repository
 from trialhub.store.repositories.customer_list import (
@@ -146,14 +147,16 @@ class CustomerRepository(Repository):
         self, customer_ids: Collection[str], rows: list[dict[str, Any]]
     ) -> None:
         """Writes the list's status rows of these customers anew (decision 0019): theirs
-        are deleted, `rows` inserted; at most two statements for a whole batch."""
+        are deleted now, `rows` inserted with the next flush (with a new customer's own row,
+        in one statement on PostgreSQL: `insert_at_flush`); at most two statements for a
+        whole batch."""
         table = tables.customer_statuses
         if customer_ids:
             name = dialect.name_of(self._session)
             self._session.execute(
                 delete(table).where(dialect.among(table.c.customer_id, customer_ids, name))
             )
-        dialect.insert_many(self._session, table, rows)
+        insert_at_flush(self._session, table, rows)
 
     def search(
         self, flt: CustomerFilter, *, now: datetime, limit: int, cursor: str | None

@@ -13,6 +13,7 @@ from trialhub.domain.organization import Customer, Organization
 from trialhub.domain.records import ClaimedDeadline, ScheduledDeadline
 from trialhub.domain.trial import Trial
 from trialhub.store import dialect, tables
+from trialhub.store.insert_flush import insert_at_flush
 from trialhub.store.repositories.base import (
     Repository,
 )
@@ -43,9 +44,11 @@ class DeadlineRepository(Repository):
         self._session.add(event)
 
     def add_rows(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        """New deadlines as rows (trial_id, kind, due_at, created_at), in one statement, their
-        ids in the rows' order (the worker takes rows due at one instant by id)."""
-        dialect.insert_many(self._session, tables.due_events, rows)
+        """New deadlines as rows (trial_id, kind, due_at, created_at), written with the next
+        flush, after the trials they belong to (with a new trial, in one statement on
+        PostgreSQL: `insert_at_flush`), their ids in the rows' order (the worker takes rows
+        due at one instant by id)."""
+        insert_at_flush(self._session, tables.due_events, rows)
 
     def delete(self, event: ScheduledDeadline) -> None:
         self._session.delete(event)
