@@ -52,7 +52,7 @@ def planned_flushes() -> Iterator[list[int]]:
 
 
 def without_insert_flush(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(uow_module, "insert_new", lambda session, rows=None: False)
+    monkeypatch.setattr(uow_module, "insert_new", lambda session, rows=None, returning=None: False)
 
 
 def new_org(ctx: Context, name: str = "Initech") -> Organization:

@@ -99,10 +99,24 @@ def drop_rows_at_flush(session: Session) -> None:
     session.info.pop(_AT_FLUSH, None)
 
 
-def insert_new(session: Session, rows: Rows | None = None) -> bool:
+@dataclass(slots=True)
+class Numbered:
+    """Rows of one table (all with the same keys) whose ids the database numbers and the
+    caller needs: the audit rows, whose ids name the webhooks' messages (rule E2). On
+    PostgreSQL they join the flush's one statement, last, and `ids` holds their ids in the
+    rows' order; otherwise `ids` stays None and the caller writes them."""
+
+    table: Table
+    rows: list[dict[str, Any]]
+    ids: list[int] | None = None
+
+
+def insert_new(
+    session: Session, rows: Rows | None = None, returning: Numbered | None = None
+) -> bool:
     """Writes the session's new entities if it holds nothing else to flush, then `rows`,
     and says whether it did (False: nothing was written, the caller flushes as usual and
-    writes `rows` itself)."""
+    writes `rows` itself). `returning` joins them when they go in as one statement."""
     pending = list(session.new)
     if not pending or session.deleted or session.dirty or session.in_nested_transaction():
         return False  # a savepoint's failed flush rolls back to it: SQLAlchemy's to do
@@ -123,7 +137,7 @@ def insert_new(session: Session, rows: Rows | None = None) -> bool:
         numbered = plan.numbered is not None and "id" not in params
         batches.setdefault((plan.table, numbered), []).append((state, plan, params))
     rows = rows or []
-    ids_of = _in_one_statement(session, batches, rows)
+    ids_of = _in_one_statement(session, batches, rows, returning)
     for (table, numbered), batch in batches.items():
         if ids_of is not None:
             ids = ids_of.get(table, [])
@@ -151,6 +165,7 @@ def _in_one_statement(
     session: Session,
     batches: dict[tuple[Table, bool], list[tuple[InstanceState[Any], _Plan, dict[str, Any]]]],
     rows: Rows,
+    returning: Numbered | None = None,
 ) -> dict[Table, list[int]] | None:
     """On PostgreSQL, the new entities and the rows held for the flush (`insert_at_flush`)
     as one statement: an INSERT a table, all but the last as data-modifying CTEs (foreign
@@ -165,6 +180,7 @@ def _in_one_statement(
     if len(batches) + len(rows) > _ONE_STATEMENT_PARTS:
         return None
     sizes = [len(batch) for batch in batches.values()] + [len(held) for _, held in rows]
+    sizes += [len(returning.rows)] if returning is not None else []
     if max(sizes) >= COPY_FROM:
         return None
     numbered = [(table, batch) for (table, n), batch in batches.items() if n]
@@ -181,13 +197,25 @@ def _in_one_statement(
         for table, group in groups
     ]
     parts += [(table, True, False, batch[0][2]) for table, batch in numbered]
+    if returning is not None and returning.rows:
+        # last: its ids come back, with the numbered entity's beside each (a CTE's RETURNING)
+        first = returning.rows[0]
+        columns = {key: [row[key] for row in returning.rows] for key in first}
+        parts.append((returning.table, True, True, columns))
     shape = tuple((table, tuple(cols), n, several) for table, n, several, cols in parts)
     values = {
         f"r{k}_{key}": v for k, (_, _, _, cols) in enumerate(parts) for key, v in cols.items()
     }
     with session.no_autoflush:  # the flush is this
-        result = session.execute(_statement(shape), values)
-        return {numbered[0][0]: [int(result.scalar_one())]} if numbered else {}
+        executed = session.execute(_statement(shape), values)
+    if not shape[-1][2]:
+        return {}  # nothing numbered: no RETURNING
+    result = executed.all()
+    if returning is not None and returning.rows:
+        # one multi-row INSERT numbers its rows in their order: the ids sorted are theirs
+        returning.ids = sorted(int(row[0]) for row in result)
+        return {numbered[0][0]: [int(result[0][1])]} if numbered else {}
+    return {numbered[0][0]: [int(result[0][0])]}
 
 
 _ONE_STATEMENT_PARTS = 20
@@ -199,20 +227,31 @@ def _statement(shape: tuple[tuple[Table, tuple[str, ...], bool, bool], ...]) -> 
     numbered, several rows), with a parameter `r<part>_<column>` for each value. Several
     rows go in from arrays, one a column, zipped by `unnest` in their order: a statement of
     the same text whatever their number, which SQLAlchemy caches (a multi-row VALUES it
-    compiles again at every execution)."""
-    inserts = [
-        _rows_insert(table, keys, k)
-        if several
-        else insert(table).values(
+    compiles again at every execution). A numbered part returns its ids: the last one in
+    the statement's RETURNING, one before it (a single row) beside them."""
+
+    def one(k: int, table: Table, keys: tuple[str, ...], several: bool) -> Insert:
+        if several:
+            return _rows_insert(table, keys, k)
+        return insert(table).values(
             {key: bindparam(f"r{k}_{key}", type_=table.c[key].type) for key in keys}
         )
-        for k, (table, keys, _, several) in enumerate(shape)
-    ]
-    *ctes, main = inserts
-    last, _, numbered, _ = shape[-1]
-    if numbered:
-        main = main.returning(last.c.id)
-    return main.add_cte(*(stmt.cte(f"insert_{k}") for k, stmt in enumerate(ctes)))
+
+    *before, (last, last_keys, last_numbered, last_several) = shape
+    ctes = []
+    returned = []
+    for k, (table, keys, numbered, several) in enumerate(before):
+        stmt = one(k, table, keys, several)
+        if numbered:
+            stmt = stmt.returning(table.c.id)
+        cte = stmt.cte(f"insert_{k}")
+        ctes.append(cte)
+        if numbered:
+            returned.append(select(cte.c.id).scalar_subquery())
+    main = one(len(before), last, last_keys, last_several)
+    if last_numbered:
+        main = main.returning(last.c.id, *returned)
+    return main.add_cte(*ctes)
 
 
 def _rows_insert(table: Table, keys: tuple[str, ...], k: int) -> Insert:

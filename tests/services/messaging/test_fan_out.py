@@ -6,12 +6,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+import pytest
+from sqlalchemy import select
+
 from tests.conftest import World, make_world
+from tests.support.factories import new_customer_body
 from trialhub.domain.events import DomainEvent
 from trialhub.domain.records import Channel
 from trialhub.services.kernel.context import Context
 from trialhub.services.messaging import webhooks
 from trialhub.services.messaging.webhooks import CreateWebhook
+from trialhub.services.trials import start as trials
+from trialhub.services.trials.schemas import StartTrial
+from trialhub.store import tables
 from trialhub.store.repositories import Scope
 
 
@@ -122,3 +129,34 @@ def test_a_rolled_back_change_queues_nothing(sqlite_world: World) -> None:
     _subscribe(sqlite_world, "*")
     _emit(sqlite_world.ctx, ("trial.expired", sqlite_world.partner_id), fail=True)
     assert _queued(sqlite_world.ctx) == []  # rule E2: the message commits with its cause
+
+
+@pytest.mark.both_backends
+def test_a_starts_events_reach_webhooks_under_their_own_audit_ids(world: World) -> None:
+    """A start writes its entities and several audit rows at once (on PostgreSQL in one
+    statement, the audit ids returned with it, decision 0021): each webhook message names
+    the audit row of its own event, with that row's action and change (rules E1, E2)."""
+    ctx = world.ctx
+    _subscribe(world, "*")
+    view = trials.start_trial(
+        ctx, world.sales_full.actor, StartTrial.model_validate(new_customer_body())
+    )
+    a = tables.audit_events.c
+    with ctx.db.engine.connect() as conn:
+        audit = {
+            row.id: row
+            for row in conn.execute(
+                select(a.id, a.action, a.subject_id, a.after).where(a.trial_id == view.id)
+            )
+        }
+    sent = [q for q in _queued(ctx) if q.payload["data"]["trial_id"] == view.id]  # type: ignore[index]
+    assert len(audit) >= 2
+    assert len(sent) == len(audit)
+    for message in sent:
+        data = message.payload["data"]
+        assert isinstance(data, dict)
+        row = audit[data["event_id"]]
+        assert message.cause == f"event:{row.id}"
+        assert message.template == row.action == message.payload["type"]
+        assert data["subject_id"] == row.subject_id
+        assert data["after"] == row.after
