@@ -175,9 +175,8 @@ def _in_one_statement(
     one instant, are read back in the order they were added. Ids the database numbers
     come back for one entity at most, the last INSERT's (its RETURNING). None, nothing
     written, when it does not fit: `insert_many` a table each then."""
-    if name_of(session) != POSTGRESQL or len(batches) + len(rows) < 2:
-        return None
-    if len(batches) + len(rows) > _ONE_STATEMENT_PARTS:
+    count = len(batches) + len(rows) + (1 if returning is not None and returning.rows else 0)
+    if name_of(session) != POSTGRESQL or not 2 <= count <= _ONE_STATEMENT_PARTS:
         return None
     sizes = [len(batch) for batch in batches.values()] + [len(held) for _, held in rows]
     sizes += [len(returning.rows)] if returning is not None else []
