@@ -50,9 +50,11 @@ from trialhub.store.repositories.base import encode_cursor  # noqa: E402
 
 OPEN = ("active", "awaiting_provisioning", "expired", "pending_consent")
 GOAL_RATIO, GOAL_MS = 2.0, 50.0
-# at full size enough for a p99 that is not just the slowest sample: with 50, one stall of
-# the machine (these are shared VMs) decided a row's ratio either way
-SAMPLES = {"smoke": 40, "full": 200}
+# at full size enough for a p99 that is not just the slowest samples: with 50, one stall of
+# the machine (these are shared VMs) decided a row's ratio either way; with 200 the p99 was
+# the second slowest, and two rows of one run went 1.95 → 2.02 and 1.50 → 2.17 on the same
+# code an hour apart (the fifth session); with 500 it is the fifth
+SAMPLES = {"smoke": 40, "full": 500}
 NEEDLE = "velorin"  # a company-name stem: about 1 customer in 576 (benchmarks/seed.py)
 
 
