@@ -38,6 +38,10 @@ READS_PEOPLE: frozenset[str] = frozenset({DeadlineKind.USER_NOTICE, DeadlineKind
 # the deadlines whose handling reads the organization's purchased services: rule T7 keeps
 # an organization with paid services (the worker loads subscriptions only for these)
 READS_SUBSCRIPTIONS: frozenset[str] = frozenset({DeadlineKind.GRACE_END})
+# the deadlines whose handling frees a trial's Meetings site name (`Trial.release`): a
+# request cancelled unanswered (rule K6) and a trial that lapses (rules S2, T7); the worker
+# loads sites only for these, and any other reads its trial's site when it needs it
+READS_SITE: frozenset[str] = frozenset({DeadlineKind.CONSENT_EXPIRY, DeadlineKind.GRACE_END})
 
 DEADLINE_LABELS: dict[DeadlineKind, str] = {
     DeadlineKind.CONSENT_EXPIRY: "Consent request expires; the trial is cancelled (rule K6)",

@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, text
+from sqlalchemy import insert, select, text
 
 from tests.conftest import START, World, _reset_pg, make_world
+from tests.support.factories import new_customer_body
 from tests.support.lifecycle import applied_actions, start_trials
 from tests.support.list_keys import assert_keys_follow_trials
 from tests.support.statements import statements
@@ -23,7 +24,7 @@ from trialhub.services.kernel.context import Context
 from trialhub.services.lifecycle import registry as lifecycle
 from trialhub.services.lifecycle import runner
 from trialhub.services.lifecycle.runner import TickReport
-from trialhub.services.trials.schemas import ExtendTrial
+from trialhub.services.trials.schemas import ExtendTrial, StartTrial
 from trialhub.store import tables
 from trialhub.store.db import Database
 from trialhub.store.repositories import Scope
@@ -316,26 +317,41 @@ def _reads_of(sent: list[str], table: str) -> int:
 @pytest.mark.both_backends
 def test_a_batch_reads_only_the_parts_its_deadlines_use(world: World, clock: MovableClock) -> None:
     """Issue 11: no deadline reads a trial's extensions; an organization's users and
-    purchased services are read only for the deadlines that use them (rules T6, T7), once
-    for the whole batch. An extended trial's history stays as it was."""
+    purchased services, and a trial's Meetings site, are read only for the deadlines that
+    use them (rules T6, T7, S2), once for the whole batch. An extended trial's history
+    stays as it was, and a lapsed trial's site name is free again."""
     ctx = world.ctx
     ids = start_trials(ctx, world.sales_full.actor, 3)
+    with_site = trials_service.start_trial(
+        ctx,
+        world.sales_full.actor,
+        StartTrial.model_validate(new_customer_body(duration_days=30)),
+    )
+    assert with_site.meetings_site is not None
     extended = trials_service.extend_trial(
         ctx, world.sales_full.actor, ids[0], ExtendTrial(reason="pilot")
     )
     assert len(extended.extensions) == 1
     clock.advance(timedelta(days=23))  # notices only (the extended trial's come later)
     with statements(ctx.db.engine) as sent:
-        assert lifecycle.tick(ctx, batch=100).applied == 2
+        assert lifecycle.tick(ctx, batch=100).applied == 3
     assert _reads_of(sent, "extensions") == 0
     assert _reads_of(sent, "subscriptions") == 0
     assert _reads_of(sent, "org_users") == 0
+    assert _reads_of(sent, "meetings_sites") == 0
     clock.advance(timedelta(days=60))  # the others end, their users are told, they lapse
     with statements(ctx.db.engine) as sent:
         report = lifecycle.tick(ctx, batch=100)
     assert "grace_end" in {kind for _, kind, _ in report.outcomes}
     assert _reads_of(sent, "extensions") == 0
     assert _reads_of(sent, "subscriptions") == 1
+    assert _reads_of(sent, "meetings_sites") == 1
+    site = tables.meetings_sites.c
+    with ctx.db.engine.connect() as conn:
+        released = conn.execute(
+            select(site.released_at).where(site.trial_id == with_site.id)
+        ).scalar_one()
+    assert released is not None  # rule S2: the lapsed trial's site name is free again
     assert trials_service.get_trial(ctx, world.sales_full.actor, ids[0]).extensions == (
         extended.extensions
     )

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Select, and_, func, or_, select, update
 
-from trialhub.domain.deadlines import READS_PEOPLE, READS_SUBSCRIPTIONS
+from trialhub.domain.deadlines import READS_PEOPLE, READS_SITE, READS_SUBSCRIPTIONS
 from trialhub.domain.organization import Customer, Organization
 from trialhub.domain.records import ClaimedDeadline, ScheduledDeadline
 from trialhub.domain.trial import Trial
@@ -79,8 +79,13 @@ class DeadlineRepository(Repository):
         rows = [ClaimedDeadline(*row) for row in self._session.execute(claim)]
         rows.sort(key=lambda r: (r.due_at, r.id))
         # no deadline reads a trial's extensions (read when it is extended, or shown): a
-        # sixth of a batch went to filling each entity's collections (issue 11)
-        trials = load_many(self._session, Trial, {r.trial_id for r in rows}, skip=("extensions",))
+        # sixth of a batch went to filling each entity's collections (issue 11); its
+        # Meetings site only the deadlines that free it
+        trials = load_many(
+            self._session, Trial, {r.trial_id for r in rows}, skip=("extensions", "site")
+        )
+        freeing = {r.trial_id for r in rows if r.kind in READS_SITE}
+        fill(self._session, [t for t in trials if t.id in freeing], "site")
         customers = load_many(self._session, Customer, {t.customer_id for t in trials})
         # an organization's users and purchased services only for the deadlines that read
         # them: a batch of notices loaded every user of 500 organizations (50 users each:
