@@ -385,7 +385,8 @@ class UnitOfWork:
 
     def _write_audit(self, session: Session) -> list[WrittenEvent]:
         """One audit row per recorded event (rule E1), written after the entities they name
-        (a flush) in one multi-row INSERT that returns their ids in order."""
+        in one multi-row INSERT that returns their ids in order: the last part of the
+        flush's one statement on PostgreSQL (`insert_flush.Numbered`), else its own."""
         events = self._drain_events()
         rows: list[dict[str, Any]] = [
             {
