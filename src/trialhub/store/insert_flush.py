@@ -94,6 +94,13 @@ def take_rows_at_flush(session: Session) -> Rows:
     return taken
 
 
+def write_rows(session: Session, rows: Rows) -> None:
+    """Held rows written a table at a time, where the one statement does not take them."""
+    with session.no_autoflush:
+        for table, held in rows:
+            insert_many(session, table, held)
+
+
 def drop_rows_at_flush(session: Session) -> None:
     """A rollback: the rows held for the flush never happened."""
     session.info.pop(_AT_FLUSH, None)
@@ -155,9 +162,7 @@ def insert_new(
     # committed state, and the transaction's list of what a rollback expunges
     session._register_persistent({s for s, _, _ in states})
     if ids_of is None:
-        with session.no_autoflush:
-            for table, held in rows:
-                insert_many(session, table, held)
+        write_rows(session, rows)
     return True
 
 

@@ -24,6 +24,7 @@ from trialhub.store.insert_flush import (
     drop_rows_at_flush,
     insert_new,
     take_rows_at_flush,
+    write_rows,
 )
 from trialhub.store.repositories import (
     AdminRepository,
@@ -246,8 +247,7 @@ class UnitOfWork:
         session = self._live()
         try:
             if commit:
-                for table, batch in take_rows_at_flush(session):  # none are left, as a rule
-                    dialect.insert_many(session, table, batch)
+                write_rows(session, take_rows_at_flush(session))  # none are left, as a rule
                 session.commit()
             else:
                 drop_rows_at_flush(session)
@@ -357,8 +357,7 @@ class UnitOfWork:
                 session.rollback()
                 raise
         session.flush()
-        for table, batch in rows:
-            dialect.insert_many(session, table, batch)
+        write_rows(session, rows)
 
     def commit(self) -> None:
         """Write the audit rows for every recorded event, then commit in one transaction."""
