@@ -43,6 +43,14 @@ READS_SUBSCRIPTIONS: frozenset[str] = frozenset({DeadlineKind.GRACE_END})
 # loads sites only for these, and any other reads its trial's site when it needs it
 READS_SITE: frozenset[str] = frozenset({DeadlineKind.CONSENT_EXPIRY, DeadlineKind.GRACE_END})
 
+# the deadlines whose handling reads its trial as values (`TrialFacts`) and changes no
+# entity, only queues messages and records an event: the expiry notices (rule T4). The
+# worker reads them for a whole batch in a few queries of rows, without entities, and
+# need not look at the trial's schedule after them (issue 11)
+READS_VALUES: frozenset[str] = frozenset(
+    {DeadlineKind.NOTICE_BEFORE_END, DeadlineKind.NOTICE_ON_END}
+)
+
 DEADLINE_LABELS: dict[DeadlineKind, str] = {
     DeadlineKind.CONSENT_EXPIRY: "Consent request expires; the trial is cancelled (rule K6)",
     DeadlineKind.NOTICE_BEFORE_END: "Expiry notice to customer and partner admins (rule T4)",

@@ -4,6 +4,7 @@ K5, K6, A1, T7)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -283,9 +284,7 @@ class Customer(EventSource):
 
     def reachable_by(self, admin_id: str) -> bool:
         """Whether an admin with OWN reach manages it: it provisioned it or was assigned it."""
-        return self.created_by_admin_id == admin_id or any(
-            a.admin_id == admin_id for a in self.assignments
-        )
+        return reaches(self.created_by_admin_id, (a.admin_id for a in self.assignments), admin_id)
 
     def assign(self, admin_id: str, at: datetime) -> None:
         """Rule P2: an administrator of the partner manages this customer too."""
@@ -382,3 +381,9 @@ class Customer(EventSource):
             access=self.access,
             reason="manages_subscription",
         )
+
+
+def reaches(created_by_admin_id: str | None, assigned: Iterable[str], admin_id: str) -> bool:
+    """Rule P2: an administrator with OWN reach manages the customers it provisioned and
+    those it was assigned (a customer, or a trial read as values, `TrialFacts`)."""
+    return created_by_admin_id == admin_id or admin_id in assigned

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import ClassVar
 
 from trialhub.domain.events import EventSource
+from trialhub.domain.organization import reaches
 
 
 class Channel(StrEnum):
@@ -78,6 +79,37 @@ class ClaimedDeadline:
     kind: str
     due_at: datetime
     attempts: int = 0
+
+
+@dataclass(eq=False)
+class TrialFacts(EventSource):
+    """A trial as an expiry notice (rule T4) reads it, as values: its state, its open
+    services, its organization's name and administrators, and who provisioned or was
+    assigned its customer (rule P2). The worker reads these for a whole batch in a few
+    queries of rows, without an entity (issue 11). It records its events as the trial
+    does: the same subject, filed under the same partner, organization and trial."""
+
+    SUBJECT_TYPE: ClassVar[str] = "trial"
+
+    id: str
+    partner_id: str
+    org_id: str
+    customer_id: str
+    status: str
+    ends_at: datetime | None
+    services: tuple[str, ...]  # the open services' codes, in the trial's order
+    organization: str  # the organization's name
+    admin_emails: tuple[str, ...]  # the organization's administrators, in their order
+    created_by_admin_id: str | None  # the customer's
+    assigned_admin_ids: frozenset[str]  # the customer's (rule P2)
+
+    @property
+    def trial_id(self) -> str:
+        return self.id
+
+    def reachable_by(self, admin_id: str) -> bool:
+        """As its customer's `reachable_by` (rule P2)."""
+        return reaches(self.created_by_admin_id, self.assigned_admin_ids, admin_id)
 
 
 @dataclass(eq=False)

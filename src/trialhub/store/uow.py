@@ -305,6 +305,12 @@ class UnitOfWork:
         """An event that no entity carries (for example, a token issued)."""
         self.extra_events.append(event)
 
+    def carry(self, source: EventSource) -> None:
+        """An event source the session does not hold (a trial read as values,
+        `TrialFacts`): the events it records are written with the others, and a savepoint
+        rolled back drops them as it drops an entity's."""
+        self._loaded.append(source)
+
     @contextmanager
     def savepoint(self) -> Iterator[None]:
         """A part of the transaction that an error undoes alone, its recorded events with it

@@ -40,6 +40,7 @@ def _device_overdue(ctx: Context, uow: UnitOfWork, trial: Trial, row: ClaimedDea
 # each feature owns the handlers of its deadlines; the tick adds them up
 _HANDLERS: dict[DeadlineKind, Handler] = {
     **consent.DEADLINE_HANDLERS,
+    **trials.NOTICE_HANDLERS,
     **trials.DEADLINE_HANDLERS,
     DeadlineKind.DEVICE_REMINDER: _device_reminder,
     DeadlineKind.DEVICE_OVERDUE: _device_overdue,

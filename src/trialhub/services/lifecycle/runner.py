@@ -19,16 +19,18 @@ new one runs next, in its place in time."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import cast
 
-from trialhub.domain.deadlines import Deadline, DeadlineKind, trial_deadlines
+from trialhub.domain.deadlines import READS_VALUES, Deadline, DeadlineKind, trial_deadlines
 from trialhub.domain.devices import DeviceShipment
 from trialhub.domain.policy import backoff
-from trialhub.domain.records import ClaimedDeadline, ScheduledDeadline
+from trialhub.domain.records import ClaimedDeadline, ScheduledDeadline, TrialFacts
 from trialhub.domain.trial import Trial
 from trialhub.services.kernel.context import Context
+from trialhub.services.kernel.deadlines import DeadlineHandler, NoticeHandler
 from trialhub.services.trials.schedule import sync_trial
 from trialhub.store.repositories import Scope
 from trialhub.store.uow import UnitOfWork
@@ -36,7 +38,8 @@ from trialhub.store.uow import UnitOfWork
 log = logging.getLogger("trialhub.worker")
 
 
-Handler = Callable[[Context, UnitOfWork, Trial, ClaimedDeadline], str]
+# a notice's handler reads its trial as values (`READS_VALUES`), any other the entity
+Handler = DeadlineHandler | NoticeHandler
 
 
 @dataclass
@@ -93,8 +96,9 @@ def _run_batch(
         rows = uow.deadlines.claim_due_for_worker(now, limit)
         if not rows:
             return False
+        facts = _BatchFacts(uow, rows)
         if not careful:
-            _prime(uow, rows)
+            _prime(uow, rows, facts)
         schedule = _BatchSchedule(ctx, uow, rows)
         made_due = False
         held: set[str] = set()  # trials whose earlier deadline just failed
@@ -106,8 +110,10 @@ def _run_batch(
                 # the next passes do not select them while the failed one is pending
                 released.append(row.id)
                 continue
-            schedule.watch(row.trial_id)
-            outcome = _apply_one(ctx, uow, handlers, row, now, done, careful=careful)
+            valued = row.kind in READS_VALUES
+            if not valued:
+                schedule.watch(row.trial_id)
+            outcome = _apply_one(ctx, uow, handlers, facts, row, now, done, careful=careful)
             if outcome is None:
                 held.add(row.trial_id)
             else:
@@ -117,6 +123,9 @@ def _run_batch(
                     done.obsolete += 1
                 else:
                     done.applied += 1
+            if valued:
+                continue  # it changed no entity: its trial's deadlines are what they were
+            facts.written(row.trial_id)
             if schedule.resync(row.trial_id, now):
                 made_due = True
                 # not claimed after all: the next batch takes them
@@ -130,14 +139,15 @@ def _run_batch(
     return made_due or len(rows) == limit or done.processed > done.failed
 
 
-def _prime(uow: UnitOfWork, rows: list[ClaimedDeadline]) -> None:
+def _prime(uow: UnitOfWork, rows: list[ClaimedDeadline], facts: _BatchFacts) -> None:
     """What the handlers ask of every row, loaded for the whole batch at once: the
     partners' administrators (who hears of a trial, rule T4) and the messages already
     queued for its trials (rule E2's dedupe). Only without savepoints: a row undone alone
     would leave its messages in the in-memory dedupe."""
     trial_ids = list(dict.fromkeys(r.trial_id for r in rows))
-    trials = [t for t in (uow.trials.get(i) for i in trial_ids) if t is not None]
-    uow.admins.prime_partners_for_worker({t.partner_id for t in trials})
+    loaded = (uow.trials.get(r.trial_id) for r in rows if r.kind not in READS_VALUES)
+    partners = {t.partner_id for t in loaded if t is not None} | facts.partners()
+    uow.admins.prime_partners_for_worker(partners)
     uow.outbox.prime_trials_for_worker(trial_ids)
 
 
@@ -158,6 +168,7 @@ def _apply_one(
     ctx: Context,
     uow: UnitOfWork,
     handlers: Mapping[DeadlineKind, Handler],
+    facts: _BatchFacts,
     row: ClaimedDeadline,
     now: datetime,
     report: TickReport,
@@ -167,12 +178,12 @@ def _apply_one(
     """The row's outcome; None when its handler failed and it was set aside."""
     if not careful:
         try:
-            return _apply(ctx, uow, handlers, row)
+            return _apply(ctx, uow, handlers, facts, row)
         except Exception as error:
             raise _HandlerFailed from error
     try:
         with uow.savepoint():  # undone alone, with the events the failed handler recorded
-            return _apply(ctx, uow, handlers, row)
+            return _apply(ctx, uow, handlers, facts, row)
     except Exception as error:  # one bad row must not stop the others
         row.attempts += 1
         message = f"{type(error).__name__}: {error}"[:2000]
@@ -184,12 +195,56 @@ def _apply_one(
 
 
 def _apply(
-    ctx: Context, uow: UnitOfWork, handlers: Mapping[DeadlineKind, Handler], row: ClaimedDeadline
+    ctx: Context,
+    uow: UnitOfWork,
+    handlers: Mapping[DeadlineKind, Handler],
+    facts: _BatchFacts,
+    row: ClaimedDeadline,
 ) -> str:
+    handler = handlers[DeadlineKind(row.kind)]
+    if row.kind in READS_VALUES:
+        values = facts.of(row.trial_id)
+        if values is None:
+            return "obsolete"
+        uow.carry(values)  # its events are the transaction's, undone with a savepoint
+        return cast(NoticeHandler, handler)(ctx, uow, values, row)
     trial = uow.trials.get(row.trial_id)
     if trial is None:
         return "obsolete"
-    return handlers[DeadlineKind(row.kind)](ctx, uow, trial, row)
+    return cast(DeadlineHandler, handler)(ctx, uow, trial, row)
+
+
+class _BatchFacts:
+    """The trials of the batch's notices as values (`READS_VALUES`), read at once.
+
+    A row applied before a notice may have changed what the notice reads. A handler
+    changes only its own trial's organization: the trial, its services, the
+    organization's people and the customer (a lapse moves people, rule T7), never another
+    organization's. So once a row of a trial has been applied, a notice of a trial of the
+    same organization reads its values again, after a flush; the others keep theirs."""
+
+    def __init__(self, uow: UnitOfWork, rows: list[ClaimedDeadline]) -> None:
+        self._uow = uow
+        trials = {r.trial_id for r in rows if r.kind in READS_VALUES}
+        self._facts = uow.trials.facts_for_worker(trials)
+        self._written: set[str] = set()  # organizations a row was applied to
+
+    def partners(self) -> set[str]:
+        return {f.partner_id for f in self._facts.values()}
+
+    def written(self, trial_id: str) -> None:
+        """A row of this trial (its entity) was applied."""
+        trial = self._uow.trials.get(trial_id)
+        if trial is not None:
+            self._written.add(trial.org_id)
+
+    def of(self, trial_id: str) -> TrialFacts | None:
+        """The trial's values as they are now; None when it does not exist."""
+        facts = self._facts.get(trial_id)
+        if facts is not None and facts.org_id in self._written:
+            self._uow.flush()
+            facts = self._uow.trials.facts_for_worker([trial_id]).get(trial_id)
+        return facts
 
 
 class _BatchSchedule:
@@ -199,7 +254,8 @@ class _BatchSchedule:
     def __init__(self, ctx: Context, uow: UnitOfWork, rows: list[ClaimedDeadline]) -> None:
         self._ctx = ctx
         self._uow = uow
-        self._ids = list(dict.fromkeys(r.trial_id for r in rows))
+        # the trials whose entities a row changes; a notice changes none (`READS_VALUES`)
+        self._ids = list(dict.fromkeys(r.trial_id for r in rows if r.kind not in READS_VALUES))
         self._shipments: dict[str, list[DeviceShipment]] = uow.shipments.for_trials(self._ids)
         self._due: dict[str, list[ScheduledDeadline]] | None = None  # loaded when needed
         # the trial watched and its deadlines before the row; None for the deadlines when

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import functools
+from typing import Protocol
 
-from trialhub.domain.organization import Customer
 from trialhub.domain.roles import Action, Reach, Role, reach
 from trialhub.store.uow import UnitOfWork
 
 
-def managing_admin_emails(uow: UnitOfWork, customer: Customer) -> list[str]:
+class Managed(Protocol):
+    """A customer, or a trial read as values (`TrialFacts`): whose it is, and whom it
+    reaches with OWN reach (rule P2)."""
+
+    @property
+    def partner_id(self) -> str: ...
+
+    def reachable_by(self, admin_id: str) -> bool: ...
+
+
+def managing_admin_emails(uow: UnitOfWork, customer: Managed) -> list[str]:
     """Every partner administrator who manages the customer (rules T4, P2): roles that reach
     all customers, and own-reach roles that provisioned it or were assigned it."""
     out = []

@@ -2,42 +2,45 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
 from trialhub.domain.deadlines import DeadlineKind
 from trialhub.domain.organization import Customer, Organization
-from trialhub.domain.records import ClaimedDeadline
+from trialhub.domain.records import ClaimedDeadline, TrialFacts
 from trialhub.domain.states import NUMBER_KEEPING_STATUSES, TrialStatus
 from trialhub.domain.trial import Trial
 from trialhub.services.kernel.context import Context
-from trialhub.services.kernel.deadlines import DeadlineHandler
-from trialhub.services.messaging.audience import managing_admin_emails
-from trialhub.services.messaging.outbox import queue_trial_email
+from trialhub.services.kernel.deadlines import DeadlineHandler, NoticeHandler
+from trialhub.services.messaging.audience import Managed, managing_admin_emails
+from trialhub.services.messaging.outbox import OfTrial, queue_trial_email
 from trialhub.store.uow import UnitOfWork
 
 
-def send_expiry_notice(ctx: Context, uow: UnitOfWork, trial: Trial, row: ClaimedDeadline) -> str:
+def send_expiry_notice(
+    ctx: Context, uow: UnitOfWork, trial: TrialFacts, row: ClaimedDeadline
+) -> str:
     """Rule T4: before the end date (the policy says how long) and on it, customer and
-    partner admins are told."""
+    partner admins are told. It reads the trial as values (`TrialFacts`): a notice changes
+    nothing, and the worker reads a batch's notices without loading entities (issue 11)."""
     if trial.status != TrialStatus.ACTIVE or trial.ends_at is None:
         return "obsolete"
     days = 0 if row.kind == DeadlineKind.NOTICE_ON_END else max(ctx.policy.notice_days_before)
     if trial.ends_at - row.due_at != timedelta(days=days):
         return "obsolete"
-    org = _org(uow, trial)
     partner = uow.partners.get(trial.partner_id)
-    services = trial.open_service_codes()
     common = {
-        "organization": org.name,
-        "org_id": org.id,
+        "organization": trial.organization,
+        "org_id": trial.org_id,
         "partner": partner.name if partner else "",
-        "services": services,
+        "services": list(trial.services),
         "ends_at": trial.ends_at.isoformat(),
         "days_left": days,
     }
     cause = f"{row.kind}:{trial.id}:{row.due_at.isoformat()}"
-    _tell_both_sides(uow, trial, org, "expiry_notice", cause, row.due_at, common)
+    _tell_both_sides(
+        uow, trial, trial.admin_emails, trial, "expiry_notice", cause, row.due_at, common
+    )
     trial.record_event(f"trial.{row.kind}", row.due_at, days_left=days)
     return "notified"
 
@@ -85,7 +88,11 @@ def lapse_at_grace_end(ctx: Context, uow: UnitOfWork, trial: Trial, row: Claimed
         "partner": partner.name if partner else "",
         "services": trial.open_service_codes(),
     }
-    _tell_both_sides(uow, trial, org, "trial_lapsed", f"lapsed:{trial.id}", at, payload)
+    admins = [a.email for a in org.admins]
+    customer = _customer(uow, trial)
+    _tell_both_sides(
+        uow, trial, admins, customer, "trial_lapsed", f"lapsed:{trial.id}", at, payload
+    )
     moved = _release_organization(uow, trial, org, at)
     trial.lapse(at, ctx.policy, ctx.catalog, users_moved=moved)
     return "lapsed"
@@ -143,8 +150,9 @@ def _customer(uow: UnitOfWork, trial: Trial) -> Customer:
 
 def _tell_both_sides(
     uow: UnitOfWork,
-    trial: Trial,
-    org: Organization,
+    about: OfTrial,
+    admin_emails: Iterable[str],
+    customer: Managed,
     template: str,
     cause: str,
     at: datetime,
@@ -152,19 +160,23 @@ def _tell_both_sides(
 ) -> None:
     """Rules T4, T7: every customer administrator and every partner administrator who
     manages the customer hears of it, each with its audience."""
-    for admin in org.admins:
+    for email in admin_emails:
         queue_trial_email(
-            uow, trial, template, admin.email, cause, at, {**payload, "audience": "customer"}
+            uow, about, template, email, cause, at, {**payload, "audience": "customer"}
         )
-    for email in managing_admin_emails(uow, _customer(uow, trial)):
+    for email in managing_admin_emails(uow, customer):
         queue_trial_email(
-            uow, trial, template, email, cause, at, {**payload, "audience": "partner"}
+            uow, about, template, email, cause, at, {**payload, "audience": "partner"}
         )
 
 
-DEADLINE_HANDLERS: dict[DeadlineKind, DeadlineHandler] = {
+# the notices read their trial as values (`READS_VALUES`)
+NOTICE_HANDLERS: dict[DeadlineKind, NoticeHandler] = {
     DeadlineKind.NOTICE_BEFORE_END: send_expiry_notice,
     DeadlineKind.NOTICE_ON_END: send_expiry_notice,
+}
+
+DEADLINE_HANDLERS: dict[DeadlineKind, DeadlineHandler] = {
     DeadlineKind.END: expire_at_end,
     DeadlineKind.USER_NOTICE: tell_users_access_ended,
     DeadlineKind.GRACE_END: lapse_at_grace_end,

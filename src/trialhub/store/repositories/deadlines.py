@@ -8,7 +8,12 @@ from typing import Any
 
 from sqlalchemy import Select, and_, func, or_, select, update
 
-from trialhub.domain.deadlines import READS_PEOPLE, READS_SITE, READS_SUBSCRIPTIONS
+from trialhub.domain.deadlines import (
+    READS_PEOPLE,
+    READS_SITE,
+    READS_SUBSCRIPTIONS,
+    READS_VALUES,
+)
 from trialhub.domain.organization import Customer, Organization
 from trialhub.domain.records import ClaimedDeadline, ScheduledDeadline
 from trialhub.domain.trial import Trial
@@ -64,7 +69,8 @@ class DeadlineRepository(Repository):
         run first they would close as obsolete and the trial would never, say, lapse (rule
         T10: in order). The trials and customers their handlers read are loaded alongside:
         a batch costs a few queries, not a few per row. The batch then writes the outcomes
-        back (`complete_for_worker`) or gives rows back (`release_for_worker`)."""
+        back (`complete_for_worker`) or gives rows back (`release_for_worker`). The
+        trials of the rows that read values (`READS_VALUES`) are not loaded here."""
         d = tables.due_events
         name = dialect.name_of(self._session)
         ids = _runnable(self._session.execute(self._due(now, limit, name)).all())
@@ -78,12 +84,13 @@ class DeadlineRepository(Repository):
         )
         rows = [ClaimedDeadline(*row) for row in self._session.execute(claim)]
         rows.sort(key=lambda r: (r.due_at, r.id))
-        # no deadline reads a trial's extensions (read when it is extended, or shown): a
-        # sixth of a batch went to filling each entity's collections (issue 11); its
-        # Meetings site only the deadlines that free it
-        trials = load_many(
-            self._session, Trial, {r.trial_id for r in rows}, skip=("extensions", "site")
-        )
+        # the entities only of trials with a deadline that reads them: a notice reads its
+        # trial as values (`READS_VALUES`, `TrialRepository.facts_for_worker`). No deadline
+        # reads a trial's extensions (read when it is extended, or shown): a sixth of a
+        # batch went to filling each entity's collections (issue 11); its Meetings site
+        # only the deadlines that free it
+        entities = {r.trial_id for r in rows if r.kind not in READS_VALUES}
+        trials = load_many(self._session, Trial, entities, skip=("extensions", "site"))
         freeing = {r.trial_id for r in rows if r.kind in READS_SITE}
         fill(self._session, [t for t in trials if t.id in freeing], "site")
         customers = load_many(self._session, Customer, {t.customer_id for t in trials})
