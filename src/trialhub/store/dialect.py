@@ -145,6 +145,13 @@ def skip_locked(stmt: Select[Any], dialect: str) -> Select[Any]:
     return stmt.with_for_update(skip_locked=True) if dialect == POSTGRESQL else stmt
 
 
+def read_locks(dialect: str) -> bool:
+    """Whether `skip_locked`'s read holds the rows it returns until the transaction ends,
+    each re-checked against a commit that raced it (PostgreSQL): no other transaction can
+    take them meanwhile, so a claim needs no UPDATE of its own."""
+    return dialect == POSTGRESQL
+
+
 def among(column: Any, values: Collection[Any], dialect: str) -> ColumnElement[bool]:
     """`column IN (values)`; on PostgreSQL `column = ANY(:array)`, one parameter, so that the
     statement's text does not grow with a batch of hundreds of ids (psycopg parses every

@@ -355,3 +355,37 @@ def test_a_batch_reads_only_the_parts_its_deadlines_use(world: World, clock: Mov
     assert trials_service.get_trial(ctx, world.sales_full.actor, ids[0]).extensions == (
         extended.extensions
     )
+
+
+@pytest.mark.both_backends
+def test_each_due_row_is_written_once_on_postgresql(
+    world: World, clock: MovableClock, db_backend: str
+) -> None:
+    """Issue 11: on PostgreSQL the batch's locking read (`FOR UPDATE SKIP LOCKED`) claims
+    its rows until it commits, so each due row is written once, done with its outcome;
+    SQLite, whose read locks nothing, marks them claimed first (rule T10). Either way every
+    row ends done at the pass's instant with its outcome, the end's row too, which the
+    expired trial's schedule no longer holds."""
+    ctx = world.ctx
+    ids = start_trials(ctx, world.sales_full.actor, 3)
+    clock.advance(timedelta(days=31))  # both notices and the end of each
+    with statements(ctx.db.engine) as sent:
+        report = lifecycle.tick(ctx, batch=100)
+    assert report.applied == 9
+    writes = [s for s in sent if s.lstrip().upper().startswith("UPDATE DUE_EVENTS")]
+    assert len(writes) == (2 if db_backend == "postgresql" else 3)  # per outcome (+ claim)
+    d = tables.due_events.c
+    with ctx.db.engine.connect() as conn:
+        done = conn.execute(
+            select(d.trial_id, d.kind, d.outcome, d.done_at).where(d.done_at.is_not(None))
+        ).all()
+    assert sorted((r.trial_id, r.kind, r.outcome) for r in done) == sorted(
+        (i, kind, outcome)
+        for i in ids
+        for kind, outcome in (
+            ("notice_before_end", "notified"),
+            ("notice_on_end", "notified"),
+            ("end", "expired"),
+        )
+    )
+    assert {r.done_at for r in done} == {clock.now()}

@@ -131,7 +131,7 @@ def _run_batch(
                 # not claimed after all: the next batch takes them
                 released.extend(later.id for later in rows[i + 1 :])
                 break
-        uow.deadlines.complete_for_worker(outcomes)
+        uow.deadlines.complete_for_worker(outcomes, now)
         uow.deadlines.release_for_worker(released)
         _commit(uow, careful=careful)
     report.add(done)

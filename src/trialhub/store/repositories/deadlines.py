@@ -7,6 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from trialhub.domain.deadlines import (
     READS_PEOPLE,
@@ -21,12 +23,19 @@ from trialhub.store import dialect, tables
 from trialhub.store.insert_flush import insert_at_flush
 from trialhub.store.repositories.base import (
     Repository,
+    Scope,
 )
 from trialhub.store.repositories.batch import fill, load_many
 
 
 class DeadlineRepository(Repository):
     """The deadlines table (rule T10). The worker's queries touch only due rows."""
+
+    def __init__(self, session: Session, scope: Scope) -> None:
+        super().__init__(session, scope)
+        # the rows this transaction claimed and has not given back, and the claim's instant
+        self._claimed: set[int] = set()
+        self._claimed_at: datetime | None = None
 
     def for_trial(self, trial_id: str) -> list[ScheduledDeadline]:
         return self.for_trials([trial_id])[trial_id]
@@ -42,6 +51,11 @@ class DeadlineRepository(Repository):
         )
         out: dict[str, list[ScheduledDeadline]] = {t: [] for t in trial_ids}
         for row in self._session.scalars(self._scoped_by_trial(stmt, d.c.trial_id)):
+            if row.id in self._claimed and row.done_at is None:
+                # claimed by a locking read, not written yet (PostgreSQL): as a claim
+                # reads, so that no schedule sync takes it for a pending row
+                set_committed_value(row, "done_at", self._claimed_at)
+                set_committed_value(row, "outcome", "claimed")
             out[row.trial_id].append(row)
         return out
 
@@ -61,10 +75,11 @@ class DeadlineRepository(Repository):
     def claim_due_for_worker(self, now: datetime, limit: int) -> list[ClaimedDeadline]:
         """Claims up to `limit` due rows, oldest first, and returns them in due order.
 
-        One read picks them (PostgreSQL locks them, skipping rows another worker holds; a
-        pass with nothing due stops there, a read only); one UPDATE marks them done if
-        nobody did yet, exclusive on every database (SQLite serializes writers, PostgreSQL
-        re-checks), and returns them. A row that failed waits for its next attempt, and the
+        One read picks them (PostgreSQL locks them until the batch commits, skipping rows
+        another worker holds, and re-checks each: they are the batch's, and the outcome's
+        UPDATE marks them done, one write a row; a pass with nothing due stops there, a read
+        only). On SQLite, which serializes writers, one UPDATE marks them done if nobody
+        did yet, and returns them. A row that failed waits for its next attempt, and the
         trial's later rows wait behind it: each checks the state the earlier one leaves, so
         run first they would close as obsolete and the trial would never, say, lapse (rule
         T10: in order). The trials and customers their handlers read are loaded alongside:
@@ -73,17 +88,28 @@ class DeadlineRepository(Repository):
         trials of the rows that read values (`READS_VALUES`) are not loaded here."""
         d = tables.due_events
         name = dialect.name_of(self._session)
-        ids = _runnable(self._session.execute(self._due(now, limit, name)).all())
+        picked = self._session.execute(self._due(now, limit, name)).all()
+        ids = _runnable(picked)
         if not ids:
             return []
-        claim = (
-            update(d)
-            .where(dialect.among(d.c.id, ids, name), d.c.done_at.is_(None))
-            .values(done_at=now, outcome="claimed")
-            .returning(d.c.id, d.c.trial_id, d.c.kind, d.c.due_at, d.c.attempts)
-        )
-        rows = [ClaimedDeadline(*row) for row in self._session.execute(claim)]
+        if dialect.read_locks(name):
+            runnable = set(ids)
+            rows = [
+                ClaimedDeadline(row_id, trial_id, kind, due_at, attempts)
+                for row_id, trial_id, _, kind, due_at, attempts in picked
+                if row_id in runnable
+            ]
+        else:
+            claim = (
+                update(d)
+                .where(dialect.among(d.c.id, ids, name), d.c.done_at.is_(None))
+                .values(done_at=now, outcome="claimed")
+                .returning(d.c.id, d.c.trial_id, d.c.kind, d.c.due_at, d.c.attempts)
+            )
+            rows = [ClaimedDeadline(*row) for row in self._session.execute(claim)]
         rows.sort(key=lambda r: (r.due_at, r.id))
+        self._claimed.update(r.id for r in rows)
+        self._claimed_at = now
         # the entities only of trials with a deadline that reads them: a notice reads its
         # trial as values (`READS_VALUES`, `TrialRepository.facts_for_worker`). No deadline
         # reads a trial's extensions (read when it is extended, or shown): a sixth of a
@@ -109,17 +135,19 @@ class DeadlineRepository(Repository):
             fill(self._session, [o for o in orgs if o.id in read], part)
         return rows
 
-    def complete_for_worker(self, outcomes: Mapping[str, Sequence[int]]) -> None:
-        """The claimed rows' outcomes, one statement per outcome ("notified", "expired", ...)."""
+    def complete_for_worker(self, outcomes: Mapping[str, Sequence[int]], now: datetime) -> None:
+        """The claimed rows done, with their outcomes, one statement per outcome
+        ("notified", "expired", ...)."""
         d = tables.due_events
         name = dialect.name_of(self._session)
         for outcome, ids in outcomes.items():
             if ids:
-                stmt = update(d).where(dialect.among(d.c.id, ids, name)).values(outcome=outcome)
-                self._session.execute(stmt)
+                stmt = update(d).where(dialect.among(d.c.id, ids, name))
+                self._session.execute(stmt.values(done_at=now, outcome=outcome))
 
     def release_for_worker(self, ids: Sequence[int]) -> None:
         """Claimed rows the batch did not run after all: due again for the next batch."""
+        self._claimed.difference_update(ids)
         if ids:
             d = tables.due_events
             name = dialect.name_of(self._session)
@@ -128,6 +156,7 @@ class DeadlineRepository(Repository):
 
     def mark_failed_for_worker(self, row: ClaimedDeadline, error: str, retry_at: datetime) -> None:
         """A claimed row whose handler failed: not done, tried again not before `retry_at`."""
+        self._claimed.discard(row.id)
         d = tables.due_events
         stmt = (
             update(d)
@@ -171,8 +200,8 @@ class DeadlineRepository(Repository):
             )
             .scalar_subquery()
         )
-        stmt = (
-            select(d.c.id, d.c.trial_id, undone_before)
+        stmt = (  # each row's count, then what a claim reads of it (`ClaimedDeadline`)
+            select(d.c.id, d.c.trial_id, undone_before, d.c.kind, d.c.due_at, d.c.attempts)
             .where(
                 d.c.done_at.is_(None),
                 d.c.due_at <= now,
@@ -237,7 +266,7 @@ def _runnable(picked: Sequence[Any]) -> list[int]:
     taken: dict[str, int] = {}
     held: set[str] = set()
     ids: list[int] = []
-    for row_id, trial_id, undone_before in picked:
+    for row_id, trial_id, undone_before, *_ in picked:
         if trial_id in held or undone_before != taken.get(trial_id, 0):
             held.add(trial_id)
             continue
