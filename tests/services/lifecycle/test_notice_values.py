@@ -23,6 +23,8 @@ from trialhub.services.customers.organizations import add_org_admin
 from trialhub.services.customers.schemas import AddOrgAdmin
 from trialhub.services.kernel.context import Context
 from trialhub.services.lifecycle import registry as lifecycle
+from trialhub.services.messaging import webhooks
+from trialhub.services.messaging.webhooks import CreateWebhook
 from trialhub.services.trials.schemas import ChangeServices, StartTrial
 from trialhub.store import tables
 from trialhub.store.repositories import Scope
@@ -245,3 +247,35 @@ def test_a_failing_notice_leaves_no_event_and_no_email(
         assert sorted(actions) == sorted(i for i in ids if i != bad)
     assert _notices(ctx, bad) == []
     assert all(len(_notices(ctx, i)) == 3 for i in ids if i != bad)  # 1 customer, 2 partner
+
+
+@pytest.mark.both_backends
+def test_a_notice_read_as_values_reaches_the_partners_webhooks(
+    world: World, clock: MovableClock
+) -> None:
+    """Rule E1: the notice's event, recorded by its values, is fanned out like any
+    other: one webhook message per subscribed endpoint, naming the notice's audit row."""
+    ctx = world.ctx
+    cmd = CreateWebhook(url="https://hooks.example.com/h", event_types=["trial.notice_before_end"])
+    endpoint = webhooks.create_endpoint(ctx, world.sales_full.actor, cmd).id
+    (trial_id,) = start_trials(ctx, world.sales_full.actor, 1)
+    clock.advance(timedelta(days=23))
+    assert lifecycle.tick(ctx, batch=100).applied == 1
+    o, a = tables.outbox.c, tables.audit_events.c
+    with ctx.db.engine.connect() as conn:
+        (audit_id,) = conn.execute(
+            select(a.id).where(a.trial_id == trial_id, a.action == "trial.notice_before_end")
+        ).scalars()
+        sent = conn.execute(
+            select(o.recipient, o.cause, o.payload).where(
+                o.channel == "webhook", o.template == "trial.notice_before_end"
+            )
+        ).all()
+    assert [(r.recipient, r.cause) for r in sent] == [(endpoint, f"event:{audit_id}")]
+    data = sent[0].payload["data"]
+    assert (data["subject_type"], data["subject_id"], data["trial_id"]) == (
+        "trial",
+        trial_id,
+        trial_id,
+    )
+    assert data["after"] == {"days_left": 7}
