@@ -16,11 +16,17 @@ from tests.support.factories import new_customer_body
 from tests.support.lifecycle import start_trials
 from tests.support.statements import statements
 from trialhub.clock import MovableClock
-from trialhub.domain.deadlines import DeadlineKind
+from trialhub.domain.deadlines import READS_VALUES, DeadlineKind
+from trialhub.domain.organization import Organization
 from trialhub.services import trials as trials_service
 from trialhub.services.customers.assignments import assign_customer
-from trialhub.services.customers.organizations import add_org_admin
-from trialhub.services.customers.schemas import AddOrgAdmin
+from trialhub.services.customers.organizations import (
+    add_org_admin,
+    add_org_user,
+    create_organization,
+)
+from trialhub.services.customers.schemas import AddOrgAdmin, AddOrgUser, CreateOrganization
+from trialhub.services.demo import SYSTEM_OPERATOR
 from trialhub.services.kernel.context import Context
 from trialhub.services.lifecycle import registry as lifecycle
 from trialhub.services.messaging import webhooks
@@ -279,3 +285,61 @@ def test_a_notice_read_as_values_reaches_the_partners_webhooks(
         trial_id,
     )
     assert data["after"] == {"days_left": 7}
+
+
+def _org_of(uow: Any, obj: Any) -> str | None:
+    """The organization an entity belongs to, as the worker's handlers change them."""
+    if isinstance(obj, Organization):
+        return str(obj.id)
+    org_id = getattr(obj, "org_id", None)
+    if org_id is not None:
+        return str(org_id)
+    trial_id = getattr(obj, "trial_id", None)
+    trial = uow.trials.get(trial_id) if trial_id is not None else None
+    return None if trial is None else str(trial.org_id)
+
+
+def test_a_row_changes_only_its_own_trials_organization(
+    world: World, clock: MovableClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a notice's values may trust (`_BatchFacts`): every other deadline's handler
+    changes only its own trial's organization (the trial, its parts, the organization's
+    people, the customer), or the free organization that a lapse moves people to, which
+    holds no trial. Checked for every row of whole lives: a consent request that expires
+    (rule K6), ends, users told, lapses with people moved (T5-T7), numbers released
+    (T8)."""
+    ctx = world.ctx
+    body = new_customer_body(
+        services=[{"code": "calling"}], meetings=None, user_licenses=5, duration_days=30
+    )
+    trial = trials_service.start_trial(ctx, world.sales_full.actor, StartTrial.model_validate(body))
+    add_org_user(ctx, SYSTEM_OPERATOR, trial.org_id, AddOrgUser(email="u1@acme.example", name="U"))
+    start_trials(ctx, world.sales_full.actor, 2)
+    org = create_organization(ctx, SYSTEM_OPERATOR, CreateOrganization(name="Globex", country="DE"))
+    add_org_admin(ctx, SYSTEM_OPERATOR, org.id, AddOrgAdmin(email="boss@globex.example", name="B"))
+    waiting = new_customer_body(services=[{"code": "messaging"}], meetings=None, user_licenses=1)
+    waiting["customer"]["admin_email"] = "boss@globex.example"
+    waiting["confirm_existing_org_id"] = org.id
+    trials_service.start_trial(ctx, world.sales_full.actor, StartTrial.model_validate(waiting))
+    strays: list[tuple[str, str, str | None]] = []
+    for kind, real in list(lifecycle._HANDLERS.items()):
+        if kind in READS_VALUES:
+            continue
+
+        def checking(c: Context, uow: Any, t: Any, row: Any, real: Any = real) -> str:
+            before = {id(o) for o in uow.touched()}
+            outcome = str(real(c, uow, t, row))
+            free = uow.organizations.free_organization()
+            allowed = {t.org_id, free.id if free is not None else None}
+            for obj in uow.touched():
+                if id(obj) not in before and _org_of(uow, obj) not in allowed:
+                    strays.append((row.kind, type(obj).__name__, _org_of(uow, obj)))
+            return outcome
+
+        monkeypatch.setitem(lifecycle._HANDLERS, kind, checking)
+    applied: set[str] = set()
+    for _ in range(12):  # past every deadline of every trial, ten days at a time
+        clock.advance(timedelta(days=10))
+        applied |= {kind for _, kind, outcome in lifecycle.tick(ctx).outcomes}
+    assert {"consent_expiry", "end", "user_notice", "grace_end", "number_release"} <= applied
+    assert strays == []

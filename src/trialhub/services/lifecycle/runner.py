@@ -219,8 +219,9 @@ class _BatchFacts:
 
     A row applied before a notice may have changed what the notice reads. A handler
     changes only its own trial's organization: the trial, its services, the
-    organization's people and the customer (a lapse moves people, rule T7), never another
-    organization's. So once a row of a trial has been applied, a notice of a trial of the
+    organization's people and the customer, never another trial's organization (a lapse
+    moves people to the free organization, which holds no trial, rule T7; a test checks it
+    for every kind). So once a row of a trial has been applied, a notice of a trial of the
     same organization reads its values again, after a flush; the others keep theirs."""
 
     def __init__(self, uow: UnitOfWork, rows: list[ClaimedDeadline]) -> None:
