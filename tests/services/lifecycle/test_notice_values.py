@@ -31,6 +31,7 @@ from trialhub.services.kernel.context import Context
 from trialhub.services.lifecycle import registry as lifecycle
 from trialhub.services.messaging import webhooks
 from trialhub.services.messaging.webhooks import CreateWebhook
+from trialhub.services.trials import deadlines as trials_deadlines
 from trialhub.services.trials.schemas import ChangeServices, StartTrial
 from trialhub.store import tables
 from trialhub.store.repositories import Scope
@@ -343,3 +344,11 @@ def test_a_row_changes_only_its_own_trials_organization(
         applied |= {kind for _, kind, outcome in lifecycle.tick(ctx).outcomes}
     assert {"consent_expiry", "end", "user_notice", "grace_end", "number_release"} <= applied
     assert strays == []
+
+
+def test_the_kinds_read_as_values_are_the_notice_handlers() -> None:
+    """The runner passes values to the kinds in `READS_VALUES` and entities to the others:
+    a handler registered on the wrong side would get the wrong argument."""
+    assert set(trials_deadlines.NOTICE_HANDLERS) == set(READS_VALUES)
+    assert not set(trials_deadlines.DEADLINE_HANDLERS) & READS_VALUES
+    assert set(lifecycle._HANDLERS) == set(DeadlineKind)  # every kind has its one handler
