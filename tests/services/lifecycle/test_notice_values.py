@@ -30,7 +30,7 @@ from trialhub.services.demo import SYSTEM_OPERATOR
 from trialhub.services.kernel.context import Context
 from trialhub.services.lifecycle import registry as lifecycle
 from trialhub.services.messaging import webhooks
-from trialhub.services.messaging.webhooks import CreateWebhook
+from trialhub.services.messaging.schemas import CreateWebhook
 from trialhub.services.trials import deadlines as trials_deadlines
 from trialhub.services.trials.schemas import ChangeServices, StartTrial
 from trialhub.store import tables
